@@ -1,0 +1,112 @@
+"""Frozen, validated configuration for one model instance and one measured run.
+
+Validation happens here, before any framework is imported or any worker started, so bad input
+fails fast with one line that says what was received and what is allowed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from bench.errors import UsageError
+
+FRAMEWORKS: tuple[str, ...] = ("torch", "tensorflow", "jax")
+DEVICES: tuple[str, ...] = ("cpu", "gpu")
+# Compile modes per framework; the first one is the default (each framework's best practice).
+COMPILE_MODES: dict[str, tuple[str, ...]] = {
+    "torch": ("eager", "compile"),
+    "tensorflow": ("function", "xla", "eager"),
+    "jax": ("jit",),
+}
+# LRN implementations per framework; the first one is the default.
+LRN_IMPLS: dict[str, tuple[str, ...]] = {
+    "torch": ("module",),
+    "tensorflow": ("op",),
+    "jax": ("reduce_window", "matmul", "conv"),
+}
+MODES: tuple[str, ...] = ("train", "forward")
+INIT_SCHEMES: tuple[str, ...] = ("he", "book")
+
+
+def _choice(what: str, value: object, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise UsageError(f"invalid {what} {value!r}; allowed: {', '.join(allowed)}")
+
+
+def check_framework(name: str) -> str:
+    if name not in FRAMEWORKS:
+        raise UsageError(f"unknown framework {name!r}; valid names: {', '.join(FRAMEWORKS)}")
+    return name
+
+
+def positive_int(what: str, value: int, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise UsageError(f"{what} must be an integer >= {minimum}; got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything that changes what one adapter builds; recorded with every result."""
+
+    framework: str
+    lrn: bool = False
+    dropout: float = 0.25
+    device: str = "cpu"
+    compile: str | None = None  # None: the framework's default mode
+    lrn_impl: str | None = None  # None: the framework's default implementation
+    threads: int | None = None  # intra-op threads; None leaves the framework default
+    init: str = "he"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_framework(self.framework)
+        _choice("device", self.device, DEVICES)
+        _choice("init scheme", self.init, INIT_SCHEMES)
+        if self.compile is None:
+            object.__setattr__(self, "compile", COMPILE_MODES[self.framework][0])
+        _choice(f"compile mode for {self.framework}", self.compile, COMPILE_MODES[self.framework])
+        if self.lrn_impl is None:
+            object.__setattr__(self, "lrn_impl", LRN_IMPLS[self.framework][0])
+        _choice(f"LRN implementation for {self.framework}", self.lrn_impl, LRN_IMPLS[self.framework])
+        if not isinstance(self.dropout, (int, float)) or not 0.0 <= self.dropout < 1.0:
+            raise UsageError(f"dropout must be a rate in [0, 1); got {self.dropout!r}")
+        if self.threads is not None:
+            positive_int("threads", self.threads)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One measured (framework, config) job: the model plus the measurement protocol."""
+
+    model: ModelConfig
+    mode: str = "train"
+    batch_size: int = 128
+    steps: int = 100
+    warmup: int = 10
+    block_steps: int = 0  # steps timed as one pipelined block between two syncs; 0 = steps
+    data: str = "auto"
+    data_dir: str | None = None
+    include_transfer: bool = False  # host-to-device copy inside the timed region
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _choice("mode", self.mode, MODES)
+        positive_int("batch size", self.batch_size)
+        positive_int("steps", self.steps)
+        positive_int("warmup", self.warmup, minimum=0)
+        positive_int("block steps", self.block_steps, minimum=0)
+        _choice("data", self.data, ("auto", "mnist", "synthetic"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunConfig:
+        d = dict(d)
+        d["model"] = ModelConfig(**d["model"])
+        return cls(**d)

@@ -1,0 +1,160 @@
+"""JAX adapter: pure functions over a flat dict of canonical-layout arrays, ``jax.jit`` with the
+parameters and optimiser state donated, optax Adam (eps on the corrected sqrt(v), as torch).
+
+JAX has no LRN op. Three exact formulations of the channel-window sum are offered:
+``reduce_window`` (default), ``matmul`` (a banded 0/1 matrix) and ``conv`` (a 1-D convolution
+of ones over the channel axis).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax import lax
+
+from bench.adapter import FrameworkAdapter
+from impls import spec
+
+jax.config.update("jax_default_matmul_precision", "highest")  # no TF32/bf16 passes on GPU
+
+
+def _window_sum(sq: jax.Array, impl: str) -> jax.Array:
+    r = spec.LRN_DEPTH_RADIUS
+    if impl == "reduce_window":
+        return lax.reduce_window(sq, 0.0, lax.add, (1, 1, 1, 2 * r + 1), (1, 1, 1, 1), ((0, 0), (0, 0), (0, 0), (r, r)))
+    c = sq.shape[-1]
+    if impl == "matmul":
+        idx = np.arange(c)
+        band = jnp.asarray((np.abs(idx[:, None] - idx[None, :]) <= r).astype(np.float32))
+        return jnp.matmul(sq, band, precision=lax.Precision.HIGHEST)
+    if impl == "conv":
+        flat = sq.reshape(-1, c, 1)
+        kernel = jnp.ones((2 * r + 1, 1, 1), sq.dtype)
+        out = lax.conv_general_dilated(flat, kernel, (1,), ((r, r),), dimension_numbers=("NWC", "WIO", "NWC"))
+        return out.reshape(sq.shape)
+    raise ValueError(f"unknown JAX LRN implementation {impl!r}")
+
+
+def lrn(x: jax.Array, impl: str = "reduce_window") -> jax.Array:
+    d = spec.LRN_BIAS + spec.LRN_ALPHA * _window_sum(x * x, impl)
+    return x * lax.pow(d, jnp.asarray(-spec.LRN_BETA, x.dtype))
+
+
+def forward(params: dict[str, jax.Array], x: jax.Array, *, use_lrn: bool, lrn_impl: str, rate: float,
+            key: jax.Array | None) -> jax.Array:
+    for layer in spec.layers(use_lrn):
+        if layer.kind == "conv":
+            y = lax.conv_general_dilated(x, params[f"{layer.name}.w"], (1, 1), "SAME",
+                                         dimension_numbers=("NHWC", "HWIO", "NHWC"))
+            x = jax.nn.relu(y + params[f"{layer.name}.b"])
+        elif layer.kind == "lrn":
+            x = lrn(x, lrn_impl)
+        elif layer.kind == "pool":
+            x = lax.reduce_window(x, -jnp.inf, lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "SAME")
+        else:
+            if x.ndim == 4:
+                x = x.reshape(x.shape[0], -1)  # NHWC flatten
+            x = x @ params[f"{layer.name}.w"] + params[f"{layer.name}.b"]
+            if layer.relu:
+                x = jax.nn.relu(x)
+            if layer.dropout and key is not None and rate > 0:
+                key, sub = jax.random.split(key)
+                keep = jax.random.bernoulli(sub, 1.0 - rate, x.shape)
+                x = jnp.where(keep, x / (1.0 - rate), 0.0)
+    return x
+
+
+class JaxAlexNet(FrameworkAdapter):
+    name = "jax"
+
+    def build(self) -> None:
+        cfg = self.config
+        platform = "gpu" if cfg.device == "gpu" else "cpu"
+        try:
+            self.device = jax.devices(platform)[0]
+        except RuntimeError as exc:
+            raise RuntimeError(f"device {cfg.device} requested but JAX has no {platform} backend: {exc}") from exc
+        self.opt = optax.adam(spec.ADAM_LR, b1=spec.ADAM_BETA1, b2=spec.ADAM_BETA2, eps=spec.ADAM_EPS)
+        fwd = functools.partial(forward, use_lrn=cfg.lrn, lrn_impl=str(cfg.lrn_impl), rate=cfg.dropout)
+
+        def loss_fn(params: Any, x: jax.Array, y: jax.Array, key: jax.Array) -> jax.Array:
+            logits = fwd(params, x, key=key)
+            return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+
+        def train(params: Any, opt_state: Any, key: jax.Array, x: jax.Array, y: jax.Array) -> Any:
+            key, sub = jax.random.split(key)
+            loss, grads = jax.value_and_grad(loss_fn)(params, x, y, sub)
+            updates, opt_state = self.opt.update(grads, opt_state, params)
+            return optax.apply_updates(params, updates), opt_state, key, loss
+
+        def grads(params: Any, x: jax.Array, y: jax.Array, key: jax.Array) -> Any:
+            return jax.value_and_grad(loss_fn)(params, x, y, key)
+
+        self._train = jax.jit(train, donate_argnums=(0, 1, 2))
+        self._grads = jax.jit(grads)
+        self._infer = jax.jit(functools.partial(fwd, key=None))
+        self._lrn = jax.jit(functools.partial(lrn, impl=str(cfg.lrn_impl)))
+        self.last: Any = None
+
+    def set_weights(self, weights: dict[str, np.ndarray]) -> None:
+        spec.check_weights(weights)
+        self.params = {n: jax.device_put(np.asarray(weights[n], np.float32), self.device) for n in spec.WEIGHT_NAMES}
+        self.opt_state = self.opt.init(self.params)
+        self.key = jax.device_put(jax.random.PRNGKey(self.config.seed), self.device)
+
+    def get_weights(self) -> dict[str, np.ndarray]:
+        return {n: np.array(self.params[n]) for n in spec.WEIGHT_NAMES}  # copies: buffers get donated
+
+    def _put(self, a: np.ndarray, dtype: Any) -> jax.Array:
+        return jax.device_put(np.asarray(a, dtype), self.device)
+
+    def logits(self, images: np.ndarray) -> np.ndarray:
+        return np.asarray(self._infer(self.params, self._put(images, np.float32)))
+
+    def loss_and_grads(self, images: np.ndarray, labels: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
+        self.key, sub = jax.random.split(self.key)
+        loss, grads = self._grads(self.params, self._put(images, np.float32), self._put(labels, np.int32), sub)
+        return float(loss), {n: np.array(grads[n]) for n in spec.WEIGHT_NAMES}
+
+    def prepare(self, images: np.ndarray, labels: np.ndarray) -> tuple[jax.Array, jax.Array]:
+        return self._put(images, np.float32), self._put(labels, np.int32)
+
+    def train_step(self, batch: tuple[jax.Array, jax.Array]) -> jax.Array:
+        self.params, self.opt_state, self.key, loss = self._train(self.params, self.opt_state, self.key, *batch)
+        self.last = loss
+        return loss
+
+    def forward_step(self, batch: tuple[jax.Array, jax.Array]) -> jax.Array:
+        self.last = self._infer(self.params, batch[0])
+        return self.last
+
+    def loss_value(self, result: Any) -> float:
+        return float(result)
+
+    def synchronize(self) -> None:
+        jax.block_until_ready((self.params, self.opt_state, self.last))
+
+    def lrn(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(self._lrn(self._put(x, np.float32)))
+
+    def memory(self) -> dict[str, int | None]:
+        stats = self.device.memory_stats() if self.device.platform != "cpu" else None
+        if not stats:
+            return super().memory()
+        return {"alloc_peak_bytes": int(stats.get("peak_bytes_in_use", 0)) or None,
+                "alloc_reserved_bytes": int(stats["bytes_reserved"]) if "bytes_reserved" in stats else None}
+
+    def versions(self) -> dict[str, str]:
+        import jaxlib
+
+        return {"jax": jax.__version__, "jaxlib": jaxlib.__version__, "optax": optax.__version__,
+                "jax.backend": self.device.platform}
+
+    def describe(self) -> dict[str, str]:
+        lrn_desc = f"lax {self.config.lrn_impl} window sum" if self.config.lrn else "none"
+        return {"compile": "jax.jit (donated state)", "lrn_impl": lrn_desc}

@@ -1,0 +1,179 @@
+"""TensorFlow adapter written with ``tf.nn`` ops and ``tf.Variable`` (as the book does), no Keras.
+
+Variables are kept in the canonical layout (HWIO, ``[in, out]``), which is TensorFlow's own. Adam
+is written out so its eps sits where torch and optax put it (Keras adds it to the uncorrected
+sqrt(v) and defaults to 1e-7). Dropout is stateless (seed, step) so it also compiles under XLA.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from bench.adapter import FrameworkAdapter
+from impls import spec
+
+
+class TensorFlowAlexNet(FrameworkAdapter):
+    name = "tensorflow"
+
+    def build(self) -> None:
+        cfg = self.config
+        if cfg.threads:
+            try:
+                tf.config.threading.set_intra_op_parallelism_threads(cfg.threads)
+            except RuntimeError:
+                pass  # TF already initialised in this process; the worker sets it before that
+        if cfg.device == "gpu":
+            gpus = tf.config.list_physical_devices("GPU")
+            if not gpus:
+                raise RuntimeError("device gpu requested but TensorFlow sees no GPU")
+            for gpu in gpus:
+                try:
+                    tf.config.experimental.set_memory_growth(gpu, True)
+                except RuntimeError:
+                    pass
+            tf.config.experimental.enable_tensor_float_32_execution(False)
+            self.device = "/GPU:0"
+        else:
+            self.device = "/CPU:0"
+        with tf.device(self.device):
+            self.vars = {n: tf.Variable(tf.zeros(s), name=n) for n, s in spec.WEIGHT_SHAPES.items()}
+            self.m = {n: tf.Variable(tf.zeros(s)) for n, s in spec.WEIGHT_SHAPES.items()}
+            self.v = {n: tf.Variable(tf.zeros(s)) for n, s in spec.WEIGHT_SHAPES.items()}
+            self.step = tf.Variable(0, dtype=tf.int64)
+        self.var_list = [self.vars[n] for n in spec.WEIGHT_NAMES]
+        mode = cfg.compile
+        if mode == "eager":
+            self._train_fn: Any = self._train
+            self._forward_fn: Any = self._infer
+        else:
+            jit = mode == "xla"
+            self._train_fn = tf.function(self._train, jit_compile=jit)
+            self._forward_fn = tf.function(self._infer, jit_compile=jit)
+        self._grads_fn = tf.function(self._loss_and_grads)
+        self._lrn_fn = tf.function(self._lrn_op)
+
+    # --- model -------------------------------------------------------------------------------
+    @staticmethod
+    def _lrn_op(x: tf.Tensor) -> tf.Tensor:
+        return tf.nn.local_response_normalization(
+            x, depth_radius=spec.LRN_DEPTH_RADIUS, bias=spec.LRN_BIAS, alpha=spec.LRN_ALPHA, beta=spec.LRN_BETA
+        )
+
+    def _forward(self, x: tf.Tensor, training: bool) -> tf.Tensor:
+        v = self.vars
+        rate = self.config.dropout
+        for i, layer in enumerate(spec.layers(self.config.lrn)):
+            if layer.kind == "conv":
+                x = tf.nn.relu(tf.nn.conv2d(x, v[f"{layer.name}.w"], 1, "SAME") + v[f"{layer.name}.b"])
+            elif layer.kind == "lrn":
+                x = self._lrn_op(x)
+            elif layer.kind == "pool":
+                x = tf.nn.max_pool2d(x, 2, 2, "SAME")
+            else:
+                if x.shape.rank == 4:
+                    x = tf.reshape(x, [-1, int(np.prod(x.shape[1:]))])  # NHWC flatten
+                x = tf.matmul(x, v[f"{layer.name}.w"]) + v[f"{layer.name}.b"]
+                if layer.relu:
+                    x = tf.nn.relu(x)
+                if layer.dropout and training and rate > 0:
+                    seed = tf.stack([tf.constant(self.config.seed * 1000 + i, tf.int64), self.step])
+                    x = tf.nn.experimental.stateless_dropout(x, rate, seed=seed)
+        return x
+
+    def _loss(self, x: tf.Tensor, y: tf.Tensor, training: bool) -> tf.Tensor:
+        logits = self._forward(x, training)
+        return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
+
+    def _loss_and_grads(self, x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, list[tf.Tensor]]:
+        with tf.GradientTape() as tape:
+            loss = self._loss(x, y, True)
+        return loss, tape.gradient(loss, self.var_list)
+
+    def _train(self, x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
+        loss, grads = self._loss_and_grads(x, y)
+        t = tf.cast(self.step.assign_add(1), tf.float32)
+        c1 = 1.0 - tf.pow(spec.ADAM_BETA1, t)
+        c2 = 1.0 - tf.pow(spec.ADAM_BETA2, t)
+        for name, g in zip(spec.WEIGHT_NAMES, grads, strict=True):
+            m = self.m[name].assign(spec.ADAM_BETA1 * self.m[name] + (1.0 - spec.ADAM_BETA1) * g)
+            v = self.v[name].assign(spec.ADAM_BETA2 * self.v[name] + (1.0 - spec.ADAM_BETA2) * tf.square(g))
+            self.vars[name].assign_sub(spec.ADAM_LR * (m / c1) / (tf.sqrt(v / c2) + spec.ADAM_EPS))
+        return loss
+
+    def _infer(self, x: tf.Tensor) -> tf.Tensor:
+        return self._forward(x, False)
+
+    # --- contract ----------------------------------------------------------------------------
+    def set_weights(self, weights: dict[str, np.ndarray]) -> None:
+        spec.check_weights(weights)
+        for name in spec.WEIGHT_NAMES:
+            self.vars[name].assign(np.asarray(weights[name], np.float32))
+            self.m[name].assign(tf.zeros_like(self.m[name]))
+            self.v[name].assign(tf.zeros_like(self.v[name]))
+        self.step.assign(0)
+
+    def get_weights(self) -> dict[str, np.ndarray]:
+        return {n: np.array(self.vars[n].numpy()) for n in spec.WEIGHT_NAMES}
+
+    def _put(self, images: np.ndarray, labels: np.ndarray | None = None) -> tuple[tf.Tensor, tf.Tensor | None]:
+        with tf.device(self.device):
+            x = tf.identity(tf.constant(np.asarray(images, np.float32)))
+            y = None if labels is None else tf.identity(tf.constant(np.asarray(labels, np.int32)))
+        return x, y
+
+    def logits(self, images: np.ndarray) -> np.ndarray:
+        x, _ = self._put(images)
+        return np.asarray(self._forward_fn(x).numpy())
+
+    def loss_and_grads(self, images: np.ndarray, labels: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
+        x, y = self._put(images, labels)
+        loss, grads = self._grads_fn(x, y)
+        return float(loss.numpy()), {n: g.numpy() for n, g in zip(spec.WEIGHT_NAMES, grads, strict=True)}
+
+    def prepare(self, images: np.ndarray, labels: np.ndarray) -> tuple[tf.Tensor, tf.Tensor | None]:
+        return self._put(images, labels)
+
+    def train_step(self, batch: tuple[tf.Tensor, tf.Tensor]) -> tf.Tensor:
+        return self._train_fn(*batch)
+
+    def forward_step(self, batch: tuple[tf.Tensor, tf.Tensor]) -> tf.Tensor:
+        return self._forward_fn(batch[0])
+
+    def loss_value(self, result: Any) -> float:
+        return float(result.numpy())
+
+    def synchronize(self) -> None:
+        sync = getattr(getattr(tf.test, "experimental", None), "sync_devices", None)
+        if sync is not None:
+            sync()
+
+    def lrn(self, x: np.ndarray) -> np.ndarray:
+        t, _ = self._put(x)
+        return np.asarray(self._lrn_fn(t).numpy())
+
+    def memory(self) -> dict[str, int | None]:
+        if self.device != "/GPU:0":
+            return super().memory()
+        info = tf.config.experimental.get_memory_info("GPU:0")
+        return {"alloc_peak_bytes": int(info["peak"]), "alloc_reserved_bytes": None}
+
+    def reset_peak_memory(self) -> None:
+        if self.device == "/GPU:0":
+            tf.config.experimental.reset_memory_stats("GPU:0")
+
+    def versions(self) -> dict[str, str]:
+        out = {"tensorflow": tf.__version__}
+        info = tf.sysconfig.get_build_info()
+        for key in ("cuda_version", "cudnn_version"):
+            if info.get(key):
+                out[f"tensorflow.{key}"] = str(info[key])
+        return out
+
+    def describe(self) -> dict[str, str]:
+        lrn = "tf.nn.local_response_normalization" if self.config.lrn else "none"
+        mode = {"function": "tf.function", "xla": "tf.function(jit_compile=True)", "eager": "eager"}
+        return {"compile": mode[str(self.config.compile)], "lrn_impl": lrn}

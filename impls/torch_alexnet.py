@@ -1,0 +1,186 @@
+"""PyTorch adapter: eager by default, optionally ``torch.compile``; NCHW inside, NHWC at the edges.
+
+Parity traps handled here: ``MaxPool2d(..., ceil_mode=True)`` gives SAME's 4x4 after 7x7; the
+activations are permuted back to NHWC before the flatten; kernels are OIHW and ``[out, in]``;
+``LocalResponseNorm`` gets alpha * size; TF32 is off so GPU matmuls stay float32.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from bench.adapter import FrameworkAdapter
+from impls import spec
+
+
+class _Net(nn.Module):
+    def __init__(self, lrn: bool, dropout: float) -> None:
+        super().__init__()
+        shapes = spec.WEIGHT_SHAPES
+        for name in spec.CONV_LAYERS:
+            _, _, cin, cout = shapes[f"{name}.w"]
+            setattr(self, name, nn.Conv2d(cin, cout, 3, padding=1))
+        for name in spec.DENSE_LAYERS:
+            fin, fout = shapes[f"{name}.w"]
+            setattr(self, name, nn.Linear(fin, fout))
+        self.use_lrn = lrn
+        self.lrn = nn.LocalResponseNorm(spec.TORCH_LRN_SIZE, spec.TORCH_LRN_ALPHA, spec.LRN_BETA, spec.TORCH_LRN_K)
+        self.pool = nn.MaxPool2d(2, 2, ceil_mode=True)
+        self.dropout = dropout
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: NCHW
+        for layer in spec.LAYERS:
+            if layer.kind == "conv":
+                x = F.relu(getattr(self, layer.name)(x))
+            elif layer.kind == "lrn":
+                if self.use_lrn:
+                    x = self.lrn(x)
+            elif layer.kind == "pool":
+                x = self.pool(x)
+            else:
+                if x.dim() == 4:
+                    x = x.permute(0, 2, 3, 1).flatten(1)  # NHWC flatten order
+                x = getattr(self, layer.name)(x)
+                if layer.relu:
+                    x = F.relu(x)
+                if layer.dropout and self.dropout > 0:
+                    x = F.dropout(x, self.dropout, self.training)
+        return x
+
+
+def _to_torch(name: str, w: np.ndarray) -> np.ndarray:
+    if name.endswith(".w"):
+        return w.transpose(3, 2, 0, 1) if w.ndim == 4 else w.T  # HWIO -> OIHW, [in,out] -> [out,in]
+    return w
+
+
+def _to_canonical(name: str, w: np.ndarray) -> np.ndarray:
+    if name.endswith(".w"):
+        return w.transpose(2, 3, 1, 0) if w.ndim == 4 else w.T
+    return w
+
+
+class TorchAlexNet(FrameworkAdapter):
+    name = "torch"
+
+    def build(self) -> None:
+        cfg = self.config
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        if cfg.device == "gpu":
+            if not torch.cuda.is_available():
+                raise RuntimeError("device gpu requested but torch sees no CUDA device")
+            self.device = torch.device("cuda")
+            torch.backends.cuda.matmul.allow_tf32 = False
+            torch.backends.cudnn.allow_tf32 = False
+        else:
+            self.device = torch.device("cpu")
+        torch.manual_seed(cfg.seed)
+        self.net = _Net(cfg.lrn, cfg.dropout).to(self.device)
+        self.model: Any = torch.compile(self.net) if cfg.compile == "compile" else self.net
+        self.params = dict(self.net.named_parameters())
+        self.opt = self._new_optimizer()
+
+    def _new_optimizer(self) -> torch.optim.Adam:
+        return torch.optim.Adam(
+            self.net.parameters(), lr=spec.ADAM_LR, betas=(spec.ADAM_BETA1, spec.ADAM_BETA2), eps=spec.ADAM_EPS
+        )
+
+    def set_weights(self, weights: dict[str, np.ndarray]) -> None:
+        spec.check_weights(weights)
+        with torch.no_grad():
+            for name in spec.WEIGHT_NAMES:
+                param = self.params[name.replace(".w", ".weight").replace(".b", ".bias")]
+                src = np.ascontiguousarray(_to_torch(name, np.asarray(weights[name], np.float32)))
+                param.copy_(torch.from_numpy(src))
+        self.opt = self._new_optimizer()
+
+    def get_weights(self) -> dict[str, np.ndarray]:
+        out = {}
+        for name in spec.WEIGHT_NAMES:
+            param = self.params[name.replace(".w", ".weight").replace(".b", ".bias")]
+            # a copy: on CPU, .numpy() shares memory with the live parameter
+            out[name] = np.array(_to_canonical(name, param.detach().cpu().numpy()), order="C")
+        return out
+
+    def _images(self, images: np.ndarray) -> torch.Tensor:
+        x = torch.from_numpy(np.ascontiguousarray(np.asarray(images, np.float32).transpose(0, 3, 1, 2)))
+        return x.to(self.device)
+
+    def logits(self, images: np.ndarray) -> np.ndarray:
+        self.net.eval()
+        with torch.no_grad():
+            out = self.model(self._images(images))
+        return out.cpu().numpy()
+
+    def loss_and_grads(self, images: np.ndarray, labels: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
+        self.net.train()
+        self.net.zero_grad(set_to_none=True)
+        x, y = self.prepare(images, labels)
+        loss = F.cross_entropy(self.model(x), y)
+        loss.backward()
+        grads = {}
+        for name in spec.WEIGHT_NAMES:
+            param = self.params[name.replace(".w", ".weight").replace(".b", ".bias")]
+            assert param.grad is not None
+            grads[name] = np.array(_to_canonical(name, param.grad.cpu().numpy()), order="C")
+        self.net.zero_grad(set_to_none=True)
+        return float(loss.item()), grads
+
+    def prepare(self, images: np.ndarray, labels: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        y = torch.from_numpy(np.asarray(labels, np.int64)).to(self.device)
+        return self._images(images), y
+
+    def train_step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        self.net.train()
+        x, y = batch
+        self.opt.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(self.model(x), y)
+        loss.backward()
+        self.opt.step()
+        return loss.detach()
+
+    def forward_step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        self.net.eval()
+        with torch.inference_mode():
+            return self.model(batch[0])
+
+    def loss_value(self, result: Any) -> float:
+        return float(result.item())
+
+    def synchronize(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
+
+    def lrn(self, x: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            out = self.net.lrn(self._images(x))
+        return np.ascontiguousarray(out.cpu().numpy().transpose(0, 2, 3, 1))
+
+    def memory(self) -> dict[str, int | None]:
+        if self.device.type != "cuda":
+            return super().memory()
+        return {
+            "alloc_peak_bytes": int(torch.cuda.max_memory_allocated()),
+            "alloc_reserved_bytes": int(torch.cuda.max_memory_reserved()),
+        }
+
+    def reset_peak_memory(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+
+    def versions(self) -> dict[str, str]:
+        out = {"torch": torch.__version__}
+        if torch.version.cuda:
+            out["torch.cuda"] = str(torch.version.cuda)
+            out["torch.cudnn"] = str(torch.backends.cudnn.version())
+        return out
+
+    def describe(self) -> dict[str, str]:
+        lrn = "nn.LocalResponseNorm (avg_pool3d composite)" if self.config.lrn else "none"
+        return {"compile": str(self.config.compile), "lrn_impl": lrn, "threads": str(torch.get_num_threads())}

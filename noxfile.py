@@ -1,0 +1,57 @@
+"""Sessions: ``tests`` (everything, all frameworks), ``torch``/``tensorflow``/``jax`` (each alone),
+``lint`` (ruff + mypy), ``bench`` (the default benchmark suite).
+
+Every install goes through constraints-cpu.txt so a CPU-only machine gets the CPU wheels; set
+BENCH_CONSTRAINTS="" to install without it (GPU machines wanting the CUDA builds).
+"""
+
+from __future__ import annotations
+
+import os
+
+import nox
+
+nox.options.default_venv_backend = "virtualenv"
+nox.options.reuse_existing_virtualenvs = True
+nox.options.sessions = ["tests"]
+
+CONSTRAINTS = os.environ.get("BENCH_CONSTRAINTS", "constraints-cpu.txt")
+TEST_DEPS = ("pytest", "hypothesis")
+
+
+def _install(session: nox.Session, *args: str) -> None:
+    extra = ("-c", CONSTRAINTS) if CONSTRAINTS else ()
+    session.install(*extra, *args)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The whole suite with every framework installed."""
+    _install(session, "-e", ".[all]", *TEST_DEPS)
+    session.run("pytest", *session.posargs)
+
+
+@nox.session(name="torch")
+def torch_only(session: nox.Session) -> None:
+    """The suite with PyTorch alone: the other frameworks' tests skip, their 'not installed' paths run."""
+    _install(session, "-e", ".[torch]", *TEST_DEPS)
+    session.run("pytest", *session.posargs)
+
+
+@nox.session(name="tensorflow")
+def tensorflow_only(session: nox.Session) -> None:
+    _install(session, "-e", ".[tensorflow]", *TEST_DEPS)
+    session.run("pytest", *session.posargs)
+
+
+@nox.session(name="jax")
+def jax_only(session: nox.Session) -> None:
+    _install(session, "-e", ".[jax]", *TEST_DEPS)
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    _install(session, "-e", ".", "ruff", "mypy", "pandas-stubs", "types-psutil")
+    session.run("ruff", "check", "bench", "impls", "tests", "noxfile.py")
+    session.run("mypy", "bench")
