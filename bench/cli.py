@@ -10,7 +10,6 @@ import argparse
 import os
 import sys
 import traceback
-from collections.abc import Callable
 from typing import Any, NoReturn
 
 from bench.config import FRAMEWORKS
@@ -35,12 +34,12 @@ def parse_frameworks(values: list[str] | None, default_all_installed: bool = Tru
     return list(dict.fromkeys(names))
 
 
-def _console() -> Any:
+def make_console() -> Any:
     from rich.console import Console
 
     console = Console()
     if not console.is_terminal and "COLUMNS" not in os.environ:
-        console = Console(width=120)  # files and pipes: wide enough for every table
+        console = Console(width=180)  # files and pipes: wide enough for every table
     return console
 
 
@@ -49,7 +48,7 @@ def cmd_data(args: argparse.Namespace) -> int:
     from bench import data, render
 
     ds = data.locate_mnist(args.data_dir, allow_download=not args.no_download)
-    console = _console()
+    console = make_console()
     console.print(f"MNIST found in [bold]{ds.location}[/]; all four files match their MD5 checksums.")
     render.data_table(ds, console)
     return 0
@@ -69,7 +68,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     ds = data.load(args.data, args.data_dir, allow_download=not args.no_download)
     images = ds.train_images[: args.batch_size]
     labels = ds.train_labels[: args.batch_size]
-    console = _console()
+    console = make_console()
     console.print(f"Verifying {', '.join(frameworks)} on {len(images)} {ds.source} images ({ds.location}), "
                   "canonical he init seed 0, dropout off, each framework in its own process.")
     with console.status("verifying") as status:
@@ -89,6 +88,16 @@ def _positive(value: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}") from None
     if n < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}")
+    return n
+
+
+def _non_negative(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value!r}")
     return n
 
 
@@ -127,13 +136,67 @@ def build_parser() -> argparse.ArgumentParser:
     _data_options(p, default="mnist")
     p.set_defaults(func=cmd_verify)
 
-    for register in _EXTRA_COMMANDS:
-        register(sub)
+    _add_run(sub)
+    _add_misc(sub)
     return parser
 
 
-# Later modules add their sub-commands here without the parser growing into one long function.
-_EXTRA_COMMANDS: list[Callable[[Any], None]] = []
+def _selection_options(p: argparse.ArgumentParser) -> None:
+    """Options shared by run and compare: what to measure and how."""
+    p.add_argument("--frameworks", nargs="+", help=f"subset of {', '.join(FRAMEWORKS)} [default: all installed]")
+    p.add_argument("--mode", choices=("train", "forward", "both"), default="both",
+                   help="time training steps, inference forward passes, or both [default: both]")
+    p.add_argument("--batch-size", type=_positive, nargs="+", default=[128], help="one or several (a sweep)")
+    p.add_argument("--steps", type=_positive, default=100, help="timed steps per job [default: 100]")
+    p.add_argument("--warmup", type=_non_negative, default=10, help="untimed steps after the first [default: 10]")
+    p.add_argument("--compile", nargs="+", metavar="FW=MODE",
+                   help="per framework: torch=eager|compile, tensorflow=function|xla|eager, jax=jit")
+    p.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
+    p.add_argument("--threads", type=_positive, help="intra-op threads and CPU cores, the same for every framework")
+    p.add_argument("--rounds", type=_positive, default=1, help="interleaved rounds across frameworks [default: 1]")
+    p.add_argument("--seed", type=_non_negative, default=0)
+    p.add_argument("--dropout", type=float, default=0.25)
+    p.add_argument("--block-steps", type=_non_negative, default=0,
+                   help="steps in the pipelined block timed between two syncs [default: min(steps, 20)]")
+    p.add_argument("--include-transfer", action="store_true", help="time the host-to-device copy in each step")
+    p.add_argument("--out", help="run folder [default: reports/<UTC time>-run]")
+    p.add_argument("--resume", action="store_true", help="skip jobs already finished in --out (or reports/latest)")
+    p.add_argument("--timeout", type=_positive_float, default=1800.0, help="seconds per worker [default: 1800]")
+    _data_options(p)
+
+
+def _add_run(sub: Any) -> None:
+    from bench import commands
+
+    p = sub.add_parser("run", help="time training and inference steps, one worker per framework and config")
+    _selection_options(p)
+    p.add_argument("--lrn", choices=("off", "on", "both"), default="off")
+    p.set_defaults(func=commands.cmd_run)
+
+
+def _add_misc(sub: Any) -> None:
+    from bench import commands
+
+    p = sub.add_parser("report", help="re-render tables, CSVs and plots of a stored run")
+    p.add_argument("dir", nargs="?", help="run folder [default: reports/latest]")
+    p.set_defaults(func=commands.cmd_report)
+
+    p = sub.add_parser("env", help="installed frameworks, versions, devices and GPU details")
+    p.add_argument("--no-probe", action="store_true", help="do not start a worker per framework to list devices")
+    p.add_argument("--timeout", type=_positive_float, default=120.0)
+    p.set_defaults(func=commands.cmd_env)
+
+    p = sub.add_parser("calibrate", help="timer resolution, sync cost, GEMM peak and harness overhead")
+    p.add_argument("--frameworks", nargs="+")
+    p.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
+    p.add_argument("--batch-size", type=_positive, default=128)
+    p.add_argument("--steps", type=_positive, default=3, help="steps per round and loop [default: 3]")
+    p.add_argument("--rounds", type=_positive, default=8, help="interleaved bare/harness rounds [default: 8]")
+    p.add_argument("--threads", type=_positive)
+    p.add_argument("--timeout", type=_positive_float, default=1800.0)
+    p.add_argument("--out", help="also save the figures as JSON here")
+    _data_options(p, default="synthetic")
+    p.set_defaults(func=commands.cmd_calibrate)
 
 
 def main(argv: list[str] | None = None) -> int:

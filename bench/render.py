@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.console import Console
@@ -46,8 +46,9 @@ def verify_table(results: list[VerifyResult], console: Console) -> None:
     for r in results:
         if r.error:
             console.print(f"[yellow]{r.framework} LRN {'on' if r.lrn else 'off'}: {r.status}: {r.error}[/]")
-    console.print("Differences are max|x - ref| / max|ref| per tensor (loss: absolute; adam step: max |dw - dw_ref| / lr "
-                  "where the gradient is well-posed); gradients take the worse of weight and bias.")
+    console.print("Differences are max|x - ref| / max|ref| per tensor (loss: absolute; adam step: "
+                  "max |dw - dw_ref| / lr where the gradient is well-posed); gradients take the worse of weight "
+                  "and bias.")
 
 
 def data_table(ds: Dataset, console: Console) -> None:
@@ -60,4 +61,119 @@ def data_table(ds: Dataset, console: Console) -> None:
         counts = np.bincount(y, minlength=10)
         table.add_row(split, str(len(x)), "x".join(map(str, x.shape[1:])), f"[{x.min():.0f}, {x.max():.0f}]",
                       " ".join(map(str, counts)))
+    console.print(table)
+
+
+def _fmt(value: object, spec: str = ".1f", missing: str = "-") -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return missing
+    return format(value, spec)
+
+
+def run_rows(rows: list[dict[str, Any]]) -> list[list[str]]:
+    """The cells of the run table; shared by the terminal and the Markdown summary."""
+    out = []
+    for r in rows:
+        lrn = "on" if r["lrn"] else "off"
+        if r.get("mean_ms") is None:
+            out.append([r["framework"], r["mode"], str(r["batch_size"]), lrn] + ["-"] * 10
+                       + [f"{r['status']}: {r.get('error') or ''}"[:60], "-"])
+            continue
+        mem = (f"GPU {_fmt(r['alloc_peak_mb'], '.0f')}" if r.get("alloc_peak_mb") is not None
+               else f"RSS {_fmt(r['host_peak_rss_mb'], '.0f')}")
+        status = r["status"]
+        if r.get("unstable"):
+            status += f" ⚠ CV {100 * r['cv']:.0f}%"
+        out.append([
+            r["framework"], r["mode"], str(r["batch_size"]), lrn,
+            f"{r['mean_ms']:.1f} ± {r['std_ms']:.1f}", f"{r['median_ms']:.1f}", f"{r['p95_ms']:.1f}",
+            f"[{r['mean_ci_low_ms']:.1f}, {r['mean_ci_high_ms']:.1f}]", f"±{r['ci_half_width_pct']:.1f}%",
+            f"{r['images_per_s']:.0f}", f"{r['achieved_gflops']:.1f}", _fmt(r.get("pct_of_peak")),
+            f"{r['compile_s']:.2f}", mem, status, f"{r['relative_to_fastest']:.2f}x",
+        ])
+    return out
+
+
+RUN_HEADERS = ["framework", "mode", "batch", "LRN", "mean ± sd ms", "median", "p95", "95% CI of mean", "CI ±",
+               "img/s", "GFLOP/s", "% peak", "compile s", "mem MB", "status", "vs fastest"]
+
+
+# Below this console width the table keeps the columns a reader needs to trust a row (the CSV and
+# summary.md keep everything): config in one cell, mean ± sd, CI half-width, throughput, status.
+FULL_WIDTH = 175
+NARROW_HEADERS = ("config", "LRN", "mean ± sd ms", "CI ±", "img/s", "% peak", "compile s", "mem MB",
+                  "vs fastest", "status")
+
+
+def _narrow(cells: list[str]) -> list[str]:
+    full = dict(zip(RUN_HEADERS, cells, strict=True))
+    full["config"] = f"{full['framework']} {full['mode']} {full['batch']}"
+    return [full[h] for h in NARROW_HEADERS]
+
+
+def run_table(rows: list[dict[str, Any]], console: Console, title: str = "Time per step") -> None:
+    narrow = console.width < FULL_WIDTH
+    headers = NARROW_HEADERS if narrow else RUN_HEADERS
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    for h in headers:
+        shown = h.replace(" ", "\n", 1) if narrow and h not in ("CI ±", "LRN") else h  # two-line headers
+        table.add_column(shown, justify="left" if h in ("framework", "config", "mode", "LRN", "status") else "right",
+                         no_wrap=h != "status")
+    for cells, r in zip(run_rows(rows), rows, strict=True):
+        style = "yellow" if r.get("unstable") else ("red" if r["status"] not in ("ok", "partial") else None)
+        table.add_row(*(_narrow(cells) if narrow else cells), style=style)
+    if narrow:
+        console.print("(narrow terminal: median, p95, CI bounds and GFLOP/s are in summary.csv and summary.md; "
+                      "CI ±: half-width of the mean's 95% CI)")
+    console.print(table)
+    sources = sorted({str(r.get("data_source")) for r in rows if r.get("data_source")})
+    if "synthetic" in sources:
+        console.print("[bold yellow]Data: SYNTHETIC MNIST-shaped batches (MNIST was not found); times are "
+                      "valid, no accuracy is implied.[/]")
+    if any(r.get("unstable") for r in rows):
+        console.print("[yellow]⚠ unstable rows (CV > 10%): close other programs, pin --threads, and raise "
+                      "--steps or --rounds; compare only the medians meanwhile.[/]")
+    console.print("mean ± sample sd over per-step synchronised samples; CI: bootstrap 95% (BCa) of the mean; "
+                  "% peak: against a GEMM measured in the same run; mem: peak worker host RSS on CPU, "
+                  "framework allocator peak on GPU (all memory columns are in summary.csv).")
+
+
+def calibrate_table(rows: list[dict[str, Any]], console: Console) -> None:
+    table = Table(title="Calibration", title_justify="left", box=box.SIMPLE_HEAD)
+    for h in ("framework", "status", "timer res ns", "sync idle µs", "GEMM GFLOP/s", "bare loop ms",
+              "harness ms", "overhead [95% CI]", "verdict"):
+        table.add_column(h, justify="left" if h in ("framework", "status", "verdict") else "right")
+    for r in rows:
+        if r.get("status") != "ok":
+            table.add_row(r["framework"], r.get("status", "?"), *["-"] * 6, str(r.get("error") or ""))
+            continue
+        lo, hi = r["overhead_ci"]
+        table.add_row(r["framework"], "ok", f"{r['timer']['observed_min_ns']:.0f}", f"{r['sync_idle_ns'] / 1e3:.1f}",
+                      f"{r['gemm_gflops']:.1f}", f"{r['bare_mean_ms']:.1f}", f"{r['harness_mean_ms']:.1f}",
+                      f"{100 * (r['overhead_ratio'] - 1):+.2f}% [{100 * (lo - 1):+.2f}, {100 * (hi - 1):+.2f}]",
+                      "no measurable overhead" if r["overhead_verdict"] == "inconclusive" else r["overhead_verdict"])
+    console.print(table)
+    console.print("overhead: harness mean step (synchronised at both edges) / bare loop mean step (one sync at the "
+                  "end), interleaved rounds in one process; inconclusive = the CI includes 1 or is within 1%.")
+
+
+def env_table(env: dict[str, Any], frameworks: list[dict[str, Any]], console: Console) -> None:
+    table = Table(title="Environment", title_justify="left", box=box.SIMPLE_HEAD, show_header=False)
+    table.add_column("what")
+    table.add_column("value")
+    table.add_row("CPU", f"{env['cpu_model']} ({env['cpu_affinity']} of {env['cpu_count']} cores usable)")
+    table.add_row("RAM", f"{(env.get('ram_bytes') or 0) / 2**30:.1f} GiB")
+    table.add_row("platform", f"{env['platform']}, Python {env['python']}")
+    git = env.get("git") or {}
+    table.add_row("bench commit", f"{git.get('commit')}{' (dirty)' if git.get('dirty') else ''}")
+    if env["gpus"]:
+        for g in env["gpus"]:
+            table.add_row(f"GPU {g['index']}", f"{g['name']}, {g['memory_total_bytes'] / 2**30:.0f} GiB, "
+                          f"driver {g['driver']}, CUDA {g['cuda_driver']}")
+    else:
+        table.add_row("GPU", "none found by NVML")
+    for fw in frameworks:
+        table.add_row(fw["framework"], fw["text"])
+    for k, v in env.get("flags", {}).items():
+        table.add_row(f"${k}", v)
     console.print(table)

@@ -24,6 +24,8 @@ TASKS: dict[str, str] = {
     "calibrate": "bench.calibrate:worker_task",
     "lrn_layer": "bench.lrn_layer:worker_task",
     "parity": "bench.parity:worker_task",
+    "gemm": "bench.calibrate:gemm_task",
+    "devices": "bench.env:devices_task",
     "crash": "bench.worker:_crash_task",
 }
 OOM_MARKERS = ("out of memory", "resource_exhausted", "outofmemoryerror", "oom when allocating")

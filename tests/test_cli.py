@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
@@ -87,3 +88,34 @@ def test_verify_end_to_end(mnist: object) -> None:
                          capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "FAIL" not in out.stdout and out.stdout.count("PASS") == 2 * len(registry.available())
+
+
+@pytest.mark.parametrize(("argv", "fragment"), [
+    (["run", "--steps", "0"], "expected a positive integer, got '0'"),
+    (["run", "--batch-size", "-8"], "expected a positive integer, got '-8'"),
+    (["run", "--warmup", "-1"], "expected an integer >= 0, got '-1'"),
+    (["run", "--compile", "torch=xla"], "invalid compile mode for torch 'xla'; allowed: eager, compile"),
+    (["run", "--compile", "pytorch=eager"], "FRAMEWORK one of torch, tensorflow, jax"),
+    (["run", "--mode", "eval"], "'eval'"),
+    (["run", "--frameworks", "pytorch"], "valid names: torch, tensorflow, jax"),
+    (["report", "/nonexistent/run"], "no results in /nonexistent/run"),
+])
+def test_run_usage_errors(argv: list[str], fragment: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(argv, capsys)
+    assert code == 2, err
+    assert fragment in err and len(err.strip().splitlines()) == 1
+
+
+def test_gpu_requested_without_gpu(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from bench import env
+
+    monkeypatch.setattr(env, "has_gpu", lambda: False)
+    code, _, err = _run(["run", "--device", "gpu", "--frameworks", "torch"], capsys)
+    assert code == 2 and "--device gpu: no GPU found" in err
+
+
+def test_unwritable_output_folder(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code, _, err = _run(["run", "--frameworks", "torch", "--data", "synthetic", "--out", str(blocker / "run")], capsys)
+    assert code == 2 and "cannot write the output folder" in err

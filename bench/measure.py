@@ -1,0 +1,56 @@
+"""Worker task ``measure``: build one adapter, stage batches on the device, run the timing
+protocol, and return the raw samples with memory, versions and implementation facts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench import data, memory, registry, timing
+from bench.config import RunConfig
+from impls import spec
+
+STAGED_BATCHES = 4  # distinct batches cycled through, all on the device before timing
+
+
+def host_batches(cfg: RunConfig, n: int = STAGED_BATCHES) -> tuple[list[tuple[np.ndarray, np.ndarray]], str]:
+    """``n`` consecutive batches of the configured data (wrapping around a small dataset)."""
+    if cfg.data == "synthetic":
+        ds = data.synthetic(n_train=n * cfg.batch_size, n_test=1, seed=cfg.model.seed)
+    else:
+        ds = data.load(cfg.data, cfg.data_dir, seed=cfg.model.seed, allow_download=False)
+    total = len(ds.train_images)
+    out = []
+    for i in range(n):
+        idx = (np.arange(cfg.batch_size) + i * cfg.batch_size) % total
+        out.append((ds.train_images[idx], ds.train_labels[idx]))
+    return out, ds.source
+
+
+def worker_task(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
+    cfg = RunConfig.from_dict(params["config"])
+    adapter = registry.adapter_class(cfg.model.framework)(cfg.model)
+    batches, source = host_batches(cfg)
+    staged = [adapter.prepare(x, y) for x, y in batches]
+    adapter.synchronize()
+    adapter.reset_peak_memory()
+    block = cfg.block_steps if cfg.block_steps else min(cfg.steps, 20)
+    t = timing.measure(adapter, staged, cfg.mode, cfg.steps, cfg.warmup, block_steps=block,
+                       host_batches=batches if cfg.include_transfer else None)
+    final_loss = adapter.loss_value(adapter.train_step(staged[0])) if cfg.mode == "train" else None
+    if final_loss is not None and not np.isfinite(final_loss):
+        raise FloatingPointError(f"training diverged: loss {final_loss} after {cfg.steps + cfg.warmup + 1} steps")
+    return {
+        "data_source": source,
+        "compile_ns": t.compile_ns,
+        "samples_ns": t.samples_ns,
+        "block_mean_ns": t.block_mean_ns,
+        "block_steps": t.block_steps,
+        "flops_per_step": spec.flops_per_step(cfg.mode, cfg.batch_size),
+        "final_loss": final_loss,
+        "memory": memory.snapshot(adapter.memory()),
+        "versions": adapter.versions(),
+        "describe": adapter.describe(),
+    }

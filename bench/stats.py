@@ -1,0 +1,141 @@
+"""Pure statistics over raw step times. No I/O, no clocks, no frameworks.
+
+Percentiles come from NumPy, confidence intervals from ``scipy.stats.bootstrap`` (BCa, seeded so
+a report re-rendered from stored samples prints the same interval), significance from
+``scipy.stats.mannwhitneyu``.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+CONFIDENCE = 0.95
+N_RESAMPLES = 2000
+UNSTABLE_CV = 0.10  # rows above this coefficient of variation are flagged
+NOISE_FLOOR = 0.01  # ratios within 1% of 1 are not called a difference, whatever the CI says
+_NAN = float("nan")
+
+
+def _bootstrap_ci(data: tuple[np.ndarray, ...], statistic: Callable[..., Any], seed: int) -> tuple[float, float]:
+    from scipy import stats
+
+    if any(len(d) < 2 for d in data):
+        return (_NAN, _NAN)
+    if all(np.ptp(d) == 0 for d in data):  # degenerate: every resample gives the same value
+        value = float(statistic(*data))
+        return (value, value)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = stats.bootstrap(data, statistic, confidence_level=CONFIDENCE, n_resamples=N_RESAMPLES,
+                              method="BCa", random_state=np.random.default_rng(seed), vectorized=True)
+        lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            res = stats.bootstrap(data, statistic, confidence_level=CONFIDENCE, n_resamples=N_RESAMPLES,
+                                  method="percentile", random_state=np.random.default_rng(seed), vectorized=True)
+            lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
+    return (lo, hi)
+
+
+def _mean(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.asarray(np.mean(x, axis=axis))
+
+
+def _median(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.asarray(np.median(x, axis=axis))
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Summary of one sample of step times (any unit; the caller keeps it consistent)."""
+
+    n: int
+    mean: float
+    std: float  # sample standard deviation, ddof=1
+    min: float
+    max: float
+    median: float
+    p5: float
+    p95: float
+    iqr: float
+    cv: float  # std / mean
+    mean_ci_low: float
+    mean_ci_high: float
+    median_ci_low: float
+    median_ci_high: float
+
+    @classmethod
+    def from_samples(cls, samples: Sequence[float] | np.ndarray, seed: int = 0) -> Stats:
+        x = np.asarray(samples, dtype=np.float64)
+        if x.ndim != 1 or x.size == 0:
+            raise ValueError(f"need a non-empty 1-D sample, got shape {x.shape}")
+        if not np.isfinite(x).all():
+            raise ValueError("samples contain NaN or inf")
+        n = int(x.size)
+        mean = float(x.mean())
+        std = float(x.std(ddof=1)) if n > 1 else _NAN
+        p5, q1, median, q3, p95 = (float(v) for v in np.percentile(x, [5, 25, 50, 75, 95]))
+        mlo, mhi = _bootstrap_ci((x,), _mean, seed)
+        dlo, dhi = _bootstrap_ci((x,), _median, seed)
+        return cls(n=n, mean=mean, std=std, min=float(x.min()), max=float(x.max()), median=median, p5=p5,
+                   p95=p95, iqr=q3 - q1, cv=std / mean if mean else _NAN, mean_ci_low=mlo, mean_ci_high=mhi,
+                   median_ci_low=dlo, median_ci_high=dhi)
+
+    @property
+    def ci_half_width_rel(self) -> float:
+        """Half-width of the mean's CI relative to the mean (0.03 = +-3%)."""
+        return (self.mean_ci_high - self.mean_ci_low) / 2 / self.mean if self.mean else _NAN
+
+    @property
+    def unstable(self) -> bool:
+        return bool(self.cv > UNSTABLE_CV)
+
+    def scaled(self, factor: float) -> dict[str, float]:
+        """Every time-valued field multiplied by ``factor`` (ns -> ms), n and cv unchanged."""
+        out: dict[str, float] = {}
+        for key, value in asdict(self).items():
+            out[key] = value if key in ("n", "cv") else value * factor
+        return out
+
+
+def _ratio_of_means(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.asarray(np.mean(a, axis=axis) / np.mean(b, axis=axis))
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """How many times slower ``other`` is than ``baseline`` (mean over mean), with a bootstrap CI."""
+
+    ratio: float
+    ci_low: float
+    ci_high: float
+    p_value: float  # two-sided Mann-Whitney U on the raw samples
+    verdict: str  # "slower", "faster" or "inconclusive"
+
+    @classmethod
+    def of(cls, baseline: Sequence[float] | np.ndarray, other: Sequence[float] | np.ndarray,
+           noise_floor: float = NOISE_FLOOR, seed: int = 0) -> Ratio:
+        from scipy import stats
+
+        a = np.asarray(other, dtype=np.float64)
+        b = np.asarray(baseline, dtype=np.float64)
+        ratio = float(a.mean() / b.mean())
+        lo, hi = _bootstrap_ci((a, b), _ratio_of_means, seed)
+        if len(a) > 1 and len(b) > 1 and (np.ptp(a) > 0 or np.ptp(b) > 0 or a[0] != b[0]):
+            p = float(stats.mannwhitneyu(a, b, alternative="two-sided").pvalue)
+        else:
+            p = _NAN if len(a) < 2 or len(b) < 2 else 1.0
+        separated = math.isfinite(lo) and (lo > 1.0 or hi < 1.0)
+        if not separated or abs(ratio - 1.0) < noise_floor:
+            verdict = "inconclusive"
+        else:
+            verdict = "slower" if ratio > 1.0 else "faster"
+        return cls(ratio, lo, hi, p, verdict)
+
+    def describe(self) -> str:
+        return f"{self.ratio:.2f}x [{self.ci_low:.2f}, {self.ci_high:.2f}]"

@@ -1,0 +1,134 @@
+"""The timed loop. Knows nothing of output or statistics: it returns raw nanosecond samples.
+
+Protocol (design.md section 3): the first step is timed alone as ``compile_s`` (trace, compile,
+autotune); warm-up steps follow untimed; then every timed step is bracketed by a device
+synchronisation and ``perf_counter_ns`` at both edges, with the garbage collector off and nothing
+else (no logging, no host reads) inside. A second pass times a block of steps between just two
+synchronisations, which shows what per-step syncing costs.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+Clock = Callable[[], int]
+
+
+class Steppable(Protocol):
+    def train_step(self, batch: Any) -> Any: ...
+    def forward_step(self, batch: Any) -> Any: ...
+    def synchronize(self) -> None: ...
+    def prepare(self, images: Any, labels: Any) -> Any: ...
+
+
+@dataclass
+class Timings:
+    compile_ns: int
+    samples_ns: list[int]
+    block_ns: int | None = None  # total of the pipelined block
+    block_steps: int = 0
+    losses: list[float] = field(default_factory=list)  # read after timing, never inside it
+
+    @property
+    def block_mean_ns(self) -> float | None:
+        return self.block_ns / self.block_steps if self.block_ns is not None and self.block_steps else None
+
+
+def step_fn(adapter: Steppable, mode: str) -> Callable[[Any], Any]:
+    if mode == "train":
+        return adapter.train_step
+    if mode == "forward":
+        return adapter.forward_step
+    raise ValueError(f"mode must be train or forward, got {mode!r}")
+
+
+def measure(adapter: Steppable, batches: Sequence[Any], mode: str, steps: int, warmup: int,
+            block_steps: int = 0, clock: Clock = time.perf_counter_ns,
+            host_batches: Sequence[tuple[Any, Any]] | None = None) -> Timings:
+    """Time ``steps`` synchronised steps cycling through ``batches`` (already on the device).
+
+    With ``host_batches`` the host-to-device copy (``adapter.prepare``) is inside each timed step.
+    """
+    if steps < 1 or warmup < 0 or not batches:
+        raise ValueError(f"need steps >= 1, warmup >= 0 and a batch; got {steps}, {warmup}, {len(batches)}")
+    step = step_fn(adapter, mode)
+    sync = adapter.synchronize
+    k = len(batches)
+
+    def one(i: int) -> Any:
+        if host_batches is not None:
+            return step(adapter.prepare(*host_batches[i % len(host_batches)]))
+        return step(batches[i % k])
+
+    sync()
+    t0 = clock()
+    one(0)
+    sync()
+    compile_ns = clock() - t0
+    for i in range(warmup):
+        one(i + 1)
+    sync()
+
+    gc_was_enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        samples = _timed(one, sync, steps, clock)
+        block_ns = None
+        if block_steps:
+            sync()
+            t0 = clock()
+            for i in range(block_steps):
+                one(i)
+            sync()
+            block_ns = clock() - t0
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return Timings(compile_ns, samples, block_ns, block_steps)
+
+
+def _timed(one: Callable[[int], Any], sync: Callable[[], None], steps: int, clock: Clock) -> list[int]:
+    """The timed region: sync, clock, step, sync, clock; nothing else."""
+    samples = [0] * steps
+    for i in range(steps):
+        sync()
+        t0 = clock()
+        one(i)
+        sync()
+        samples[i] = clock() - t0
+    return samples
+
+
+def timed_steps(adapter: Steppable, batches: Sequence[Any], mode: str, steps: int,
+                clock: Clock = time.perf_counter_ns) -> list[int]:
+    """Per-step synchronised samples without compile or warm-up (the caller has warmed up)."""
+    step = step_fn(adapter, mode)
+    k = len(batches)
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _timed(lambda i: step(batches[i % k]), adapter.synchronize, steps, clock)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def bare_loop(adapter: Steppable, batches: Sequence[Any], mode: str, steps: int,
+              clock: Clock = time.perf_counter_ns) -> float:
+    """The hand-written loop a user would write: steps back to back, one sync at the end.
+
+    Returns mean ns per step; used by ``calibrate`` to measure the harness's own overhead.
+    """
+    step = step_fn(adapter, mode)
+    k = len(batches)
+    adapter.synchronize()
+    t0 = clock()
+    for i in range(steps):
+        step(batches[i % k])
+    adapter.synchronize()
+    return (clock() - t0) / steps

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+
+from bench import render
+from bench.results import SUMMARY_COLUMNS
+
+
+def _row(**kw: object) -> dict[str, object]:
+    row: dict[str, object] = {c: None for c in SUMMARY_COLUMNS}
+    row.update(framework="torch", mode="train", batch_size=128, lrn=False, status="ok", data_source="mnist",
+               mean_ms=400.0, std_ms=10.0, median_ms=399.0, p95_ms=420.0, mean_ci_low_ms=398.0,
+               mean_ci_high_ms=402.0, ci_half_width_pct=0.5, images_per_s=320.0, achieved_gflops=145.0,
+               pct_of_peak=60.0, compile_s=1.5, host_peak_rss_mb=900.0, relative_to_fastest=1.0, cv=0.025,
+               unstable=False)
+    row.update(kw)
+    return row
+
+
+def _render(rows: list[dict[str, object]]) -> str:
+    buf = io.StringIO()
+    render.run_table(rows, Console(file=buf, width=100))
+    return buf.getvalue()
+
+
+def test_run_table_shows_numbers_and_units() -> None:
+    out = _render([_row(), _row(framework="jax", mean_ms=800.0, relative_to_fastest=2.0)])
+    assert "400.0 ± 10.0" in out and "2.00x" in out and "RSS 900" in out and "±0.5%" in out
+    assert "…" not in out  # nothing a reader needs is truncated at 100 columns
+    assert "SYNTHETIC" not in out and "unstable" not in out
+
+
+def test_unstable_rows_are_flagged_with_a_remedy() -> None:
+    out = _render([_row(unstable=True, cv=0.14)])
+    assert "CV 14%" in out and "--rounds" in out
+
+
+def test_failed_rows_and_synthetic_data_are_loud() -> None:
+    out = _render([_row(status="timeout", error="worker exceeded --timeout", mean_ms=None, data_source="synthetic")])
+    assert "timeout" in out and "SYNTHETIC" in out
+
+
+def test_gpu_memory_shown_when_present() -> None:
+    assert "GPU 512" in _render([_row(alloc_peak_mb=512.0)])

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bench.stats import NOISE_FLOOR, Ratio, Stats
+
+
+def test_exact_values() -> None:
+    s = Stats.from_samples([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+    assert s.n == 10
+    assert s.mean == 5.5
+    assert s.std == pytest.approx(3.0276503540974917)  # ddof=1
+    assert s.median == 5.5
+    assert s.min == 1 and s.max == 10
+    assert s.p5 == pytest.approx(1.45) and s.p95 == pytest.approx(9.55)  # NumPy linear interpolation
+    assert s.iqr == pytest.approx(4.5)
+    assert s.cv == pytest.approx(3.0276503540974917 / 5.5)
+    assert s.mean_ci_low < 5.5 < s.mean_ci_high
+    assert s.median_ci_low <= 5.5 <= s.median_ci_high
+
+
+def test_constant_samples_have_zero_width() -> None:
+    s = Stats.from_samples([7.0] * 20)
+    assert s.std == 0 and s.cv == 0
+    assert (s.mean_ci_low, s.mean_ci_high) == (7.0, 7.0)
+    assert not s.unstable
+
+
+def test_single_sample_and_bad_input() -> None:
+    s = Stats.from_samples([3.0])
+    assert s.mean == 3.0 and np.isnan(s.std) and np.isnan(s.mean_ci_low)
+    with pytest.raises(ValueError, match="non-empty"):
+        Stats.from_samples([])
+    with pytest.raises(ValueError, match="NaN"):
+        Stats.from_samples([1.0, float("nan")])
+
+
+def test_ci_is_reproducible_and_covers_known_mean() -> None:
+    x = np.random.default_rng(1).normal(100.0, 5.0, 200)
+    a, b = Stats.from_samples(x), Stats.from_samples(x)
+    assert (a.mean_ci_low, a.mean_ci_high) == (b.mean_ci_low, b.mean_ci_high)
+    assert a.mean_ci_low < 100.0 < a.mean_ci_high
+    half = 1.96 * 5.0 / np.sqrt(200)  # normal-theory half-width
+    assert (a.mean_ci_high - a.mean_ci_low) / 2 == pytest.approx(half, rel=0.2)
+
+
+def test_unstable_flag() -> None:
+    assert Stats.from_samples([1.0, 1.5, 0.6, 1.4, 0.5]).unstable
+    assert not Stats.from_samples([1.0, 1.01, 0.99, 1.0]).unstable
+
+
+samples = st.lists(st.floats(min_value=1e-3, max_value=1e6, allow_nan=False), min_size=2, max_size=60)
+
+
+@settings(max_examples=40, deadline=None)
+@given(samples)
+def test_order_properties(xs: list[float]) -> None:
+    s = Stats.from_samples(xs)
+    eps = 1e-9 * max(xs)
+    assert s.min - eps <= s.p5 <= s.median + eps <= s.p95 + 2 * eps <= s.max + 3 * eps
+    assert s.min - eps <= s.mean <= s.max + eps
+    assert s.std >= 0 and s.iqr >= 0
+    assert s.mean_ci_low <= s.mean_ci_high
+
+
+@settings(max_examples=25, deadline=None)
+@given(samples, st.sampled_from([0.5, 2.0, 8.0, 1024.0]))
+def test_scale_equivariance(xs: list[float], k: float) -> None:
+    # powers of two scale floats exactly, so bootstrap ties break the same way at both scales
+    a, b = Stats.from_samples(xs), Stats.from_samples([k * x for x in xs])
+    for field in ("mean", "std", "median", "p95", "iqr", "mean_ci_low", "mean_ci_high"):
+        assert getattr(b, field) == pytest.approx(k * getattr(a, field), rel=1e-6, abs=1e-9)
+    assert b.cv == pytest.approx(a.cv, rel=1e-6, abs=1e-12)
+
+
+def test_planted_slowdown_is_found() -> None:
+    rng = np.random.default_rng(0)
+    base = rng.normal(100, 4, 80)
+    slow = rng.normal(150, 6, 80)
+    r = Ratio.of(base, slow)
+    assert r.verdict == "slower"
+    assert r.ci_low < 1.5 < r.ci_high and r.ci_low > 1.4
+    assert r.p_value < 1e-10
+    assert Ratio.of(slow, base).verdict == "faster"
+
+
+def test_identical_samples_are_inconclusive() -> None:
+    x = np.random.default_rng(2).normal(100, 4, 80)
+    r = Ratio.of(x, x.copy())
+    assert r.ratio == 1.0 and r.verdict == "inconclusive" and r.ci_low <= 1.0 <= r.ci_high
+
+
+def test_differences_under_the_noise_floor_are_inconclusive() -> None:
+    rng = np.random.default_rng(3)
+    x = rng.normal(100, 0.01, 500)
+    y = x * (1 + NOISE_FLOOR / 2)  # clearly separated, but below the floor
+    assert Ratio.of(x, y).verdict == "inconclusive"
