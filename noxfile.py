@@ -55,3 +55,12 @@ def lint(session: nox.Session) -> None:
     _install(session, "-e", ".", "ruff", "mypy", "pandas-stubs", "types-psutil")
     session.run("ruff", "check", "bench", "impls", "tests", "noxfile.py")
     session.run("mypy", "bench")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """The default suite: train and forward steps at batch 128 for every installed framework, LRN off and
+    on (interleaved), the LRN layer micro-benchmark and the frameworks side by side. Arguments pass
+    through: ``nox -s bench -- --steps 20``."""
+    _install(session, "-e", ".[all]")
+    session.run("python", "-m", "bench", "compare", "--lrn", *session.posargs)

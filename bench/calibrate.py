@@ -126,6 +126,10 @@ def worker_task(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
         bare.append(timing.bare_loop(adapter, staged, "train", steps))
         harness.append(float(np.mean(timing.timed_steps(adapter, staged, "train", steps))))
     overhead = Ratio.of(bare, harness)
+    # What the harness adds to every step, measured directly: the timed region around a no-op step
+    # (two syncs on an idle device, two clock reads, the call and the store).
+    noop = timing.timed_region(lambda i: None, adapter.synchronize, 2000, time.perf_counter_ns)
+    harness_cost_ns = float(np.mean(noop))
     gemm = gemm_task({"framework": fw, "device": device}, workdir)
     return {
         "framework": fw, "device": device, "batch_size": cfg.batch_size,
@@ -135,6 +139,8 @@ def worker_task(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
         "harness_mean_ms": float(np.mean(harness)) / 1e6,
         "overhead_ratio": overhead.ratio, "overhead_ci": [overhead.ci_low, overhead.ci_high],
         "overhead_verdict": overhead.verdict, "rounds": rounds, "steps_per_round": steps,
+        "harness_cost_us": harness_cost_ns / 1e3,
+        "harness_cost_pct": 100 * harness_cost_ns / (float(np.mean(bare)) or 1.0),
         "gemm_gflops": gemm["flops_per_s"] / 1e9, "gemm_source": gemm["source"],
         "versions": adapter.versions(),
     }

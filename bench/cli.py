@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 
 from bench.config import FRAMEWORKS
 from bench.errors import BenchError, UsageError
+from impls import spec
 
 
 class _Parser(argparse.ArgumentParser):
@@ -141,25 +142,40 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _selection_options(p: argparse.ArgumentParser) -> None:
-    """Options shared by run and compare: what to measure and how."""
+def _selection_options(p: argparse.ArgumentParser, steps: int = 100, warmup: int = 10,
+                       target_ci: float | None = None, max_steps: int = 0, rounds: int = 1) -> None:
+    """Options shared by run and compare: what to measure and how (defaults differ per command)."""
     p.add_argument("--frameworks", nargs="+", help=f"subset of {', '.join(FRAMEWORKS)} [default: all installed]")
     p.add_argument("--mode", choices=("train", "forward", "both"), default="both",
                    help="time training steps, inference forward passes, or both [default: both]")
     p.add_argument("--batch-size", type=_positive, nargs="+", default=[128], help="one or several (a sweep)")
-    p.add_argument("--steps", type=_positive, default=100, help="timed steps per job [default: 100]")
-    p.add_argument("--warmup", type=_non_negative, default=10, help="untimed steps after the first [default: 10]")
+    p.add_argument("--steps", type=_positive, default=steps, help=f"timed steps per job [default: {steps}]")
+    p.add_argument("--warmup", type=_non_negative, default=warmup,
+                   help=f"untimed steps after the first [default: {warmup}]")
     p.add_argument("--compile", nargs="+", metavar="FW=MODE",
                    help="per framework: torch=eager|compile, tensorflow=function|xla|eager, jax=jit")
     p.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
     p.add_argument("--threads", type=_positive, help="intra-op threads and CPU cores, the same for every framework")
-    p.add_argument("--rounds", type=_positive, default=1, help="interleaved rounds across frameworks [default: 1]")
+    p.add_argument("--rounds", type=_positive, default=rounds,
+                   help=f"interleaved rounds across frameworks [default: {rounds}]")
     p.add_argument("--seed", type=_non_negative, default=0)
     p.add_argument("--dropout", type=float, default=0.25)
     p.add_argument("--block-steps", type=_non_negative, default=0,
                    help="steps in the pipelined block timed between two syncs [default: min(steps, 20)]")
+    p.add_argument("--target-ci", type=_positive_float, metavar="PCT", default=target_ci,
+                   help="after --steps, keep sampling until the mean's 95%% CI half-width is below PCT%% "
+                        f"(up to --max-steps) [default: {target_ci}]")
+    p.add_argument("--max-steps", type=_non_negative, default=max_steps,
+                   help=f"cap for --target-ci [default: {max_steps or '4 x steps'}]")
     p.add_argument("--include-transfer", action="store_true", help="time the host-to-device copy in each step")
-    p.add_argument("--out", help="run folder [default: reports/<UTC time>-run]")
+    p.add_argument("--lrn-impl", nargs="+", metavar="FW=IMPL",
+                   help="LRN implementation per framework: torch=module|compiled, tensorflow=op|xla, "
+                        "jax=reduce_window|matmul|conv")
+    p.add_argument("--lrn-radius", type=int, default=spec.LRN_DEPTH_RADIUS, help="LRN depth_radius [default: 4]")
+    p.add_argument("--lrn-alpha", type=float, default=spec.LRN_ALPHA, help="LRN alpha, TF convention [0.001/9]")
+    p.add_argument("--lrn-beta", type=float, default=spec.LRN_BETA, help="LRN beta [default: 0.75]")
+    p.add_argument("--lrn-bias", type=float, default=spec.LRN_BIAS, help="LRN bias [default: 1.0]")
+    p.add_argument("--out", help="run folder [default: reports/<UTC time>-<command>]")
     p.add_argument("--resume", action="store_true", help="skip jobs already finished in --out (or reports/latest)")
     p.add_argument("--timeout", type=_positive_float, default=1800.0, help="seconds per worker [default: 1800]")
     _data_options(p)
@@ -172,6 +188,15 @@ def _add_run(sub: Any) -> None:
     _selection_options(p)
     p.add_argument("--lrn", choices=("off", "on", "both"), default="off")
     p.set_defaults(func=commands.cmd_run)
+
+    p = sub.add_parser("compare", help="frameworks side by side, or LRN off vs on (--lrn), with 95%% CIs")
+    _selection_options(p, steps=30, warmup=5, target_ci=3.0, max_steps=90, rounds=3)
+    p.add_argument("--lrn", action="store_true", help="LRN off vs on per framework, plus the layer micro-benchmark")
+    p.add_argument("--layer", action="store_true", help="only the LRN layer micro-benchmark")
+    p.add_argument("--no-layer", action="store_true", help="with --lrn: skip the layer micro-benchmark")
+    p.add_argument("--layer-steps", type=_positive, default=12, help="timed calls per layer variant [12]")
+    p.add_argument("--with-lrn", action="store_true", help="without --lrn: compare the frameworks with LRN on")
+    p.set_defaults(func=commands.cmd_compare)
 
 
 def _add_misc(sub: Any) -> None:

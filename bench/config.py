@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bench.errors import UsageError
+from impls import spec
 
 FRAMEWORKS: tuple[str, ...] = ("torch", "tensorflow", "jax")
 DEVICES: tuple[str, ...] = ("cpu", "gpu")
@@ -21,9 +22,9 @@ COMPILE_MODES: dict[str, tuple[str, ...]] = {
 }
 # LRN implementations per framework; the first one is the default.
 LRN_IMPLS: dict[str, tuple[str, ...]] = {
-    "torch": ("module",),
-    "tensorflow": ("op",),
-    "jax": ("reduce_window", "matmul", "conv"),
+    "torch": ("module", "compiled"),  # nn.LocalResponseNorm eager, or that module under torch.compile
+    "tensorflow": ("op", "xla"),  # tf.nn.local_response_normalization, or that op under jit_compile
+    "jax": ("reduce_window", "matmul", "conv"),  # no LRN op: three exact window sums
 }
 MODES: tuple[str, ...] = ("train", "forward")
 INIT_SCHEMES: tuple[str, ...] = ("he", "book")
@@ -59,6 +60,14 @@ class ModelConfig:
     threads: int | None = None  # intra-op threads; None leaves the framework default
     init: str = "he"
     seed: int = 0
+    lrn_radius: int = spec.LRN_DEPTH_RADIUS
+    lrn_bias: float = spec.LRN_BIAS
+    lrn_alpha: float = spec.LRN_ALPHA
+    lrn_beta: float = spec.LRN_BETA
+
+    @property
+    def lrn_params(self) -> spec.LrnParams:
+        return spec.LrnParams(self.lrn_radius, self.lrn_bias, self.lrn_alpha, self.lrn_beta)
 
     def __post_init__(self) -> None:
         check_framework(self.framework)
@@ -74,6 +83,11 @@ class ModelConfig:
             raise UsageError(f"dropout must be a rate in [0, 1); got {self.dropout!r}")
         if self.threads is not None:
             positive_int("threads", self.threads)
+        problems = self.lrn_params.problems()
+        if self.lrn and self.framework == "tensorflow" and self.device == "gpu":
+            problems += [f"{p} (TensorFlow's GPU LRN is cuDNN's)" for p in self.lrn_params.cudnn_problems()]
+        if problems:
+            raise UsageError(f"invalid LRN parameters for {self.framework} on {self.device}: " + "; ".join(problems))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -92,6 +106,8 @@ class RunConfig:
     data: str = "auto"
     data_dir: str | None = None
     include_transfer: bool = False  # host-to-device copy inside the timed region
+    target_ci: float | None = None  # keep sampling until the mean's 95% CI half-width (%) is below this
+    max_steps: int = 0  # cap for target_ci; 0 = 4 x steps
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -101,6 +117,13 @@ class RunConfig:
         positive_int("warmup", self.warmup, minimum=0)
         positive_int("block steps", self.block_steps, minimum=0)
         _choice("data", self.data, ("auto", "mnist", "synthetic"))
+        positive_int("max steps", self.max_steps, minimum=0)
+        if self.target_ci is not None and not (isinstance(self.target_ci, (int, float)) and self.target_ci > 0):
+            raise UsageError(f"target CI must be a positive percentage; got {self.target_ci!r}")
+
+    @property
+    def step_cap(self) -> int:
+        return self.max_steps or 4 * self.steps
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

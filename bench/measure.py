@@ -10,6 +10,7 @@ import numpy as np
 
 from bench import data, memory, registry, timing
 from bench.config import RunConfig
+from bench.stats import approx_ci_half_width_pct
 from impls import spec
 
 STAGED_BATCHES = 4  # distinct batches cycled through, all on the device before timing
@@ -29,6 +30,19 @@ def host_batches(cfg: RunConfig, n: int = STAGED_BATCHES) -> tuple[list[tuple[np
     return out, ds.source
 
 
+EXTEND_CHUNK = 10
+
+
+def extend_to_target(adapter: Any, staged: list[Any], cfg: RunConfig, samples: list[int]) -> list[int]:
+    """With ``target_ci``, add synchronised steps in chunks until the CI is tight or the cap is hit."""
+    samples = list(samples)
+    while (cfg.target_ci is not None and len(samples) < cfg.step_cap
+           and approx_ci_half_width_pct(samples) > cfg.target_ci):
+        n = min(EXTEND_CHUNK, cfg.step_cap - len(samples))
+        samples += timing.timed_steps(adapter, staged, cfg.mode, n)
+    return samples
+
+
 def worker_task(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
     cfg = RunConfig.from_dict(params["config"])
     adapter = registry.adapter_class(cfg.model.framework)(cfg.model)
@@ -39,13 +53,15 @@ def worker_task(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
     block = cfg.block_steps if cfg.block_steps else min(cfg.steps, 20)
     t = timing.measure(adapter, staged, cfg.mode, cfg.steps, cfg.warmup, block_steps=block,
                        host_batches=batches if cfg.include_transfer else None)
+    samples = extend_to_target(adapter, staged, cfg, t.samples_ns)
     final_loss = adapter.loss_value(adapter.train_step(staged[0])) if cfg.mode == "train" else None
     if final_loss is not None and not np.isfinite(final_loss):
         raise FloatingPointError(f"training diverged: loss {final_loss} after {cfg.steps + cfg.warmup + 1} steps")
     return {
         "data_source": source,
         "compile_ns": t.compile_ns,
-        "samples_ns": t.samples_ns,
+        "samples_ns": samples,
+        "target_ci": cfg.target_ci,
         "block_mean_ns": t.block_mean_ns,
         "block_steps": t.block_steps,
         "flops_per_step": spec.flops_per_step(cfg.mode, cfg.batch_size),

@@ -49,3 +49,41 @@ def step_distributions(records: list[dict[str, Any]], path: Path) -> bool:
     storage.atomic_write(path, _figure_bytes(fig))
     plt.close(fig)
     return True
+
+
+def lrn_plots(rows: list[dict[str, Any]], run_dir: Path) -> list[str]:
+    """lrn_slowdown.png (ratio with CI error bars) and lrn_times.png (off vs on per framework)."""
+    if not rows:
+        return []
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    labels = [f"{r['framework']}\n{r['mode']} b{r['batch_size']}" for r in rows]
+    x = np.arange(len(rows))
+    fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(rows)), 4.5))
+    ratio = np.array([r["slowdown"] for r in rows])
+    err = np.array([[r["slowdown"] - r["ci_low"] for r in rows], [r["ci_high"] - r["slowdown"] for r in rows]])
+    ax.bar(x, ratio, yerr=err, capsize=5, color="tab:blue", alpha=0.8)
+    ax.axhline(1.0, color="black", lw=0.8)
+    ax.axhline(3.0, color="tab:red", ls="--", lw=1, label="the book's claim (~3x)")
+    ax.set_xticks(x, labels, fontsize=8)
+    ax.set_ylabel("step time with LRN / without (95% CI)")
+    ax.set_title("LRN slowdown per framework")
+    ax.legend()
+    storage.atomic_write(run_dir / "lrn_slowdown.png", _figure_bytes(fig))
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(rows)), 4.5))
+    w = 0.38
+    ax.bar(x - w / 2, [r["off_ms"] for r in rows], w, label="LRN off")
+    ax.bar(x + w / 2, [r["on_ms"] for r in rows], w, label="LRN on")
+    ax.set_xticks(x, labels, fontsize=8)
+    ax.set_ylabel("mean ms per step")
+    ax.set_title("Time per step, LRN off vs on")
+    ax.legend()
+    storage.atomic_write(run_dir / "lrn_times.png", _figure_bytes(fig))
+    plt.close(fig)
+    return ["lrn_slowdown.png", "lrn_times.png"]

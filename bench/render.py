@@ -141,20 +141,23 @@ def run_table(rows: list[dict[str, Any]], console: Console, title: str = "Time p
 def calibrate_table(rows: list[dict[str, Any]], console: Console) -> None:
     table = Table(title="Calibration", title_justify="left", box=box.SIMPLE_HEAD)
     for h in ("framework", "status", "timer res ns", "sync idle µs", "GEMM GFLOP/s", "bare loop ms",
-              "harness ms", "overhead [95% CI]", "verdict"):
+              "harness ms", "A/B overhead [95% CI]", "verdict", "per-step cost"):
         table.add_column(h, justify="left" if h in ("framework", "status", "verdict") else "right")
     for r in rows:
         if r.get("status") != "ok":
-            table.add_row(r["framework"], r.get("status", "?"), *["-"] * 6, str(r.get("error") or ""))
+            table.add_row(r["framework"], r.get("status", "?"), *["-"] * 6, str(r.get("error") or ""), "-")
             continue
         lo, hi = r["overhead_ci"]
         table.add_row(r["framework"], "ok", f"{r['timer']['observed_min_ns']:.0f}", f"{r['sync_idle_ns'] / 1e3:.1f}",
                       f"{r['gemm_gflops']:.1f}", f"{r['bare_mean_ms']:.1f}", f"{r['harness_mean_ms']:.1f}",
                       f"{100 * (r['overhead_ratio'] - 1):+.2f}% [{100 * (lo - 1):+.2f}, {100 * (hi - 1):+.2f}]",
-                      "no measurable overhead" if r["overhead_verdict"] == "inconclusive" else r["overhead_verdict"])
+                      "no measurable overhead" if r["overhead_verdict"] == "inconclusive" else r["overhead_verdict"],
+                      f"{r['harness_cost_us']:.1f} µs = {r['harness_cost_pct']:.3f}%")
     console.print(table)
-    console.print("overhead: harness mean step (synchronised at both edges) / bare loop mean step (one sync at the "
-                  "end), interleaved rounds in one process; inconclusive = the CI includes 1 or is within 1%.")
+    console.print("A/B overhead: harness mean step (synchronised at both edges) / bare loop mean step (one sync at "
+                  "the end), interleaved rounds in one process; inconclusive = the CI includes 1 or is within 1%. "
+                  "per-step cost: the timed region around a no-op step (2 syncs, 2 clock reads), measured directly, "
+                  "as a share of the bare step.")
 
 
 def env_table(env: dict[str, Any], frameworks: list[dict[str, Any]], console: Console) -> None:
@@ -177,3 +180,56 @@ def env_table(env: dict[str, Any], frameworks: list[dict[str, Any]], console: Co
     for k, v in env.get("flags", {}).items():
         table.add_row(f"${k}", v)
     console.print(table)
+
+
+def lrn_table(rows: list[dict[str, Any]], console: Console) -> None:
+    table = Table(title="What LRN costs (LRN off vs on, interleaved in one process per framework)",
+                  title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    for h in ("framework", "mode", "batch", "off ms", "on ms", "slowdown [95% CI]", "+ms/step", "LRN share",
+              "mem added MB", "verdict vs the book's 3x", "LRN implementation"):
+        table.add_column(h, justify="left" if h[0].isalpha() and h not in ("batch",) else "right")
+    for r in rows:
+        style = None if r["verdict"] == "slower" else "yellow"
+        table.add_row(r["framework"], r["mode"], str(r["batch_size"]), f"{r['off_ms']:.1f}", f"{r['on_ms']:.1f}",
+                      f"{r['slowdown']:.2f}x [{r['ci_low']:.2f}, {r['ci_high']:.2f}]", f"{r['added_ms']:+.1f}",
+                      f"{r['lrn_share_pct']:.0f}%", _fmt(r.get("memory_added_mb")), r["vs_book"].split(": ", 1)[1],
+                      r["lrn_impl"], style=style)
+    console.print(table)
+    console.print("slowdown: mean(on) / mean(off) with a bootstrap 95% CI; LRN share: (on - off) / on; "
+                  "inconclusive when the CI includes 1 or the ratio is within 1% of it; memory added: framework "
+                  "allocator peak difference (GPU only; none exists on CPU).")
+
+
+def framework_table(rows: list[dict[str, Any]], console: Console) -> None:
+    table = Table(title="Frameworks side by side (ratio to the fastest on the same config)", title_justify="left",
+                  box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    for h in ("mode", "batch", "LRN", "framework", "mean ms [95% CI]", "n", "vs fastest [95% CI]", "p (MWU)",
+              "verdict"):
+        table.add_column(h, justify="right" if h in ("batch", "n", "p (MWU)") else "left")
+    for r in rows:
+        table.add_row(r["mode"], str(r["batch_size"]), "on" if r["lrn"] else "off", r["framework"],
+                      f"{r['mean_ms']:.1f} [{r['ci_low_ms']:.1f}, {r['ci_high_ms']:.1f}]", str(r["n"]),
+                      f"{r['ratio']:.2f}x [{r['ratio_ci_low']:.2f}, {r['ratio_ci_high']:.2f}]",
+                      _fmt(r["p_value"], ".1e"), r["verdict"],
+                      style="bold" if r["verdict"] == "fastest" else None)
+    console.print(table)
+
+
+def layer_table(rows: list[dict[str, Any]], best: dict[str, str], console: Console) -> None:
+    table = Table(title="LRN layer alone at the model's shapes (each variant checked against the float64 "
+                  "reference first)", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+                  collapse_padding=True)
+    for h in ("framework", "variant", "layer", "shape", "direction", "mean ms [95% CI]", "max err fwd/bwd", "exact",
+              "first call s"):
+        table.add_column(h, justify="right" if h in ("mean ms [95% CI]", "first call s") else "left")
+    for r in rows:
+        star = " ★" if best.get(r["framework"]) == r["impl"] else ""
+        table.add_row(r["framework"], r["impl"] + star, r["layer"], r["shape"],
+                      "fwd" if r["direction"] == "forward" else "fwd+bwd",
+                      f"{r['mean_ms']:.2f} [{r['ci_low_ms']:.2f}, {r['ci_high_ms']:.2f}]",
+                      f"{r['max_err_forward']:.0e}/{r['max_err_backward']:.0e}", "yes" if r["exact"] else "[red]NO[/]",
+                      f"{r['first_call_s']:.1f}")
+    console.print(table)
+    console.print("★ fastest exact variant (least fwd+bwd time over both layers); choose it for the model with "
+                  "--lrn-impl " + " ".join(f"{fw}={impl}" for fw, impl in best.items())
+                  + " (or --lrn-impl fastest). first call: trace/compile of both directions plus the checks.")

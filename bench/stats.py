@@ -103,6 +103,15 @@ class Stats:
         return out
 
 
+def approx_ci_half_width_pct(samples: Sequence[float] | np.ndarray) -> float:
+    """Normal-theory half-width of the mean's 95% CI in percent of the mean: cheap enough to
+    decide, between chunks of steps, whether to keep sampling (the report uses the bootstrap)."""
+    x = np.asarray(samples, dtype=np.float64)
+    if x.size < 2 or x.mean() == 0:
+        return math.inf
+    return float(100 * 1.96 * x.std(ddof=1) / math.sqrt(x.size) / x.mean())
+
+
 def _ratio_of_means(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
     return np.asarray(np.mean(a, axis=axis) / np.mean(b, axis=axis))
 

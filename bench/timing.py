@@ -77,7 +77,7 @@ def measure(adapter: Steppable, batches: Sequence[Any], mode: str, steps: int, w
     gc.collect()
     gc.disable()
     try:
-        samples = _timed(one, sync, steps, clock)
+        samples = timed_region(one, sync, steps, clock)
         block_ns = None
         if block_steps:
             sync()
@@ -92,7 +92,7 @@ def measure(adapter: Steppable, batches: Sequence[Any], mode: str, steps: int, w
     return Timings(compile_ns, samples, block_ns, block_steps)
 
 
-def _timed(one: Callable[[int], Any], sync: Callable[[], None], steps: int, clock: Clock) -> list[int]:
+def timed_region(one: Callable[[int], Any], sync: Callable[[], None], steps: int, clock: Clock) -> list[int]:
     """The timed region: sync, clock, step, sync, clock; nothing else."""
     samples = [0] * steps
     for i in range(steps):
@@ -112,7 +112,7 @@ def timed_steps(adapter: Steppable, batches: Sequence[Any], mode: str, steps: in
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _timed(lambda i: step(batches[i % k]), adapter.synchronize, steps, clock)
+        return timed_region(lambda i: step(batches[i % k]), adapter.synchronize, steps, clock)
     finally:
         if gc_was_enabled:
             gc.enable()

@@ -23,6 +23,7 @@ TASKS: dict[str, str] = {
     "measure": "bench.measure:worker_task",
     "calibrate": "bench.calibrate:worker_task",
     "lrn_layer": "bench.lrn_layer:worker_task",
+    "lrn_pair": "bench.pair:worker_task",
     "parity": "bench.parity:worker_task",
     "gemm": "bench.calibrate:gemm_task",
     "devices": "bench.env:devices_task",

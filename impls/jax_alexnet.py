@@ -23,8 +23,7 @@ from impls import spec
 jax.config.update("jax_default_matmul_precision", "highest")  # no TF32/bf16 passes on GPU
 
 
-def _window_sum(sq: jax.Array, impl: str) -> jax.Array:
-    r = spec.LRN_DEPTH_RADIUS
+def _window_sum(sq: jax.Array, impl: str, r: int) -> jax.Array:
     if impl == "reduce_window":
         return lax.reduce_window(sq, 0.0, lax.add, (1, 1, 1, 2 * r + 1), (1, 1, 1, 1), ((0, 0), (0, 0), (0, 0), (r, r)))
     c = sq.shape[-1]
@@ -40,20 +39,20 @@ def _window_sum(sq: jax.Array, impl: str) -> jax.Array:
     raise ValueError(f"unknown JAX LRN implementation {impl!r}")
 
 
-def lrn(x: jax.Array, impl: str = "reduce_window") -> jax.Array:
-    d = spec.LRN_BIAS + spec.LRN_ALPHA * _window_sum(x * x, impl)
-    return x * lax.pow(d, jnp.asarray(-spec.LRN_BETA, x.dtype))
+def lrn(x: jax.Array, impl: str = "reduce_window", p: spec.LrnParams = spec.DEFAULT_LRN) -> jax.Array:
+    d = p.bias + p.alpha * _window_sum(x * x, impl, p.depth_radius)
+    return x * lax.pow(d, jnp.asarray(-p.beta, x.dtype))
 
 
 def forward(params: dict[str, jax.Array], x: jax.Array, *, use_lrn: bool, lrn_impl: str, rate: float,
-            key: jax.Array | None) -> jax.Array:
+            key: jax.Array | None, lrn_params: spec.LrnParams = spec.DEFAULT_LRN) -> jax.Array:
     for layer in spec.layers(use_lrn):
         if layer.kind == "conv":
             y = lax.conv_general_dilated(x, params[f"{layer.name}.w"], (1, 1), "SAME",
                                          dimension_numbers=("NHWC", "HWIO", "NHWC"))
             x = jax.nn.relu(y + params[f"{layer.name}.b"])
         elif layer.kind == "lrn":
-            x = lrn(x, lrn_impl)
+            x = lrn(x, lrn_impl, lrn_params)
         elif layer.kind == "pool":
             x = lax.reduce_window(x, -jnp.inf, lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "SAME")
         else:
@@ -80,7 +79,8 @@ class JaxAlexNet(FrameworkAdapter):
         except RuntimeError as exc:
             raise RuntimeError(f"device {cfg.device} requested but JAX has no {platform} backend: {exc}") from exc
         self.opt = optax.adam(spec.ADAM_LR, b1=spec.ADAM_BETA1, b2=spec.ADAM_BETA2, eps=spec.ADAM_EPS)
-        fwd = functools.partial(forward, use_lrn=cfg.lrn, lrn_impl=str(cfg.lrn_impl), rate=cfg.dropout)
+        fwd = functools.partial(forward, use_lrn=cfg.lrn, lrn_impl=str(cfg.lrn_impl), rate=cfg.dropout,
+                                lrn_params=cfg.lrn_params)
 
         def loss_fn(params: Any, x: jax.Array, y: jax.Array, key: jax.Array) -> jax.Array:
             logits = fwd(params, x, key=key)
@@ -98,7 +98,7 @@ class JaxAlexNet(FrameworkAdapter):
         self._train = jax.jit(train, donate_argnums=(0, 1, 2))
         self._grads = jax.jit(grads)
         self._infer = jax.jit(functools.partial(fwd, key=None))
-        self._lrn = jax.jit(functools.partial(lrn, impl=str(cfg.lrn_impl)))
+        self._lrn = jax.jit(functools.partial(lrn, impl=str(cfg.lrn_impl), p=cfg.lrn_params))
         self.last: Any = None
 
     def set_weights(self, weights: dict[str, np.ndarray]) -> None:
@@ -156,5 +156,28 @@ class JaxAlexNet(FrameworkAdapter):
                 "jax.backend": self.device.platform}
 
     def describe(self) -> dict[str, str]:
-        lrn_desc = f"lax {self.config.lrn_impl} window sum" if self.config.lrn else "none"
+        lrn_desc = {"reduce_window": "lax.reduce_window channel sum", "matmul": "banded 0/1 matmul channel sum",
+                    "conv": "1-D conv of ones over channels"}[str(self.config.lrn_impl)]
         return {"compile": "jax.jit (donated state)", "lrn_impl": lrn_desc}
+
+
+def lrn_layer(impl: str, params: spec.LrnParams, device: str) -> dict[str, Any]:
+    """The LRN layer alone, jitted, with one of the three window-sum formulations."""
+    dev = jax.devices("gpu" if device == "gpu" else "cpu")[0]
+    f = functools.partial(lrn, impl=impl, p=params)
+    fwd = jax.jit(f)
+    fwd_bwd = jax.jit(lambda x, g: jax.vjp(f, x)[1](g)[0])
+    last: list[Any] = [None]
+
+    def run(fn: Any) -> Any:
+        def call(*args: Any) -> Any:
+            last[0] = fn(*args)
+            return last[0]
+        return call
+
+    def sync() -> None:
+        if last[0] is not None:
+            last[0].block_until_ready()
+
+    return {"put": lambda a: jax.device_put(a, dev), "forward": run(fwd), "forward_backward": run(fwd_bwd),
+            "sync": sync, "host": np.asarray}

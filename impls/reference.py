@@ -68,29 +68,23 @@ def pool_backward(x_shape: tuple[int, ...], arg: Array, g: Array) -> Array:
     return gp[:, :h, :w, :]
 
 
-def _band(c: int, r: int = spec.LRN_DEPTH_RADIUS) -> Array:
+def _band(c: int, r: int) -> Array:
     idx = np.arange(c)
     return (np.abs(idx[:, None] - idx[None, :]) <= r).astype(np.float64)
 
 
-def lrn_forward(
-    x: Array,
-    depth_radius: int = spec.LRN_DEPTH_RADIUS,
-    bias: float = spec.LRN_BIAS,
-    alpha: float = spec.LRN_ALPHA,
-    beta: float = spec.LRN_BETA,
-) -> Array:
+def lrn_forward(x: Array, p: spec.LrnParams = spec.DEFAULT_LRN) -> Array:
     """TensorFlow-semantics LRN over the last axis, via a banded matrix of ones."""
-    d = bias + alpha * (x * x) @ _band(x.shape[-1], depth_radius)
-    return x * d**-beta
+    d = p.bias + p.alpha * (x * x) @ _band(x.shape[-1], p.depth_radius)
+    return x * d**-p.beta
 
 
-def lrn_backward(x: Array, g: Array) -> Array:
-    band = _band(x.shape[-1])
-    d = spec.LRN_BIAS + spec.LRN_ALPHA * (x * x) @ band
+def lrn_backward(x: Array, g: Array, p: spec.LrnParams = spec.DEFAULT_LRN) -> Array:
+    band = _band(x.shape[-1], p.depth_radius)
+    d = p.bias + p.alpha * (x * x) @ band
     # y_c = x_c d_c^-b ; dy_c/dx_j = [c==j] d_c^-b - 2 a b x_c x_j d_c^(-b-1) [|c-j|<=r]
-    t = g * x * d ** (-spec.LRN_BETA - 1.0)
-    return g * d**-spec.LRN_BETA - 2.0 * spec.LRN_ALPHA * spec.LRN_BETA * x * (t @ band)
+    t = g * x * d ** (-p.beta - 1.0)
+    return g * d**-p.beta - 2.0 * p.alpha * p.beta * x * (t @ band)
 
 
 def softmax_xent(logits: Array, labels: Array) -> tuple[float, Array]:

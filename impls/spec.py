@@ -33,6 +33,53 @@ TORCH_LRN_SIZE = 2 * LRN_DEPTH_RADIUS + 1
 TORCH_LRN_ALPHA = LRN_ALPHA * TORCH_LRN_SIZE
 TORCH_LRN_K = LRN_BIAS
 
+
+
+@dataclass(frozen=True)
+class LrnParams:
+    """LRN in TensorFlow's convention; the defaults are the book's values."""
+
+    depth_radius: int = LRN_DEPTH_RADIUS
+    bias: float = LRN_BIAS
+    alpha: float = LRN_ALPHA
+    beta: float = LRN_BETA
+
+    @property
+    def torch_size(self) -> int:
+        return 2 * self.depth_radius + 1
+
+    @property
+    def torch_alpha(self) -> float:
+        """torch's LocalResponseNorm divides alpha by the window size."""
+        return self.alpha * self.torch_size
+
+    def problems(self) -> list[str]:
+        """What makes these parameters invalid for every backend (empty when fine)."""
+        out = []
+        if isinstance(self.depth_radius, bool) or not isinstance(self.depth_radius, int) or self.depth_radius < 0:
+            out.append(f"depth_radius must be an integer >= 0, got {self.depth_radius!r}")
+        if not self.bias > 0:
+            out.append(f"bias must be > 0 (it keeps the denominator positive), got {self.bias!r}")
+        if not self.alpha >= 0:
+            out.append(f"alpha must be >= 0, got {self.alpha!r}")
+        if not self.beta >= 0:
+            out.append(f"beta must be >= 0, got {self.beta!r}")
+        return out
+
+    def cudnn_problems(self) -> list[str]:
+        """cuDNN's LRN limits, which TensorFlow's GPU kernel inherits (it is also float32 only)."""
+        out = []
+        if not 1 <= self.depth_radius <= 7:
+            out.append(f"cuDNN LRN needs depth_radius 1 to 7 (window 3 to 15), got {self.depth_radius}")
+        if self.beta < 0.01:
+            out.append(f"cuDNN LRN needs beta >= 0.01, got {self.beta}")
+        if self.bias < 1e-5:
+            out.append(f"cuDNN LRN needs bias >= 1e-5, got {self.bias}")
+        return out
+
+
+DEFAULT_LRN = LrnParams()
+
 InitScheme = Literal["he", "book"]
 INIT_SCHEMES: tuple[str, ...] = ("he", "book")
 

@@ -54,14 +54,15 @@ class TensorFlowAlexNet(FrameworkAdapter):
             self._train_fn = tf.function(self._train, jit_compile=jit)
             self._forward_fn = tf.function(self._infer, jit_compile=jit)
         self._grads_fn = tf.function(self._loss_and_grads)
-        self._lrn_fn = tf.function(self._lrn_op)
+        xla_lrn = cfg.lrn_impl == "xla"
+        self._lrn_layer: Any = tf.function(self._lrn_op, jit_compile=True) if xla_lrn else self._lrn_op
+        self._lrn_fn = tf.function(self._lrn_op, jit_compile=xla_lrn)
 
     # --- model -------------------------------------------------------------------------------
-    @staticmethod
-    def _lrn_op(x: tf.Tensor) -> tf.Tensor:
-        return tf.nn.local_response_normalization(
-            x, depth_radius=spec.LRN_DEPTH_RADIUS, bias=spec.LRN_BIAS, alpha=spec.LRN_ALPHA, beta=spec.LRN_BETA
-        )
+    def _lrn_op(self, x: tf.Tensor) -> tf.Tensor:
+        p = self.config.lrn_params
+        return tf.nn.local_response_normalization(x, depth_radius=p.depth_radius, bias=p.bias, alpha=p.alpha,
+                                                  beta=p.beta)
 
     def _forward(self, x: tf.Tensor, training: bool) -> tf.Tensor:
         v = self.vars
@@ -70,7 +71,7 @@ class TensorFlowAlexNet(FrameworkAdapter):
             if layer.kind == "conv":
                 x = tf.nn.relu(tf.nn.conv2d(x, v[f"{layer.name}.w"], 1, "SAME") + v[f"{layer.name}.b"])
             elif layer.kind == "lrn":
-                x = self._lrn_op(x)
+                x = self._lrn_layer(x)
             elif layer.kind == "pool":
                 x = tf.nn.max_pool2d(x, 2, 2, "SAME")
             else:
@@ -174,6 +175,46 @@ class TensorFlowAlexNet(FrameworkAdapter):
         return out
 
     def describe(self) -> dict[str, str]:
-        lrn = "tf.nn.local_response_normalization" if self.config.lrn else "none"
+        lrn = "tf.nn.local_response_normalization"
+        if self.config.lrn_impl == "xla":
+            lrn += " (jit_compile=True)"
         mode = {"function": "tf.function", "xla": "tf.function(jit_compile=True)", "eager": "eager"}
         return {"compile": mode[str(self.config.compile)], "lrn_impl": lrn}
+
+
+def lrn_layer(impl: str, params: spec.LrnParams, device: str) -> dict[str, Any]:
+    """The LRN op alone in a tf.function (``op``) or compiled by XLA (``xla``)."""
+    name = "/GPU:0" if device == "gpu" else "/CPU:0"
+    jit = impl == "xla"
+
+    def op(x: tf.Tensor) -> tf.Tensor:
+        return tf.nn.local_response_normalization(x, depth_radius=params.depth_radius, bias=params.bias,
+                                                  alpha=params.alpha, beta=params.beta)
+
+    def fb(x: tf.Tensor, g: tf.Tensor) -> tf.Tensor:
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = op(x)
+        return tape.gradient(y, x, output_gradients=g)
+
+    fwd, fwd_bwd = tf.function(op, jit_compile=jit), tf.function(fb, jit_compile=jit)
+    last: list[Any] = [None]
+
+    def put(a: np.ndarray) -> tf.Tensor:
+        with tf.device(name):
+            return tf.identity(tf.constant(a))
+
+    def run(f: Any) -> Any:
+        def call(*args: Any) -> Any:
+            with tf.device(name):
+                last[0] = f(*args)
+            return last[0]
+        return call
+
+    def sync() -> None:
+        sync_devices = getattr(getattr(tf.test, "experimental", None), "sync_devices", None)
+        if sync_devices is not None and device == "gpu":
+            sync_devices()
+
+    return {"put": put, "forward": run(fwd), "forward_backward": run(fwd_bwd), "sync": sync,
+            "host": lambda t: t.numpy()}

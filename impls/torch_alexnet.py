@@ -19,7 +19,7 @@ from impls import spec
 
 
 class _Net(nn.Module):
-    def __init__(self, lrn: bool, dropout: float) -> None:
+    def __init__(self, lrn: bool, dropout: float, lrn_params: spec.LrnParams, lrn_impl: str) -> None:
         super().__init__()
         shapes = spec.WEIGHT_SHAPES
         for name in spec.CONV_LAYERS:
@@ -29,7 +29,9 @@ class _Net(nn.Module):
             fin, fout = shapes[f"{name}.w"]
             setattr(self, name, nn.Linear(fin, fout))
         self.use_lrn = lrn
-        self.lrn = nn.LocalResponseNorm(spec.TORCH_LRN_SIZE, spec.TORCH_LRN_ALPHA, spec.LRN_BETA, spec.TORCH_LRN_K)
+        p = lrn_params
+        self.lrn = nn.LocalResponseNorm(p.torch_size, p.torch_alpha, p.beta, p.bias)
+        self.lrn_call: Any = torch.compile(self.lrn) if lrn_impl == "compiled" else self.lrn
         self.pool = nn.MaxPool2d(2, 2, ceil_mode=True)
         self.dropout = dropout
 
@@ -39,7 +41,7 @@ class _Net(nn.Module):
                 x = F.relu(getattr(self, layer.name)(x))
             elif layer.kind == "lrn":
                 if self.use_lrn:
-                    x = self.lrn(x)
+                    x = self.lrn_call(x)
             elif layer.kind == "pool":
                 x = self.pool(x)
             else:
@@ -81,7 +83,7 @@ class TorchAlexNet(FrameworkAdapter):
         else:
             self.device = torch.device("cpu")
         torch.manual_seed(cfg.seed)
-        self.net = _Net(cfg.lrn, cfg.dropout).to(self.device)
+        self.net = _Net(cfg.lrn, cfg.dropout, cfg.lrn_params, str(cfg.lrn_impl)).to(self.device)
         self.model: Any = torch.compile(self.net) if cfg.compile == "compile" else self.net
         self.params = dict(self.net.named_parameters())
         self.opt = self._new_optimizer()
@@ -159,7 +161,7 @@ class TorchAlexNet(FrameworkAdapter):
 
     def lrn(self, x: np.ndarray) -> np.ndarray:
         with torch.no_grad():
-            out = self.net.lrn(self._images(x))
+            out = self.net.lrn_call(self._images(x))
         return np.ascontiguousarray(out.cpu().numpy().transpose(0, 2, 3, 1))
 
     def memory(self) -> dict[str, int | None]:
@@ -182,5 +184,33 @@ class TorchAlexNet(FrameworkAdapter):
         return out
 
     def describe(self) -> dict[str, str]:
-        lrn = "nn.LocalResponseNorm (avg_pool3d composite)" if self.config.lrn else "none"
+        lrn = "nn.LocalResponseNorm (avg_pool3d composite)"
+        if self.config.lrn_impl == "compiled":
+            lrn = "torch.compile(nn.LocalResponseNorm)"
         return {"compile": str(self.config.compile), "lrn_impl": lrn, "threads": str(torch.get_num_threads())}
+
+
+def lrn_layer(impl: str, params: spec.LrnParams, device: str) -> dict[str, Any]:
+    """The LRN layer alone, for the micro-benchmark: NHWC NumPy in, device tensors inside."""
+    dev = torch.device("cuda" if device == "gpu" else "cpu")
+    module = nn.LocalResponseNorm(params.torch_size, params.torch_alpha, params.beta, params.bias)
+    fn: Any = torch.compile(module) if impl == "compiled" else module
+
+    def put(a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2))).to(dev)
+
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return fn(x)
+
+    def forward_backward(x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+        x = x.detach().requires_grad_(True)
+        (grad,) = torch.autograd.grad(fn(x), x, g)
+        return grad
+
+    def sync() -> None:
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+
+    return {"put": put, "forward": forward, "forward_backward": forward_backward, "sync": sync,
+            "host": lambda t: t.detach().cpu().numpy().transpose(0, 2, 3, 1)}

@@ -68,7 +68,7 @@ def test_tolerances_would_catch_an_lrn_mismatch(batch: tuple[np.ndarray, np.ndar
 
 def test_lrn_tolerance_would_catch_the_torch_alpha_trap() -> None:
     x = verify.lrn_input().astype(np.float64)
-    wrong = ref.lrn_forward(x, alpha=spec.LRN_ALPHA / 9)  # torch's convention taken literally
+    wrong = ref.lrn_forward(x, spec.LrnParams(alpha=spec.LRN_ALPHA / 9))  # torch's convention taken literally
     assert verify.normalised_max(wrong, ref.lrn_forward(x)) > 100 * verify.LRN_RTOL
 
 
