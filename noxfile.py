@@ -64,3 +64,11 @@ def bench(session: nox.Session) -> None:
     through: ``nox -s bench -- --steps 20``."""
     _install(session, "-e", ".[all]")
     session.run("python", "-m", "bench", "compare", "--lrn", *session.posargs)
+
+
+@nox.session
+def parity(session: nox.Session) -> None:
+    """Train every framework on MNIST (2 epochs) and compare accuracy; ``nox -s parity -- --quick`` for
+    the CI-sized run."""
+    _install(session, "-e", ".[all]")
+    session.run("python", "-m", "bench", "parity", *session.posargs)

@@ -16,6 +16,14 @@ from bench.config import ModelConfig
 from impls import spec
 
 
+def check_batch(images: np.ndarray) -> np.ndarray:
+    """Refuse an empty or mis-shaped batch before it reaches any kernel (LRN kernels included)."""
+    arr = np.asarray(images)
+    if arr.ndim != 4 or arr.shape[0] < 1:
+        raise ValueError(f"a batch must be NHWC with at least one image; got shape {arr.shape}")
+    return arr
+
+
 class FrameworkAdapter(abc.ABC):
     name: str = ""
 

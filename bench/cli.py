@@ -72,7 +72,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     console = make_console()
     console.print(f"Verifying {', '.join(frameworks)} on {len(images)} {ds.source} images ({ds.location}), "
                   "canonical he init seed 0, dropout off, each framework in its own process.")
-    with console.status("verifying") as status:
+    with console.status("verifying", refresh_per_second=1) as status:
         results = verify.run(frameworks, lrn_modes, images, labels, timeout=args.timeout,
                              progress=lambda s: status.update(f"verifying {s}"))
     render.verify_table(results, console)
@@ -190,7 +190,7 @@ def _add_run(sub: Any) -> None:
     p.set_defaults(func=commands.cmd_run)
 
     p = sub.add_parser("compare", help="frameworks side by side, or LRN off vs on (--lrn), with 95%% CIs")
-    _selection_options(p, steps=30, warmup=5, target_ci=3.0, max_steps=90, rounds=3)
+    _selection_options(p, steps=30, warmup=5, target_ci=3.0, max_steps=120, rounds=3)
     p.add_argument("--lrn", action="store_true", help="LRN off vs on per framework, plus the layer micro-benchmark")
     p.add_argument("--layer", action="store_true", help="only the LRN layer micro-benchmark")
     p.add_argument("--no-layer", action="store_true", help="with --lrn: skip the layer micro-benchmark")
@@ -200,7 +200,31 @@ def _add_run(sub: Any) -> None:
 
 
 def _add_misc(sub: Any) -> None:
-    from bench import commands
+    from bench import commands, parity_cmd
+
+    p = sub.add_parser("parity", help="train on MNIST in every framework: accuracy parity and time to accuracy")
+    p.add_argument("--frameworks", nargs="+", help=f"subset of {', '.join(FRAMEWORKS)} [default: all installed]")
+    p.add_argument("--epochs", type=_positive, default=2)
+    p.add_argument("--seeds", type=_positive, default=1, help="seeds 0..N-1; 3 or more for a statistical verdict")
+    p.add_argument("--lrn", choices=("off", "on"), default="off")
+    p.add_argument("--batch-size", type=_positive, default=128)
+    p.add_argument("--dropout", type=float, default=0.25)
+    p.add_argument("--eval-every", type=_non_negative,
+                   help="also evaluate every N steps (0: after each epoch only) [default: 100; --quick: 15]")
+    p.add_argument("--train-size", type=_positive, default=60000, help="first N training images [60000]")
+    p.add_argument("--target", type=float, help="accuracy %% every framework must reach [99.0; --quick: 90]")
+    p.add_argument("--max-gap", type=float, help="largest allowed pairwise gap, pp [0.3; --quick: 3]")
+    p.add_argument("--quick", action="store_true", help="6,000 training images, 1 epoch, target 90%%, gap 3 pp")
+    p.add_argument("--trajectory", action="store_true", help="dropout off, same batches, --trajectory-steps steps: "
+                   "how far the loss curves drift apart")
+    p.add_argument("--trajectory-steps", type=_positive, default=100)
+    p.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
+    p.add_argument("--threads", type=_positive)
+    p.add_argument("--timeout", type=_positive_float, default=7200.0, help="seconds per worker [7200]")
+    p.add_argument("--out", help="run folder [default: reports/<UTC time>-parity]")
+    p.add_argument("--data-dir", help="folder with the four MNIST IDX files")
+    p.add_argument("--no-download", action="store_true")
+    p.set_defaults(func=parity_cmd.cmd_parity)
 
     p = sub.add_parser("report", help="re-render tables, CSVs and plots of a stored run")
     p.add_argument("dir", nargs="?", help="run folder [default: reports/latest]")

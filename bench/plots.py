@@ -87,3 +87,37 @@ def lrn_plots(rows: list[dict[str, Any]], run_dir: Path) -> list[str]:
     storage.atomic_write(run_dir / "lrn_times.png", _figure_bytes(fig))
     plt.close(fig)
     return ["lrn_slowdown.png", "lrn_times.png"]
+
+
+def parity_plots(curves: list[dict[str, Any]], run_dir: Path) -> None:
+    """parity_accuracy.png (test accuracy vs step) and parity_loss.png (training loss, smoothed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    series: dict[tuple[str, str, int, str], list[tuple[float, float]]] = {}
+    for c in curves:
+        series.setdefault((c["run"], c["framework"], c["seed"], c["metric"]), []).append((c["step"], c["value"]))
+    for metric, name, ylabel in (("test_acc", "parity_accuracy.png", "test accuracy %"),
+                                 ("train_loss", "parity_loss.png", "training loss (moving average of 10)")):
+        keys = [k for k in series if k[3] == metric]
+        if not keys:
+            continue
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        for key in keys:
+            xs, ys = (np.array(v) for v in zip(*series[key], strict=True))
+            if metric == "train_loss" and len(ys) >= 10:
+                ys = np.convolve(ys, np.ones(10) / 10, mode="valid")
+                xs = xs[9:]
+            ax.plot(xs, ys, marker="o" if metric == "test_acc" else None, ms=3, label=f"{key[1]} seed {key[2]}")
+        ax.set_xlabel("training step")
+        ax.set_ylabel(ylabel)
+        if metric == "train_loss":
+            ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        ax.set_title(ylabel + " per framework")
+        storage.atomic_write(run_dir / name, _figure_bytes(fig))
+        plt.close(fig)

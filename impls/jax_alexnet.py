@@ -17,7 +17,7 @@ import numpy as np
 import optax
 from jax import lax
 
-from bench.adapter import FrameworkAdapter
+from bench.adapter import FrameworkAdapter, check_batch
 from impls import spec
 
 jax.config.update("jax_default_matmul_precision", "highest")  # no TF32/bf16 passes on GPU
@@ -114,15 +114,16 @@ class JaxAlexNet(FrameworkAdapter):
         return jax.device_put(np.asarray(a, dtype), self.device)
 
     def logits(self, images: np.ndarray) -> np.ndarray:
-        return np.asarray(self._infer(self.params, self._put(images, np.float32)))
+        return np.asarray(self._infer(self.params, self._put(check_batch(images), np.float32)))
 
     def loss_and_grads(self, images: np.ndarray, labels: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
         self.key, sub = jax.random.split(self.key)
-        loss, grads = self._grads(self.params, self._put(images, np.float32), self._put(labels, np.int32), sub)
+        loss, grads = self._grads(self.params, self._put(check_batch(images), np.float32),
+                                  self._put(labels, np.int32), sub)
         return float(loss), {n: np.array(grads[n]) for n in spec.WEIGHT_NAMES}
 
     def prepare(self, images: np.ndarray, labels: np.ndarray) -> tuple[jax.Array, jax.Array]:
-        return self._put(images, np.float32), self._put(labels, np.int32)
+        return self._put(check_batch(images), np.float32), self._put(labels, np.int32)
 
     def train_step(self, batch: tuple[jax.Array, jax.Array]) -> jax.Array:
         self.params, self.opt_state, self.key, loss = self._train(self.params, self.opt_state, self.key, *batch)
@@ -140,7 +141,7 @@ class JaxAlexNet(FrameworkAdapter):
         jax.block_until_ready((self.params, self.opt_state, self.last))
 
     def lrn(self, x: np.ndarray) -> np.ndarray:
-        return np.asarray(self._lrn(self._put(x, np.float32)))
+        return np.asarray(self._lrn(self._put(check_batch(x), np.float32)))
 
     def memory(self) -> dict[str, int | None]:
         stats = self.device.memory_stats() if self.device.platform != "cpu" else None

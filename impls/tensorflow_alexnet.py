@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from bench.adapter import FrameworkAdapter
+from bench.adapter import FrameworkAdapter, check_batch
 from impls import spec
 
 
@@ -122,7 +122,7 @@ class TensorFlowAlexNet(FrameworkAdapter):
 
     def _put(self, images: np.ndarray, labels: np.ndarray | None = None) -> tuple[tf.Tensor, tf.Tensor | None]:
         with tf.device(self.device):
-            x = tf.identity(tf.constant(np.asarray(images, np.float32)))
+            x = tf.identity(tf.constant(np.asarray(check_batch(images), np.float32)))
             y = None if labels is None else tf.identity(tf.constant(np.asarray(labels, np.int32)))
         return x, y
 

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.adapter import FrameworkAdapter
+from bench.adapter import FrameworkAdapter, check_batch
 from impls import spec
 
 
@@ -111,7 +111,7 @@ class TorchAlexNet(FrameworkAdapter):
         return out
 
     def _images(self, images: np.ndarray) -> torch.Tensor:
-        x = torch.from_numpy(np.ascontiguousarray(np.asarray(images, np.float32).transpose(0, 3, 1, 2)))
+        x = torch.from_numpy(np.ascontiguousarray(np.asarray(check_batch(images), np.float32).transpose(0, 3, 1, 2)))
         return x.to(self.device)
 
     def logits(self, images: np.ndarray) -> np.ndarray:

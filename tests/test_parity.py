@@ -112,3 +112,13 @@ def test_twenty_steps_loss_curves_agree(mnist: data.Dataset) -> None:
             assert (rel <= tol).all(), f"{fw} vs {other}: {rel} > {tol}"
     first = [c[0] for c in curves.values()]
     assert max(first) - min(first) < verify.LOSS_ATOL  # before any update: float32 rounding only
+
+
+@pytest.mark.parametrize("fw", framework_params())
+def test_empty_batch_is_refused_before_any_kernel(fw: str) -> None:
+    adapter = _adapter(fw, True)
+    empty = np.zeros((0, 28, 28, 1), np.float32)
+    for call in (lambda: adapter.logits(empty), lambda: adapter.lrn(np.zeros((0, 14, 14, 128), np.float32)),
+                 lambda: adapter.prepare(empty, np.zeros(0, np.int32))):
+        with pytest.raises(ValueError, match="at least one image"):
+            call()

@@ -1,0 +1,77 @@
+"""bench parity: the pure summary on planted records, and the --quick run end to end."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench import parity, parity_cmd
+
+
+def _rec(fw: str, seed: int, final: float, evals: list[tuple[int, float, float]] | None = None) -> dict[str, Any]:
+    ev = [{"step": s, "epoch": 1, "test_acc": a, "test_loss": 0.05, "train_time_s": t} for s, a, t in
+          (evals or [(100, final, 10.0)])]
+    return {"kind": "parity", "framework": fw, "seed": seed, "status": "ok", "evals": ev, "losses": [2.3, 0.1],
+            "step_ns": [100_000_000, 110_000_000], "train_time_s": ev[-1]["train_time_s"], "steps_per_epoch": 2}
+
+
+def test_time_to_accuracy_is_the_first_evaluation_reaching_it() -> None:
+    evals = [{"test_acc": 97.0, "train_time_s": 10}, {"test_acc": 98.5, "train_time_s": 20},
+             {"test_acc": 99.1, "train_time_s": 30}]
+    assert parity_cmd.time_to(evals, 98.0) == 20 and parity_cmd.time_to(evals, 99.0) == 30
+    assert parity_cmd.time_to(evals, 99.5) is None
+
+
+def test_verdict_passes_within_gap_and_target() -> None:
+    recs = [_rec("torch", s, 99.10 + 0.01 * s) for s in range(3)] + [_rec("jax", s, 99.20) for s in range(3)]
+    summary = parity_cmd.summary_rows(recs)
+    pairs = parity_cmd.pair_rows(recs, 0.3)
+    ok, reasons = parity_cmd.verdict(summary, pairs, 99.0, 0.3)
+    assert ok, reasons
+    (p,) = pairs
+    assert p["seeds"] == 3 and p["ci_low_pp"] <= p["diff_pp"] <= p["ci_high_pp"]
+
+
+def test_verdict_fails_on_gap_target_and_divergence() -> None:
+    recs = [_rec("torch", 0, 99.5), _rec("jax", 0, 99.0)]
+    ok, reasons = parity_cmd.verdict(parity_cmd.summary_rows(recs), parity_cmd.pair_rows(recs, 0.3), 99.2, 0.3)
+    assert not ok and any("beyond ±0.3" in r for r in reasons) and any("< target 99.2" in r for r in reasons)
+    recs = [_rec("torch", 0, 99.5), {"kind": "parity", "framework": "jax", "seed": 0, "status": "diverged",
+                                     "error": "loss nan at step 7"}]
+    ok, reasons = parity_cmd.verdict(parity_cmd.summary_rows(recs), parity_cmd.pair_rows(recs, 0.3), 99.0, 0.3)
+    assert not ok and any("diverged" in r and "step 7" in r for r in reasons)
+
+
+def test_epoch_order_is_shared_and_seeded() -> None:
+    a, b = parity.epoch_order(0, 0, 100), parity.epoch_order(0, 0, 100)
+    assert (a == b).all() and not (a == parity.epoch_order(0, 1, 100)).all()
+    assert sorted(a) == list(range(100))
+
+
+def test_parity_refuses_synthetic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.cli import main
+
+    monkeypatch.delenv("BENCH_DATA_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    code = main(["parity", "--quick", "--no-download", "--data-dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and "never uses synthetic data" in err and "BENCH_DATA_DIR" in err
+
+
+@pytest.mark.slow
+def test_quick_parity_end_to_end(mnist: object, tmp_path: Path) -> None:
+    """What CI runs: every installed framework on 6,000 images for one epoch."""
+    out = subprocess.run([sys.executable, "-m", "bench", "parity", "--quick", "--out", str(tmp_path)],
+                         capture_output=True, text=True, timeout=1500)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "PASS" in out.stdout and "indicative only" in out.stdout
+    with open(tmp_path / "parity_summary.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows and all(float(r["final_acc_mean"]) >= 90.0 for r in rows)
+    assert (tmp_path / "parity_accuracy.png").exists() and (tmp_path / "parity_curves.csv").exists()
