@@ -31,27 +31,22 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", *session.posargs)
 
 
-@nox.session(name="torch")
-def torch_only(session: nox.Session) -> None:
-    """The suite with PyTorch alone: the other frameworks' tests skip, their 'not installed' paths run."""
-    _install(session, "-e", ".[torch]", *TEST_DEPS)
-    session.run("pytest", *session.posargs)
+def _framework_alone(framework: str) -> None:
+    def session_fn(session: nox.Session) -> None:
+        _install(session, "-e", f".[{framework}]", *TEST_DEPS)
+        session.run("pytest", *session.posargs)
+
+    session_fn.__doc__ = f"The suite with {framework} alone: the other frameworks' tests skip."
+    nox.session(name=framework)(session_fn)
 
 
-@nox.session(name="tensorflow")
-def tensorflow_only(session: nox.Session) -> None:
-    _install(session, "-e", ".[tensorflow]", *TEST_DEPS)
-    session.run("pytest", *session.posargs)
-
-
-@nox.session(name="jax")
-def jax_only(session: nox.Session) -> None:
-    _install(session, "-e", ".[jax]", *TEST_DEPS)
-    session.run("pytest", *session.posargs)
+for _framework in ("torch", "tensorflow", "jax"):
+    _framework_alone(_framework)
 
 
 @nox.session
 def lint(session: nox.Session) -> None:
+    """ruff on everything, mypy (strict) on bench/."""
     _install(session, "-e", ".", "ruff", "mypy", "pandas-stubs", "types-psutil")
     session.run("ruff", "check", "bench", "impls", "tests", "noxfile.py")
     session.run("mypy", "bench")

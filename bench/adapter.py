@@ -26,6 +26,7 @@ def check_batch(images: np.ndarray) -> np.ndarray:
 
 class FrameworkAdapter(abc.ABC):
     name: str = ""
+    can_reset_peak = False  # whether reset_peak_memory really starts a new peak window
 
     def __init__(self, config: ModelConfig) -> None:
         self.config = config

@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 import traceback
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 from bench.config import FRAMEWORKS
@@ -57,8 +58,10 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from bench import data, registry, render, verify
+    from bench.commands import parse_compile
 
     frameworks = parse_frameworks(args.frameworks)
+    compile_modes = parse_compile(args.compile)
     if args.frameworks:
         for fw in frameworks:
             registry.require(fw)
@@ -74,7 +77,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
                   "canonical he init seed 0, dropout off, each framework in its own process.")
     with console.status("verifying", refresh_per_second=1) as status:
         results = verify.run(frameworks, lrn_modes, images, labels, timeout=args.timeout,
-                             progress=lambda s: status.update(f"verifying {s}"))
+                             progress=lambda s: status.update(f"verifying {s}"), compile_modes=compile_modes)
     render.verify_table(results, console)
     ok = all(r.passed for r in results if r.status != "skipped") and any(r.status == "ok" for r in results)
     console.print("[green]All frameworks match the reference.[/]" if ok else "[bold red]Verification failed.[/]")
@@ -82,24 +85,23 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 # --- parser --------------------------------------------------------------------------------------
-def _positive(value: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}")
-    return n
+def _int_at_least(minimum: int) -> Callable[[str], int]:
+    what = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+
+    def parse(value: str) -> int:
+        try:
+            n = int(value)
+        except ValueError:
+            n = minimum - 1
+        if n < minimum:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {value!r}")
+        return n
+
+    return parse
 
 
-def _non_negative(value: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value!r}") from None
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value!r}")
-    return n
+_positive = _int_at_least(1)
+_non_negative = _int_at_least(0)
 
 
 def _positive_float(value: str) -> float:
@@ -133,6 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frameworks", nargs="+", help=f"subset of {', '.join(FRAMEWORKS)} [default: all installed]")
     p.add_argument("--lrn", choices=("off", "on", "both"), default="both")
     p.add_argument("--batch-size", type=_positive, default=32)
+    p.add_argument("--compile", nargs="+", metavar="FW=MODE",
+                   help="verify a compiled path too: torch=compile, tensorflow=xla, ...")
     p.add_argument("--timeout", type=_positive_float, default=600.0, help="seconds per worker")
     _data_options(p, default="mnist")
     p.set_defaults(func=cmd_verify)

@@ -92,7 +92,7 @@ def _prepare(args: argparse.Namespace, prefix: str) -> tuple[list[str], str, Pat
     if args.resume and args.out is None:
         run_dir = storage.resolve_existing(None)
     else:
-        run_dir = storage.create_run_dir(args.out, prefix=prefix)
+        run_dir = storage.create_run_dir(args.out, prefix=prefix, resume=args.resume)
     kind, data_dir, data_text = resolve_data(args.data, args.data_dir, args.no_download, args.seed)
     return frameworks, device, run_dir, replace(base, data=kind, data_dir=data_dir), data_text
 
@@ -117,7 +117,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from bench import compare, plots
+    from bench import compare
 
     compile_modes = parse_compile(args.compile)
     lrn_impls = parse_lrn_impl(args.lrn_impl)
@@ -156,27 +156,38 @@ def cmd_compare(args: argparse.Namespace) -> int:
     rows, code = execute_and_report(args, run_dir, frameworks, device, data_text, title, n_jobs, work,
                                     show_run_table=not args.layer)
     console = _console()
+    if chosen:
+        console.print("LRN implementations used for the model: " + ", ".join(f"{k}={v}" for k, v in chosen.items()))
+    ok = report_comparisons(run_dir, console)
+    return code if ok or code == 130 else 1
+
+
+def report_comparisons(run_dir: Path, console: Any) -> bool:
+    """Layer, LRN and framework tables with their CSVs and plots, from stored records alone.
+    Returns False when a layer benchmark worker failed."""
+    from bench import compare, plots
+
     records = storage.read_records(run_dir)
+    ok = True
+    for rec in records:
+        if rec.get("kind") == "lrn_layer" and rec.get("status") != "ok":
+            console.print(f"[red]LRN layer benchmark for {rec['framework']}: {rec['status']}: {rec.get('error')}[/]")
+            ok = False
     layer = compare.layer_rows(records)
     if layer:
-        best = compare.fastest_exact(layer)
         storage.atomic_write(run_dir / "lrn_layer.csv", storage.to_csv(layer, list(layer[0])))
-        render.layer_table(layer, best, console)
-        if chosen:
-            console.print("LRN implementations used for the model: "
-                          + ", ".join(f"{fw}={impl}" for fw, impl in chosen.items()))
-    if args.lrn:
-        lrn_rows = compare.lrn_rows(records)
-        if lrn_rows:
-            storage.atomic_write(run_dir / "lrn_comparison.csv", storage.to_csv(lrn_rows, list(lrn_rows[0])))
-            plots.lrn_plots(lrn_rows, run_dir)
-            render.lrn_table(lrn_rows, console)
+        render.layer_table(layer, compare.fastest_exact(layer), console)
+    lrn_rows = compare.lrn_rows(records) if any(r.get("pair") for r in records) else []
+    if lrn_rows:
+        storage.atomic_write(run_dir / "lrn_comparison.csv", storage.to_csv(lrn_rows, list(lrn_rows[0])))
+        plots.lrn_plots(lrn_rows, run_dir)
+        render.lrn_table(lrn_rows, console)
     fw_rows = compare.framework_rows(records)
-    if fw_rows and not args.layer:
+    if len({r["framework"] for r in fw_rows}) > 1:
         storage.atomic_write(run_dir / "framework_comparison.csv", storage.to_csv(fw_rows, list(fw_rows[0])))
         render.framework_table(fw_rows, console)
     console.print(f"All files in {run_dir}")
-    return code
+    return ok
 
 
 def execute_and_report(args: argparse.Namespace, run_dir: Path, frameworks: list[str], device: str, data_text: str,
@@ -230,11 +241,22 @@ def execute_and_report(args: argparse.Namespace, run_dir: Path, frameworks: list
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    """Re-render everything a run folder's records support: run, comparison or parity outputs."""
     run_dir = storage.resolve_existing(args.dir)
-    rows = report.finalize(run_dir, title=f"bench report {run_dir.name}")
     console = _console()
-    render.run_table(rows, console, title=f"Stored results: {run_dir}")
+    records = storage.read_records(run_dir)
+    if any(r.get("kind") in ("parity", "trajectory") for r in records):
+        from bench.parity_cmd import report_parity
+
+        env_path = run_dir / storage.ENV
+        verdict = (storage.read_json(env_path) if env_path.exists() else {}).get("parity", {})
+        return report_parity(run_dir, verdict.get("target", 99.0), verdict.get("max_gap", 0.3),
+                             verdict.get("seeds", 1), console)
+    rows = report.finalize(run_dir, title=f"bench report {run_dir.name}")
+    if rows:
+        render.run_table(rows, console, title=f"Stored results: {run_dir}")
     console.print(f"Re-rendered summary.csv, samples.csv, summary.md and step_times.png in {run_dir}")
+    report_comparisons(run_dir, console)
     return 0
 
 

@@ -36,7 +36,8 @@ def worker_task(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
             adapter = variants[lrn]
             adapter.reset_peak_memory()
             samples[lrn] += timing.timed_steps(adapter, staged[lrn], cfg.mode, CHUNK)
-            peak = adapter.memory().get("alloc_peak_bytes")
+            # JAX's peak_bytes_in_use cannot be reset: its per-variant peak would mix both models.
+            peak = adapter.memory().get("alloc_peak_bytes") if adapter.can_reset_peak else None
             if peak is not None:
                 peaks[lrn] = max(peaks[lrn] or 0, peak)
         r += 1

@@ -54,9 +54,10 @@ def worker_task(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
     status, error = "ok", None
     step = 0
 
-    def record_eval(epoch: int) -> None:
+    def record_eval() -> None:
         acc, loss = evaluate(adapter, ds.test_images, ds.test_labels)
-        evals.append({"step": step, "epoch": epoch, "test_acc": acc, "test_loss": loss, "train_time_s": train_s})
+        evals.append({"step": step, "epoch": step / steps_per_epoch, "test_acc": acc, "test_loss": loss,
+                      "train_time_s": train_s})
 
     pending: list[Any] = []
 
@@ -89,14 +90,14 @@ def worker_task(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
             if eval_every and step % eval_every == 0 and b != steps_per_epoch - 1:
                 if not flush():
                     break
-                record_eval(epoch)
+                record_eval()
         if not flush():
             break
         if max_steps:
             if step >= max_steps:
                 break
             continue
-        record_eval(epoch + 1)
+        record_eval()
     return {"status_detail": status, "error": error, "losses": losses, "evals": evals, "step_ns": step_ns,
             "train_time_s": train_s, "steps_per_epoch": steps_per_epoch, "versions": adapter.versions(),
             "describe": adapter.describe()}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import math
+import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -170,7 +171,8 @@ def cmd_parity(args: argparse.Namespace) -> int:
     base = ModelConfig(frameworks[0], lrn=args.lrn == "on", device=device, dropout=args.dropout, threads=args.threads)
     console = make_console()
     environment = collect()
-    environment.update({"argv": __import__("sys").argv, "device": device, "data": f"MNIST from {ds.location}"})
+    environment.update({"argv": sys.argv, "device": device, "data": f"MNIST from {ds.location}",
+                        "parity": {"target": target, "max_gap": max_gap, "seeds": args.seeds}})
     storage.write_json(run_dir / storage.ENV, environment)
     jobs: list[tuple[str, int, str]] = []
     if args.trajectory:

@@ -24,7 +24,8 @@ def verify_table(results: list[VerifyResult], console: Console) -> None:
     table.add_column("quantity", no_wrap=True)
     table.add_column("tolerance", justify="right")
     for r in results:
-        table.add_column(f"{r.framework}\nLRN {'on' if r.lrn else 'off'}", justify="right", no_wrap=True)
+        mode = f"\n{r.describe['compile']}" if r.describe else ""
+        table.add_column(f"{r.framework}\nLRN {'on' if r.lrn else 'off'}{mode}", justify="right", no_wrap=True)
     quantities: list[tuple[str, float]] = []
     for r in results:
         for c in r.checks:

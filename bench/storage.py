@@ -47,8 +47,9 @@ def default_root() -> Path:
     return Path(os.environ.get("BENCH_REPORTS", "reports"))
 
 
-def create_run_dir(out: str | os.PathLike[str] | None, prefix: str = "run") -> Path:
-    """The folder for a new run (or ``out``), checked writable before any work starts."""
+def create_run_dir(out: str | os.PathLike[str] | None, prefix: str = "run", resume: bool = False) -> Path:
+    """The folder for a new run (or ``out``), checked writable before any work starts. A folder that
+    already holds results is only reused with ``resume``, so two runs never mix in one file."""
     if out is None:
         stamp = utc_now().replace(":", "").replace("-", "")
         path = default_root() / f"{stamp}-{prefix}"
@@ -58,6 +59,9 @@ def create_run_dir(out: str | os.PathLike[str] | None, prefix: str = "run") -> P
             path = default_root() / f"{stamp}-{prefix}-{n}"
     else:
         path = Path(out)
+        if (path / RESULTS).exists() and not resume:
+            raise UsageError(f"{path} already holds results ({RESULTS}); continue it with --resume or choose "
+                             "another --out")
     try:
         path.mkdir(parents=True, exist_ok=True)
         probe = path / ".write-test"

@@ -18,6 +18,7 @@ from impls import spec
 
 class TensorFlowAlexNet(FrameworkAdapter):
     name = "tensorflow"
+    can_reset_peak = True
 
     def build(self) -> None:
         cfg = self.config

@@ -69,6 +69,7 @@ def _to_canonical(name: str, w: np.ndarray) -> np.ndarray:
 
 class TorchAlexNet(FrameworkAdapter):
     name = "torch"
+    can_reset_peak = True
 
     def build(self) -> None:
         cfg = self.config

@@ -119,3 +119,16 @@ def test_unwritable_output_folder(tmp_path: Any, capsys: pytest.CaptureFixture[s
     blocker.write_text("x")
     code, _, err = _run(["run", "--frameworks", "torch", "--data", "synthetic", "--out", str(blocker / "run")], capsys)
     assert code == 2 and "cannot write the output folder" in err
+
+
+def test_env_command_without_probe(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(["env", "--no-probe"], capsys)
+    assert code == 0 and "CPU" in out and "bench commit" in out
+    for fw in ("torch", "tensorflow", "jax"):
+        assert fw in out
+
+
+def test_out_folder_with_results_needs_resume(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "results.jsonl").write_text("{}\n")
+    code, _, err = _run(["run", "--frameworks", "torch", "--data", "synthetic", "--out", str(tmp_path)], capsys)
+    assert code == 2 and "already holds results" in err and "--resume" in err

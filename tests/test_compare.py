@@ -140,6 +140,10 @@ def test_compare_lrn_end_to_end(tmp_path: Path) -> None:
         assert float(r["ci_low"]) <= float(r["slowdown"]) <= float(r["ci_high"])
     assert (tmp_path / "lrn_slowdown.png").exists() and (tmp_path / "framework_comparison.csv").exists()
     assert "What LRN costs" in out.stdout and "Frameworks side by side" in out.stdout
+    (tmp_path / "lrn_comparison.csv").unlink()
+    rep = subprocess.run([sys.executable, "-m", "bench", "report", str(tmp_path)], capture_output=True, text=True,
+                         timeout=300)
+    assert rep.returncode == 0 and "What LRN costs" in rep.stdout and (tmp_path / "lrn_comparison.csv").exists()
 
 
 @pytest.mark.slow
