@@ -10,7 +10,7 @@ import numpy as np
 
 from bench import data, memory, registry, timing
 from bench.config import RunConfig
-from bench.stats import approx_ci_half_width_pct
+from bench.stats import precise_enough
 from impls import spec
 
 STAGED_BATCHES = 4  # distinct batches cycled through, all on the device before timing
@@ -36,8 +36,7 @@ EXTEND_CHUNK = 10
 def extend_to_target(adapter: Any, staged: list[Any], cfg: RunConfig, samples: list[int]) -> list[int]:
     """With ``target_ci``, add synchronised steps in chunks until the CI is tight or the cap is hit."""
     samples = list(samples)
-    while (cfg.target_ci is not None and len(samples) < cfg.step_cap
-           and approx_ci_half_width_pct(samples) > cfg.target_ci):
+    while cfg.target_ci is not None and len(samples) < cfg.step_cap and not precise_enough(samples, cfg.target_ci):
         n = min(EXTEND_CHUNK, cfg.step_cap - len(samples))
         samples += timing.timed_steps(adapter, staged, cfg.mode, n)
     return samples

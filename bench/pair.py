@@ -11,7 +11,7 @@ from typing import Any
 from bench import memory, registry, timing
 from bench.config import RunConfig
 from bench.measure import host_batches
-from bench.stats import approx_ci_half_width_pct
+from bench.stats import precise_enough
 from impls import spec
 
 CHUNK = 5  # synchronised steps per variant per round
@@ -44,8 +44,7 @@ def worker_task(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
         n = len(samples[False])
         if n >= cfg.step_cap:
             break
-        if n >= cfg.steps and (cfg.target_ci is None or max(approx_ci_half_width_pct(s)
-                                                             for s in samples.values()) <= cfg.target_ci):
+        if n >= cfg.steps and all(precise_enough(s, cfg.target_ci) for s in samples.values()):
             break
     host = memory.snapshot()
     out = []

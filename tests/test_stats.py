@@ -98,3 +98,13 @@ def test_differences_under_the_noise_floor_are_inconclusive() -> None:
     x = rng.normal(100, 0.01, 500)
     y = x * (1 + NOISE_FLOOR / 2)  # clearly separated, but below the floor
     assert Ratio.of(x, y).verdict == "inconclusive"
+
+
+def test_precise_enough_uses_the_normal_approximation_with_a_margin() -> None:
+    from bench.stats import BCA_MARGIN, approx_ci_half_width_pct, precise_enough
+
+    x = np.random.default_rng(4).normal(100, 10, 100)
+    half = approx_ci_half_width_pct(x)
+    assert half == pytest.approx(1.96 * x.std(ddof=1) / 10 / x.mean() * 100)
+    assert precise_enough(x, half / BCA_MARGIN * 1.01) and not precise_enough(x, half)
+    assert precise_enough(x, None)
