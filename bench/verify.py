@@ -150,7 +150,8 @@ def worker_task(params: dict[str, object], workdir: Path) -> dict[str, object]:
     got = collect(adapter, inputs["images"], inputs["labels"], weights)
     out = workdir / "outputs.npz"
     np.savez(out, **got)  # type: ignore[arg-type]
-    return {"outputs": str(out), "describe": adapter.describe(), "versions": adapter.versions()}
+    describe = {**adapter.describe(), "compile_mode": str(adapter.config.compile)}
+    return {"outputs": str(out), "describe": describe, "versions": adapter.versions()}
 
 
 def run(frameworks: list[str], lrn_modes: list[bool], images: np.ndarray, labels: np.ndarray,
