@@ -112,7 +112,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     def work(show: Callable[[str], None], after_each: Callable[[], None]) -> None:
         sweep.execute(jobs, run_dir, args.timeout, progress=show, after_each=after_each)
 
-    rows, code = execute_and_report(args, run_dir, frameworks, device, data_text, "bench run", len(jobs), work)
+    _, code = execute_and_report(args, run_dir, frameworks, device, data_text, "bench run", len(jobs), work)
     return code
 
 
@@ -153,7 +153,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     n_jobs = 1 + (0 if args.layer else len(args.batch_size) * len(modes) * len(frameworks) *
                   (1 if args.lrn else args.rounds))
     title = "bench compare --lrn" if args.lrn else ("bench compare --layer" if args.layer else "bench compare")
-    rows, code = execute_and_report(args, run_dir, frameworks, device, data_text, title, n_jobs, work,
+    _, code = execute_and_report(args, run_dir, frameworks, device, data_text, title, n_jobs, work,
                                     show_run_table=not args.layer)
     console = _console()
     if chosen:

@@ -42,6 +42,15 @@ def extend_to_target(adapter: Any, staged: list[Any], cfg: RunConfig, samples: l
     return samples
 
 
+def worker_gemm(framework: str, device: str, workdir: Path) -> dict[str, Any]:
+    """The GEMM reference measured in this worker right after its timed steps: a shared machine's speed
+    drifts over a sweep, so a peak taken minutes earlier can make '% of peak' exceed 100."""
+    from bench.calibrate import gemm_task
+
+    gemm = gemm_task({"framework": framework, "device": device}, workdir)
+    return {"gemm_flops_per_s": gemm["flops_per_s"], "gemm_source": gemm["source"]}
+
+
 def worker_task(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
     cfg = RunConfig.from_dict(params["config"])
     adapter = registry.adapter_class(cfg.model.framework)(cfg.model)
@@ -56,7 +65,7 @@ def worker_task(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
     final_loss = adapter.loss_value(adapter.train_step(staged[0])) if cfg.mode == "train" else None
     if final_loss is not None and not np.isfinite(final_loss):
         raise FloatingPointError(f"training diverged: loss {final_loss} after {cfg.steps + cfg.warmup + 1} steps")
-    return {
+    return {**worker_gemm(cfg.model.framework, cfg.model.device, workdir),
         "data_source": source,
         "compile_ns": t.compile_ns,
         "samples_ns": samples,

@@ -10,7 +10,7 @@ from typing import Any
 
 from bench import memory, registry, timing
 from bench.config import RunConfig
-from bench.measure import host_batches
+from bench.measure import host_batches, worker_gemm
 from bench.stats import precise_enough
 from impls import spec
 
@@ -47,11 +47,13 @@ def worker_task(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
         if n >= cfg.steps and all(precise_enough(s, cfg.target_ci) for s in samples.values()):
             break
     host = memory.snapshot()
+    gemm = worker_gemm(cfg.model.framework, cfg.model.device, workdir)
     out = []
     for lrn, adapter in variants.items():
         mem = dict(host)
         mem["alloc_peak_bytes"] = peaks[lrn]
-        out.append({"lrn": lrn, "data_source": source, "compile_ns": compile_ns[lrn], "samples_ns": samples[lrn],
+        out.append({**gemm, "lrn": lrn, "data_source": source, "compile_ns": compile_ns[lrn],
+                    "samples_ns": samples[lrn],
                     "block_mean_ns": None, "block_steps": 0, "target_ci": cfg.target_ci, "chunk": CHUNK,
                     "rounds_interleaved": r, "flops_per_step": spec.flops_per_step(cfg.mode, cfg.batch_size),
                     "memory": mem, "versions": adapter.versions(), "describe": adapter.describe(),

@@ -135,7 +135,7 @@ def run_table(rows: list[dict[str, Any]], console: Console, title: str = "Time p
         console.print("[yellow]⚠ unstable rows (CV > 10%): close other programs, pin --threads, and raise "
                       "--steps or --rounds; compare only the medians meanwhile.[/]")
     console.print("mean ± sample sd over per-step synchronised samples; CI: bootstrap 95% (BCa) of the mean; "
-                  "% peak: against a GEMM measured in the same run; mem: peak worker host RSS on CPU, "
+                  "% peak: against a GEMM measured in the same worker; mem: peak worker host RSS on CPU, "
                   "framework allocator peak on GPU (all memory columns are in summary.csv).")
 
 

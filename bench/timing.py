@@ -12,7 +12,7 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 Clock = Callable[[], int]
@@ -31,7 +31,6 @@ class Timings:
     samples_ns: list[int]
     block_ns: int | None = None  # total of the pipelined block
     block_steps: int = 0
-    losses: list[float] = field(default_factory=list)  # read after timing, never inside it
 
     @property
     def block_mean_ns(self) -> float | None:

@@ -8,7 +8,7 @@ max |a - ref| / max |ref| over a tensor, so one tolerance fits tensors of any sc
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -47,8 +47,6 @@ def trajectory_tolerance(step: int) -> float:
     return float(min(TRAJECTORY_RTOL_CAP, TRAJECTORY_RTOL0 * 2.0**step))
 
 
-VERIFY_BATCH = 32
-
 
 @dataclass(frozen=True)
 class Check:
@@ -59,9 +57,6 @@ class Check:
     @property
     def passed(self) -> bool:
         return bool(np.isfinite(self.difference) and self.difference <= self.tolerance)
-
-    def to_dict(self) -> dict[str, object]:
-        return {**asdict(self), "passed": self.passed}
 
 
 def lrn_input(seed: int = 0, batch: int = 4) -> np.ndarray:

@@ -28,10 +28,7 @@ LRN_DEPTH_RADIUS = 4
 LRN_BIAS = 1.0
 LRN_ALPHA = 0.001 / 9.0
 LRN_BETA = 0.75
-# torch.nn.LocalResponseNorm divides alpha by the window size, so the equivalent arguments are:
-TORCH_LRN_SIZE = 2 * LRN_DEPTH_RADIUS + 1
-TORCH_LRN_ALPHA = LRN_ALPHA * TORCH_LRN_SIZE
-TORCH_LRN_K = LRN_BIAS
+# torch.nn.LocalResponseNorm divides alpha by the window size: LrnParams.torch_size/torch_alpha map it.
 
 
 

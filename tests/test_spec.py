@@ -27,9 +27,9 @@ def test_shapes_follow_same_pooling() -> None:
 
 
 def test_torch_lrn_mapping() -> None:
-    assert spec.TORCH_LRN_SIZE == 9
-    assert spec.TORCH_LRN_ALPHA == pytest.approx(0.001)
-    assert spec.TORCH_LRN_K == 1.0
+    assert spec.DEFAULT_LRN.torch_size == 9
+    assert spec.DEFAULT_LRN.torch_alpha == pytest.approx(0.001)
+    assert spec.DEFAULT_LRN.bias == 1.0
 
 
 @pytest.mark.parametrize("scheme", ["he", "book"])
