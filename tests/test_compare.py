@@ -138,8 +138,9 @@ def test_compare_lrn_end_to_end(tmp_path: Path) -> None:
     assert {r["framework"] for r in rows} == set(fws) and {r["mode"] for r in rows} == {"train", "forward"}
     for r in rows:
         assert float(r["ci_low"]) <= float(r["slowdown"]) <= float(r["ci_high"])
-    assert (tmp_path / "lrn_slowdown.png").exists() and (tmp_path / "framework_comparison.csv").exists()
-    assert "What LRN costs" in out.stdout and "Frameworks side by side" in out.stdout
+    assert (tmp_path / "lrn_slowdown.png").exists() and "What LRN costs" in out.stdout
+    if len(fws) > 1:  # `nox -s torch` and friends run this with one framework
+        assert (tmp_path / "framework_comparison.csv").exists() and "Frameworks side by side" in out.stdout
     (tmp_path / "lrn_comparison.csv").unlink()
     rep = subprocess.run([sys.executable, "-m", "bench", "report", str(tmp_path)], capture_output=True, text=True,
                          timeout=300)
