@@ -95,13 +95,13 @@ def devices_task(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
         import torch
 
         devs = ["cpu"] + [f"cuda:{i} {torch.cuda.get_device_name(i)}" for i in range(torch.cuda.device_count())]
-        extra = f"CUDA {torch.version.cuda}" if torch.version.cuda else "CPU build"
+        extra = f"built with CUDA {torch.version.cuda}" if torch.version.cuda else "CPU build"
     elif fw == "tensorflow":
         import tensorflow as tf
 
         devs = [d.name for d in tf.config.list_physical_devices()]
         info = tf.sysconfig.get_build_info()
-        extra = f"CUDA {info['cuda_version']}" if info.get("cuda_version") else "CPU build"
+        extra = f"built with CUDA {info['cuda_version']}" if info.get("cuda_version") else "CPU build"
     else:
         import jax
 
