@@ -139,10 +139,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         if args.layer:
             return
         if args.lrn:
-            configs = [replace(base, mode=mode, batch_size=b, model=ModelConfig(
-                fw, device=device, compile=compile_modes.get(fw), lrn_impl=chosen.get(fw), threads=args.threads,
-                seed=args.seed, dropout=args.dropout, lrn_radius=args.lrn_radius, lrn_bias=args.lrn_bias,
-                lrn_alpha=args.lrn_alpha, lrn_beta=args.lrn_beta))
+            configs = [replace(base, mode=mode, batch_size=b, model=replace(
+                base.model, framework=fw, compile=compile_modes.get(fw), lrn_impl=chosen.get(fw)))
                 for b in args.batch_size for mode in modes for fw in frameworks]
             compare.run_pairs(run_dir, configs, args.timeout, show, after_each)
         else:

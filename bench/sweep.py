@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import registry, results, storage
-from bench.config import ModelConfig, RunConfig
+from bench.config import RunConfig
 from bench.env import utc_now
 from bench.runner import run_worker
 
@@ -43,10 +43,10 @@ def plan(frameworks: Sequence[str], modes: Sequence[str], batch_sizes: Sequence[
             for mode in modes:
                 for lrn in lrn_modes:
                     for fw in frameworks:
-                        model = ModelConfig(fw, lrn=lrn, dropout=base.model.dropout, device=base.model.device,
-                                            compile=(compile_modes or {}).get(fw),
-                                            lrn_impl=(lrn_impls or {}).get(fw), threads=base.model.threads,
-                                            init=base.model.init, seed=base.model.seed)
+                        # replace() keeps every other field of the base model (LRN parameters included);
+                        # compile/lrn_impl None fall back to this framework's defaults
+                        model = replace(base.model, framework=fw, lrn=lrn, compile=(compile_modes or {}).get(fw),
+                                        lrn_impl=(lrn_impls or {}).get(fw))
                         jobs.append(Job(replace(base, model=model, mode=mode, batch_size=batch), r))
     return jobs
 

@@ -162,3 +162,12 @@ def test_resume_and_interrupt(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     measured = [r for r in storage.read_records(tmp_path) if r.get("kind") == "measure"]
     assert len(measured) == 2 and {r["mode"] for r in measured} == {"train", "forward"}
+
+
+def test_plan_keeps_lrn_parameters_of_the_base() -> None:
+    base = RunConfig(ModelConfig("torch", lrn_radius=2, lrn_beta=0.5, threads=1), steps=2, data="synthetic")
+    jobs = sweep.plan(["torch", "jax"], ["train"], [8], [True], base, compile_modes={"torch": "compile"})
+    for job in jobs:
+        m = job.config.model
+        assert (m.lrn_radius, m.lrn_beta, m.threads, m.lrn) == (2, 0.5, 1, True)
+    assert [j.config.model.compile for j in jobs] == ["compile", "jit"]
