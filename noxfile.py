@@ -1,5 +1,6 @@
-"""Sessions: ``tests`` (everything, all frameworks), ``torch``/``tensorflow``/``jax`` (each alone),
-``lint`` (ruff + mypy), ``bench`` (the default benchmark suite).
+"""Sessions: ``tests`` (everything, all frameworks), one per framework extra (``torch``,
+``tensorflow``, ``jax``: the suite with that framework alone), ``lint`` (ruff + mypy), ``bench``
+(the default benchmark suite), ``parity``.
 
 Every install goes through constraints-cpu.txt so a CPU-only machine gets the CPU wheels; set
 BENCH_CONSTRAINTS="" to install without it (GPU machines wanting the CUDA builds).
@@ -8,6 +9,8 @@ BENCH_CONSTRAINTS="" to install without it (GPU machines wanting the CUDA builds
 from __future__ import annotations
 
 import os
+import re
+from pathlib import Path
 
 import nox
 
@@ -17,6 +20,11 @@ nox.options.sessions = ["tests"]
 
 CONSTRAINTS = os.environ.get("BENCH_CONSTRAINTS", "constraints-cpu.txt")
 TEST_DEPS = ("pytest", "hypothesis")
+# One session per framework extra in pyproject.toml (the extras are the frameworks' install recipes;
+# read with a pattern, since tomllib needs Python 3.11 and nox may run on 3.10).
+_PYPROJECT = Path(__file__).with_name("pyproject.toml").read_text()
+_EXTRAS_TABLE = _PYPROJECT.split("[project.optional-dependencies]", 1)[1].split("\n[", 1)[0]
+FRAMEWORK_EXTRAS = [name for name in re.findall(r"^(\w[\w-]*)\s*=", _EXTRAS_TABLE, re.M) if name != "all"]
 
 
 def _install(session: nox.Session, *args: str) -> None:
@@ -40,16 +48,16 @@ def _framework_alone(framework: str) -> None:
     nox.session(name=framework)(session_fn)
 
 
-for _framework in ("torch", "tensorflow", "jax"):
+for _framework in FRAMEWORK_EXTRAS:
     _framework_alone(_framework)
 
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff on everything, mypy (strict) on bench/."""
-    _install(session, "-e", ".", "ruff", "mypy", "pandas-stubs", "types-psutil")
+    """ruff on everything, mypy (strict) on bench/ and impls/ (frameworks installed, for their types)."""
+    _install(session, "-e", ".[all]", "ruff", "mypy", "pandas-stubs", "types-psutil", *TEST_DEPS)
     session.run("ruff", "check", "bench", "impls", "tests", "noxfile.py")
-    session.run("mypy", "bench")
+    session.run("mypy", "bench", "impls")
 
 
 @nox.session

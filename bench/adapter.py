@@ -1,19 +1,31 @@
-"""The contract every framework adapter implements (one small class per framework).
+"""The contract every framework implements, and the record that registers it.
 
-Host-side arguments and results are NumPy arrays in the canonical layout of
-:mod:`impls.spec`; anything returned by :meth:`prepare` is opaque device data that only the same
-adapter understands.
+A framework is one module in ``impls/`` (its adapter class, importing the framework at module
+level) plus one :class:`Registration` line in ``impls/frameworks.py`` (plain data, importable
+without the framework). Everything ``bench`` knows about a framework comes through these two:
+``bench/`` never branches on a framework's name.
+
+Host-side arguments and results are NumPy arrays in the canonical layout of :mod:`impls.spec`;
+anything returned by :meth:`FrameworkAdapter.prepare` or :meth:`LrnLayer.put` is opaque device
+data that only the same object understands.
 """
 
 from __future__ import annotations
 
 import abc
-from typing import Any
+import importlib
+import importlib.util
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bench.config import ModelConfig
 from impls import spec
+
+if TYPE_CHECKING:
+    from bench.config import ModelConfig
 
 
 def check_batch(images: np.ndarray) -> np.ndarray:
@@ -24,7 +36,51 @@ def check_batch(images: np.ndarray) -> np.ndarray:
     return arr
 
 
+class LrnLayer(abc.ABC):
+    """The LRN op alone, for the layer micro-benchmark: NHWC NumPy in through :meth:`put`."""
+
+    @abc.abstractmethod
+    def put(self, array: np.ndarray) -> Any:
+        """Copy an NHWC float32 array to the device, in the layout the op wants (not timed)."""
+
+    @abc.abstractmethod
+    def forward(self, x: Any) -> Any:
+        """LRN of a staged array; may return before the device is done."""
+
+    @abc.abstractmethod
+    def forward_backward(self, x: Any, grad: Any) -> Any:
+        """The input gradient of LRN for the cotangent ``grad``; may be asynchronous."""
+
+    @abc.abstractmethod
+    def sync(self) -> None:
+        """Block until the device is idle."""
+
+    @abc.abstractmethod
+    def host(self, result: Any) -> np.ndarray:
+        """A result back on the host as an NHWC NumPy array."""
+
+
+class Gemm(abc.ABC):
+    """One float32 n x n x n matmul on a device: the reference for 'percent of peak'."""
+
+    @abc.abstractmethod
+    def run(self) -> None:
+        """Launch one matmul; may return before the device is done."""
+
+    @abc.abstractmethod
+    def sync(self) -> None:
+        """Block until the last matmul has finished, without copying its result to the host."""
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    devices: list[str]
+    build: str  # how the framework was built: "CPU build", "built with CUDA 12.4", "backend gpu"
+
+
 class FrameworkAdapter(abc.ABC):
+    """One small class per framework, the same methods in each; ``impls/`` holds one per framework."""
+
     name: str = ""
     can_reset_peak = False  # whether reset_peak_memory really starts a new peak window
 
@@ -51,7 +107,7 @@ class FrameworkAdapter(abc.ABC):
 
     @abc.abstractmethod
     def loss_and_grads(self, images: np.ndarray, labels: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
-        """Training-mode loss and canonical-layout gradients, without updating anything."""
+        """Training-mode loss (dropout as configured) and canonical-layout gradients, updating nothing."""
 
     @abc.abstractmethod
     def prepare(self, images: np.ndarray, labels: np.ndarray) -> Any:
@@ -75,7 +131,7 @@ class FrameworkAdapter(abc.ABC):
 
     @abc.abstractmethod
     def lrn(self, x: np.ndarray) -> np.ndarray:
-        """The model's LRN op alone on an NHWC array (for parity and micro-benchmarks)."""
+        """The model's LRN op alone on an NHWC array (for parity checks)."""
 
     def memory(self) -> dict[str, int | None]:
         """Framework allocator figures in bytes; None where the framework has none."""
@@ -94,3 +150,81 @@ class FrameworkAdapter(abc.ABC):
 
     def param_count(self) -> int:
         return sum(int(np.prod(w.shape)) for w in self.get_weights().values())
+
+    # --- framework-level hooks (no model needed) ----------------------------------------------
+    @classmethod
+    @abc.abstractmethod
+    def lrn_layer(cls, impl: str, params: spec.LrnParams, device: str) -> LrnLayer:
+        """The LRN op alone with implementation ``impl`` (one of the registration's lrn_impls)."""
+
+    @classmethod
+    @abc.abstractmethod
+    def gemm(cls, device: str, n: int) -> Gemm:
+        """A float32 n x n x n matmul on ``device``, the framework's fastest plain way."""
+
+    @classmethod
+    @abc.abstractmethod
+    def devices(cls) -> DeviceInfo:
+        """The devices this framework sees in this process, and how it was built."""
+
+
+def _no_limits(params: spec.LrnParams) -> list[str]:
+    return []
+
+
+@dataclass(frozen=True)
+class Registration:
+    """Everything bench needs to know about one framework, as data that imports no framework.
+
+    ``adapter`` is ``"module:Class"`` and is imported only inside a worker (or by the Python API).
+    The first of ``compile_modes`` and of ``lrn_impls`` is the default.
+    """
+
+    name: str
+    adapter: str
+    requires: tuple[str, ...]  # top-level modules that must be importable
+    extra: str  # the pip extra that installs them: pip install 'bench[EXTRA]'
+    packages: tuple[str, ...]  # distributions whose versions go into the provenance
+    compile_modes: tuple[str, ...]
+    lrn_impls: tuple[str, ...]
+    compile_help: str = ""  # one phrase per mode, for --help
+    lrn_impl_help: str = ""
+    gemm_priority: int = 100  # lowest first: which framework measures a run's fallback GEMM reference
+    # LRN parameters the framework's GPU kernel cannot run (empty list: fine), refused before any run
+    gpu_lrn_problems: Callable[[spec.LrnParams], list[str]] = _no_limits
+    env: Mapping[str, str] = field(default_factory=dict)  # set in every worker before any import
+    env_defaults: Mapping[str, str] = field(default_factory=dict)  # likewise, unless the user set them
+    cpu_env: Mapping[str, str] = field(default_factory=dict)  # and in CPU-only workers
+    threads_env: Callable[[int], dict[str, str]] | None = None  # and with --threads N
+    env_flags: tuple[str, ...] = ()  # environment variables recorded in the provenance when set
+
+    def __post_init__(self) -> None:
+        module, sep, cls = self.adapter.partition(":")
+        if not (self.name and module and sep and cls and self.requires and self.compile_modes and self.lrn_impls):
+            raise ValueError(f"incomplete registration for framework {self.name!r}: {self}")
+
+    def missing_modules(self) -> list[str]:
+        return [mod for mod in self.requires if importlib.util.find_spec(mod) is None]
+
+    def is_available(self) -> bool:
+        return not self.missing_modules()
+
+    def install_hint(self) -> str:
+        return f"pip install 'bench[{self.extra}]'"
+
+    def adapter_class(self) -> type[FrameworkAdapter]:
+        module, _, cls = self.adapter.partition(":")
+        loaded: Any = getattr(importlib.import_module(module), cls)
+        if not (isinstance(loaded, type) and issubclass(loaded, FrameworkAdapter)):
+            raise TypeError(f"{self.adapter} is not a FrameworkAdapter subclass")
+        return loaded
+
+    def worker_env(self, threads: int | None, device: str) -> dict[str, str]:
+        """Environment variables a worker sets for this framework before importing anything."""
+        out = {k: v for k, v in self.env_defaults.items() if k not in os.environ}
+        out.update(self.env)
+        if device == "cpu":
+            out.update(self.cpu_env)
+        if threads and self.threads_env is not None:
+            out.update(self.threads_env(threads))
+        return out

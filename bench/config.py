@@ -9,23 +9,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from bench import registry
 from bench.errors import UsageError
 from impls import spec
 
-FRAMEWORKS: tuple[str, ...] = ("torch", "tensorflow", "jax")
 DEVICES: tuple[str, ...] = ("cpu", "gpu")
-# Compile modes per framework; the first one is the default (each framework's best practice).
-COMPILE_MODES: dict[str, tuple[str, ...]] = {
-    "torch": ("eager", "compile"),
-    "tensorflow": ("function", "xla", "eager"),
-    "jax": ("jit",),
-}
-# LRN implementations per framework; the first one is the default.
-LRN_IMPLS: dict[str, tuple[str, ...]] = {
-    "torch": ("module", "compiled"),  # nn.LocalResponseNorm eager, or that module under torch.compile
-    "tensorflow": ("op", "xla"),  # tf.nn.local_response_normalization, or that op under jit_compile
-    "jax": ("reduce_window", "matmul", "conv"),  # no LRN op: three exact window sums
-}
 MODES: tuple[str, ...] = ("train", "forward")
 INIT_SCHEMES: tuple[str, ...] = ("he", "book")
 
@@ -36,8 +24,7 @@ def _choice(what: str, value: object, allowed: tuple[str, ...]) -> None:
 
 
 def check_framework(name: str) -> str:
-    if name not in FRAMEWORKS:
-        raise UsageError(f"unknown framework {name!r}; valid names: {', '.join(FRAMEWORKS)}")
+    registry.get(name)  # an unknown name lists the valid ones
     return name
 
 
@@ -70,22 +57,22 @@ class ModelConfig:
         return spec.LrnParams(self.lrn_radius, self.lrn_bias, self.lrn_alpha, self.lrn_beta)
 
     def __post_init__(self) -> None:
-        check_framework(self.framework)
+        reg = registry.get(self.framework)
         _choice("device", self.device, DEVICES)
         _choice("init scheme", self.init, INIT_SCHEMES)
         if self.compile is None:
-            object.__setattr__(self, "compile", COMPILE_MODES[self.framework][0])
-        _choice(f"compile mode for {self.framework}", self.compile, COMPILE_MODES[self.framework])
+            object.__setattr__(self, "compile", reg.compile_modes[0])
+        _choice(f"compile mode for {self.framework}", self.compile, reg.compile_modes)
         if self.lrn_impl is None:
-            object.__setattr__(self, "lrn_impl", LRN_IMPLS[self.framework][0])
-        _choice(f"LRN implementation for {self.framework}", self.lrn_impl, LRN_IMPLS[self.framework])
+            object.__setattr__(self, "lrn_impl", reg.lrn_impls[0])
+        _choice(f"LRN implementation for {self.framework}", self.lrn_impl, reg.lrn_impls)
         if not isinstance(self.dropout, (int, float)) or not 0.0 <= self.dropout < 1.0:
             raise UsageError(f"dropout must be a rate in [0, 1); got {self.dropout!r}")
         if self.threads is not None:
             positive_int("threads", self.threads)
         problems = self.lrn_params.problems()
-        if self.lrn and self.framework == "tensorflow" and self.device == "gpu":
-            problems += [f"{p} (TensorFlow's GPU LRN is cuDNN's)" for p in self.lrn_params.cudnn_problems()]
+        if self.lrn and self.device == "gpu":
+            problems += reg.gpu_lrn_problems(self.lrn_params)
         if problems:
             raise UsageError(f"invalid LRN parameters for {self.framework} on {self.device}: " + "; ".join(problems))
 

@@ -1,9 +1,8 @@
 """Provenance: what machine, software and settings produced a result. Imports no framework:
-versions come from package metadata, GPUs from NVML."""
+versions come from package metadata, GPUs from NVML, framework specifics from the registry."""
 
 from __future__ import annotations
 
-import datetime as dt
 import importlib.metadata
 import os
 import platform
@@ -11,22 +10,27 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from bench import memory
+from bench import memory, registry
+from bench.records import SCHEMA_VERSION, utc_now
 
-SCHEMA_VERSION = 1
-PACKAGES = ("torch", "tensorflow", "jax", "jaxlib", "optax", "numpy", "scipy", "bench")
-FLAG_VARS = ("XLA_FLAGS", "TF_XLA_FLAGS", "TF_ENABLE_ONEDNN_OPTS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-             "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "CUDA_VISIBLE_DEVICES", "XLA_PYTHON_CLIENT_PREALLOCATE",
-             "TF_FORCE_GPU_ALLOW_GROWTH", "NVIDIA_TF32_OVERRIDE", "TORCH_ALLOW_TF32_CUBLAS_OVERRIDE")
+BASE_PACKAGES = ("numpy", "scipy", "pandas", "bench")
+BASE_FLAGS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "CUDA_VISIBLE_DEVICES")
 
 
-def utc_now() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+def packages() -> tuple[str, ...]:
+    regs = registry.registrations().values()
+    return tuple(dict.fromkeys([p for reg in regs for p in reg.packages] + list(BASE_PACKAGES)))
+
+
+def flag_vars() -> tuple[str, ...]:
+    regs = registry.registrations().values()
+    return tuple(dict.fromkeys(list(BASE_FLAGS) + [f for reg in regs for f in (*reg.env_flags, *reg.env,
+                                                                                    *reg.env_defaults)]))
 
 
 def package_versions() -> dict[str, str | None]:
     out: dict[str, str | None] = {}
-    for name in PACKAGES:
+    for name in packages():
         try:
             out[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
@@ -80,7 +84,7 @@ def collect() -> dict[str, Any]:
         "ram_bytes": ram,
         "gpus": memory.gpu_inventory(),
         "packages": package_versions(),
-        "flags": {k: os.environ[k] for k in FLAG_VARS if k in os.environ},
+        "flags": {k: os.environ[k] for k in flag_vars() if k in os.environ},
     }
 
 
@@ -88,23 +92,7 @@ def has_gpu() -> bool:
     return bool(memory.gpu_inventory())
 
 
-def devices_task(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
-    """Worker task: the devices one framework can see (imports that framework only)."""
-    fw = params["framework"]
-    if fw == "torch":
-        import torch
-
-        devs = ["cpu"] + [f"cuda:{i} {torch.cuda.get_device_name(i)}" for i in range(torch.cuda.device_count())]
-        extra = f"built with CUDA {torch.version.cuda}" if torch.version.cuda else "CPU build"
-    elif fw == "tensorflow":
-        import tensorflow as tf
-
-        devs = [d.name for d in tf.config.list_physical_devices()]
-        info = tf.sysconfig.get_build_info()
-        extra = f"built with CUDA {info['cuda_version']}" if info.get("cuda_version") else "CPU build"
-    else:
-        import jax
-
-        devs = [str(d) for d in jax.devices()]
-        extra = f"backend {jax.default_backend()}"
-    return {"devices": devs, "extra": extra}
+def identity(device: str) -> dict[str, str | None]:
+    """The machine a measurement ran on, as it goes into the job key: host name and GPU model
+    (None on CPU). Workers record their own; the parent uses it to match jobs for --resume."""
+    return {"host": platform.node(), "gpu": memory.gpu_model() if device == "gpu" else None}

@@ -69,11 +69,25 @@ def gpu_inventory() -> list[dict[str, Any]]:
         for i in range(nv.nvmlDeviceGetCount()):
             h = nv.nvmlDeviceGetHandleByIndex(i)
             mem = nv.nvmlDeviceGetMemoryInfo(h)
-            gpus.append({"index": i, "name": str(nv.nvmlDeviceGetName(h)), "memory_total_bytes": int(mem.total),
+            gpus.append({"index": i, "name": str(nv.nvmlDeviceGetName(h)), "uuid": str(nv.nvmlDeviceGetUUID(h)),
+                         "memory_total_bytes": int(mem.total),
                          "driver": str(driver), "cuda_driver": f"{cuda // 1000}.{(cuda % 1000) // 10}"})
     except Exception:  # noqa: BLE001
         pass
     return gpus
+
+
+def gpu_model() -> str | None:
+    """The model of the GPU this process uses: the first one CUDA_VISIBLE_DEVICES names (an index or
+    a UUID), else NVML's first; None when NVML sees no GPU."""
+    gpus = gpu_inventory()
+    if not gpus:
+        return None
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",")[0].strip()
+    for g in gpus:
+        if visible and visible in (str(g["index"]), g.get("uuid")):
+            return str(g["name"])
+    return str(gpus[0]["name"])
 
 
 def snapshot(allocator: dict[str, int | None] | None = None) -> dict[str, int | None]:

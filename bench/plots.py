@@ -1,4 +1,6 @@
-"""Matplotlib figures (Agg backend, imported lazily). Plots read stored records only."""
+"""Matplotlib figures, built with the object API (``matplotlib.figure.Figure``), so importing or
+calling this module never changes the global backend of the program that uses it. Plots read
+stored records only."""
 
 from __future__ import annotations
 
@@ -6,6 +8,15 @@ from pathlib import Path
 from typing import Any
 
 from bench import storage
+
+
+def _figure(width: float, height: float, ncols: int = 1) -> tuple[Any, Any]:
+    """A standalone figure and its axes (one row of ``ncols``), attached to no pyplot state."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height))
+    axes = fig.subplots(1, ncols, squeeze=False)
+    return fig, axes[0]
 
 
 def _figure_bytes(fig: Any) -> bytes:
@@ -18,25 +29,21 @@ def _figure_bytes(fig: Any) -> bytes:
 
 def step_distributions(records: list[dict[str, Any]], path: Path) -> bool:
     """Box plots with every sample overlaid, one panel per mode; False when nothing to plot."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
 
-    from bench.results import job_key, latest_per_round
+    from bench.records import JobKey, latest_per_round, measurements
 
-    groups: dict[tuple[Any, ...], list[float]] = {}
-    for rec in latest_per_round(records):
-        if rec.get("status") == "ok" and rec.get("samples_ns"):
-            groups.setdefault(job_key(rec), []).extend(s / 1e6 for s in rec["samples_ns"])
+    groups: dict[JobKey, list[float]] = {}
+    for m in latest_per_round(measurements(records)):
+        if m.ok:
+            groups.setdefault(m.key, []).extend(s / 1e6 for s in m.samples_ns)
     if not groups:
         return False
-    modes = sorted({k[1] for k in groups})
-    fig, axes = plt.subplots(1, len(modes), figsize=(6 * len(modes), 4.5), squeeze=False)
-    for ax, mode in zip(axes[0], modes, strict=True):
-        keys = [k for k in groups if k[1] == mode]
-        labels = [f"{k[0]}\nb{k[2]} LRN {'on' if k[3] else 'off'}\n{k[4]}" for k in keys]
+    modes = sorted({k.mode for k in groups})
+    fig, axes = _figure(6 * len(modes), 4.5, len(modes))
+    for ax, mode in zip(axes, modes, strict=True):
+        keys = [k for k in groups if k.mode == mode]
+        labels = [f"{k.framework}\nb{k.batch_size} LRN {'on' if k.lrn else 'off'}\n{k.compile}" for k in keys]
         data = [groups[k] for k in keys]
         ax.boxplot(data, showfliers=False)
         ax.set_xticks(range(1, len(labels) + 1), labels, fontsize=8)
@@ -47,54 +54,50 @@ def step_distributions(records: list[dict[str, Any]], path: Path) -> bool:
         ax.set_ylabel("ms per step")
         ax.grid(axis="y", alpha=0.3)
     storage.atomic_write(path, _figure_bytes(fig))
-    plt.close(fig)
     return True
+
+
+def _bar_chart(path: Path, labels: list[str], title: str, ylabel: str, bars: list[dict[str, Any]],
+               lines: tuple[tuple[float, str, str | None], ...] = ()) -> None:
+    """Bars side by side per label (each ``bars`` item: values, label, optional yerr), with horizontal
+    reference lines (value, style, legend label)."""
+    import numpy as np
+
+    fig, axes = _figure(max(6, 1.3 * len(labels)), 4.5)
+    ax = axes[0]
+    x = np.arange(len(labels))
+    width = 0.8 / len(bars)
+    for i, bar in enumerate(bars):
+        ax.bar(x + (i - (len(bars) - 1) / 2) * width, bar["values"], width, yerr=bar.get("yerr"), capsize=5,
+               label=bar.get("label"), alpha=0.85)
+    for value, style, label in lines:
+        ax.axhline(value, color="black" if label is None else "tab:red", ls=style, lw=0.8 if label is None else 1,
+                   label=label)
+    ax.set_xticks(x, labels, fontsize=8)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    if any(b.get("label") for b in bars) or any(label for _, _, label in lines):
+        ax.legend()
+    storage.atomic_write(path, _figure_bytes(fig))
 
 
 def lrn_plots(rows: list[dict[str, Any]], run_dir: Path) -> list[str]:
     """lrn_slowdown.png (ratio with CI error bars) and lrn_times.png (off vs on per framework)."""
     if not rows:
         return []
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
     labels = [f"{r['framework']}\n{r['mode']} b{r['batch_size']}" for r in rows]
-    x = np.arange(len(rows))
-    fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(rows)), 4.5))
-    ratio = np.array([r["slowdown"] for r in rows])
-    err = np.array([[r["slowdown"] - r["ci_low"] for r in rows], [r["ci_high"] - r["slowdown"] for r in rows]])
-    ax.bar(x, ratio, yerr=err, capsize=5, color="tab:blue", alpha=0.8)
-    ax.axhline(1.0, color="black", lw=0.8)
-    ax.axhline(3.0, color="tab:red", ls="--", lw=1, label="the book's claim (~3x)")
-    ax.set_xticks(x, labels, fontsize=8)
-    ax.set_ylabel("step time with LRN / without (95% CI)")
-    ax.set_title("LRN slowdown per framework")
-    ax.legend()
-    storage.atomic_write(run_dir / "lrn_slowdown.png", _figure_bytes(fig))
-    plt.close(fig)
-
-    fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(rows)), 4.5))
-    w = 0.38
-    ax.bar(x - w / 2, [r["off_ms"] for r in rows], w, label="LRN off")
-    ax.bar(x + w / 2, [r["on_ms"] for r in rows], w, label="LRN on")
-    ax.set_xticks(x, labels, fontsize=8)
-    ax.set_ylabel("mean ms per step")
-    ax.set_title("Time per step, LRN off vs on")
-    ax.legend()
-    storage.atomic_write(run_dir / "lrn_times.png", _figure_bytes(fig))
-    plt.close(fig)
+    err = [[r["slowdown"] - r["ci_low"] for r in rows], [r["ci_high"] - r["slowdown"] for r in rows]]
+    _bar_chart(run_dir / "lrn_slowdown.png", labels, "LRN slowdown per framework",
+               "step time with LRN / without (95% CI)", [{"values": [r["slowdown"] for r in rows], "yerr": err}],
+               lines=((1.0, "-", None), (3.0, "--", "the book's claim (~3x)")))
+    _bar_chart(run_dir / "lrn_times.png", labels, "Time per step, LRN off vs on", "mean ms per step",
+               [{"values": [r["off_ms"] for r in rows], "label": "LRN off"},
+                {"values": [r["on_ms"] for r in rows], "label": "LRN on"}])
     return ["lrn_slowdown.png", "lrn_times.png"]
 
 
 def parity_plots(curves: list[dict[str, Any]], run_dir: Path) -> None:
     """parity_accuracy.png (test accuracy vs step) and parity_loss.png (training loss, smoothed)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
 
     series: dict[tuple[str, str, int, str], list[tuple[float, float]]] = {}
@@ -105,7 +108,8 @@ def parity_plots(curves: list[dict[str, Any]], run_dir: Path) -> None:
         keys = [k for k in series if k[3] == metric]
         if not keys:
             continue
-        fig, ax = plt.subplots(figsize=(7, 4.5))
+        fig, axes = _figure(7, 4.5)
+        ax = axes[0]
         for key in keys:
             xs, ys = (np.array(v) for v in zip(*series[key], strict=True))
             if metric == "train_loss" and len(ys) >= 10:
@@ -120,4 +124,3 @@ def parity_plots(curves: list[dict[str, Any]], run_dir: Path) -> None:
         ax.legend(fontsize=8)
         ax.set_title(ylabel + " per framework")
         storage.atomic_write(run_dir / name, _figure_bytes(fig))
-        plt.close(fig)

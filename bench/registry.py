@@ -1,69 +1,93 @@
-"""Framework name -> adapter class, resolved lazily so that ``import bench`` imports no framework."""
+"""Framework name -> its :class:`~bench.adapter.Registration`: the one place bench learns about
+frameworks. Built-in registrations come from :mod:`impls.frameworks`; more can be added with
+``BENCH_EXTRA_FRAMEWORKS=module:ATTRIBUTE[,module:ATTRIBUTE...]`` (workers inherit it).
+
+Adapters are imported lazily, so ``import bench`` imports no framework.
+"""
 
 from __future__ import annotations
 
+import functools
 import importlib
-import importlib.util
-from typing import TYPE_CHECKING, Any
+import os
+from typing import TYPE_CHECKING
 
-from bench.config import FRAMEWORKS, ModelConfig, check_framework
-from bench.errors import FrameworkUnavailable
+from bench.adapter import Registration
+from bench.errors import FrameworkUnavailable, UsageError
 
 if TYPE_CHECKING:
     from bench.adapter import FrameworkAdapter
 
-ADAPTERS: dict[str, str] = {
-    "torch": "impls.torch_alexnet:TorchAlexNet",
-    "tensorflow": "impls.tensorflow_alexnet:TensorFlowAlexNet",
-    "jax": "impls.jax_alexnet:JaxAlexNet",
-}
-# Top-level modules each adapter needs, and the pip extra that brings them.
-REQUIRES: dict[str, tuple[str, ...]] = {
-    "torch": ("torch",),
-    "tensorflow": ("tensorflow",),
-    "jax": ("jax", "optax"),
-}
-EXTRAS: dict[str, str] = {name: name for name in FRAMEWORKS}
+EXTRA_ENV = "BENCH_EXTRA_FRAMEWORKS"
 
 
-def missing_modules(name: str) -> list[str]:
-    check_framework(name)
-    return [mod for mod in REQUIRES[name] if importlib.util.find_spec(mod) is None]
+def _load_extra(spec_text: str) -> Registration:
+    module, sep, attr = spec_text.strip().partition(":")
+    if not sep:
+        raise UsageError(f"${EXTRA_ENV}: {spec_text!r} is not MODULE:ATTRIBUTE")
+    try:
+        reg = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as exc:
+        raise UsageError(f"${EXTRA_ENV}: cannot load {spec_text!r}: {exc}") from exc
+    if not isinstance(reg, Registration):
+        raise UsageError(f"${EXTRA_ENV}: {spec_text!r} is a {type(reg).__name__}, not a bench Registration")
+    return reg
 
 
-def is_available(name: str) -> bool:
-    return not missing_modules(name)
+@functools.cache
+def _registrations(extra: str) -> dict[str, Registration]:
+    from impls.frameworks import BUILTIN
+
+    regs = list(BUILTIN) + [_load_extra(s) for s in extra.split(",") if s.strip()]
+    out: dict[str, Registration] = {}
+    for reg in regs:
+        if reg.name in out:
+            raise UsageError(f"framework {reg.name!r} is registered twice (check ${EXTRA_ENV})")
+        out[reg.name] = reg
+    return out
+
+
+def registrations() -> dict[str, Registration]:
+    return _registrations(os.environ.get(EXTRA_ENV, ""))
+
+
+def names() -> tuple[str, ...]:
+    return tuple(registrations())
+
+
+def get(name: str) -> Registration:
+    """The registration of ``name``; an unknown name is a usage error listing the valid ones."""
+    regs = registrations()
+    if name not in regs:
+        raise UsageError(f"unknown framework {name!r}; valid names: {', '.join(regs)}")
+    return regs[name]
 
 
 def available() -> list[str]:
-    return [name for name in FRAMEWORKS if is_available(name)]
+    return [name for name, reg in registrations().items() if reg.is_available()]
+
+
+def is_available(name: str) -> bool:
+    return get(name).is_available()
 
 
 def install_hint(name: str) -> str:
-    return f"pip install 'bench[{EXTRAS[name]}]'  (or: nox -s {name})"
+    return get(name).install_hint()
 
 
 def require(name: str) -> None:
-    missing = missing_modules(name)
+    reg = get(name)
+    missing = reg.missing_modules()
     if missing:
-        raise FrameworkUnavailable(
-            f"framework {name!r} is not installed (missing module {', '.join(missing)}); "
-            f"install it with: {install_hint(name)}"
-        )
+        raise FrameworkUnavailable(f"framework {name!r} is not installed (missing module {', '.join(missing)}); "
+                                   f"install it with: {reg.install_hint()}")
 
 
 def adapter_class(name: str) -> type[FrameworkAdapter]:
     require(name)
-    module, _, cls = ADAPTERS[name].partition(":")
-    loaded: Any = getattr(importlib.import_module(module), cls)
-    return loaded  # type: ignore[no-any-return]
+    return get(name).adapter_class()
 
 
-def get_adapter(name: str, lrn: bool = False, device: str = "cpu", **options: Any) -> FrameworkAdapter:
-    """Build the adapter for ``name`` with canonical ``he`` weights from ``seed`` loaded.
-
-    ``options`` are the other :class:`bench.config.ModelConfig` fields: dropout, compile,
-    lrn_impl, threads, init, seed.
-    """
-    config = ModelConfig(framework=check_framework(name), lrn=lrn, device=device, **options)
-    return adapter_class(name)(config)
+def gemm_order() -> list[str]:
+    """Frameworks in the order they are asked for a run's fallback GEMM reference."""
+    return sorted(registrations(), key=lambda n: registrations()[n].gemm_priority)

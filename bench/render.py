@@ -10,6 +10,7 @@ from rich.table import Table
 
 if TYPE_CHECKING:
     from bench.data import Dataset
+    from bench.records import SummaryRow
     from bench.verify import VerifyResult
 
 
@@ -71,38 +72,38 @@ def _fmt(value: object, spec: str = ".1f", missing: str = "-") -> str:
     return format(value, spec)
 
 
-def run_rows(rows: list[dict[str, Any]]) -> list[list[str]]:
+def run_rows(rows: list[SummaryRow]) -> list[list[str]]:
     """The cells of the run table; shared by the terminal and the Markdown summary."""
     out = []
     for r in rows:
-        lrn = "on" if r["lrn"] else "off"
-        if r.get("mean_ms") is None:
-            out.append([r["framework"], r["mode"], str(r["batch_size"]), lrn] + ["-"] * 10
-                       + [f"{r['status']}: {r.get('error') or ''}"[:60], "-"])
+        lrn = "on" if r.lrn else "off"
+        if r.mean_ms is None:
+            out.append([r.framework, r.mode, str(r.batch_size), lrn] + ["-"] * 10
+                       + [f"{r.status}: {r.error or ''}"[:60], "-"])
             continue
-        mem = (f"GPU {_fmt(r['alloc_peak_mb'], '.0f')}" if r.get("alloc_peak_mb") is not None
-               else f"RSS {_fmt(r['host_peak_rss_mb'], '.0f')}")
-        status = r["status"]
-        if r.get("unstable"):
-            status += f" ⚠ CV {100 * r['cv']:.0f}%"
+        mem = (f"GPU {_fmt(r.alloc_peak_mib, '.0f')}" if r.alloc_peak_mib is not None
+               else f"RSS {_fmt(r.host_peak_rss_mib, '.0f')}")
+        status = r.status
+        if r.unstable:
+            status += f" ⚠ CV {100 * (r.cv or 0):.0f}%"
         out.append([
-            r["framework"], r["mode"], str(r["batch_size"]), lrn,
-            f"{r['mean_ms']:.1f} ± {r['std_ms']:.1f}", f"{r['median_ms']:.1f}", f"{r['p95_ms']:.1f}",
-            f"[{r['mean_ci_low_ms']:.1f}, {r['mean_ci_high_ms']:.1f}]", f"±{r['ci_half_width_pct']:.1f}%",
-            f"{r['images_per_s']:.0f}", f"{r['achieved_gflops']:.1f}", _fmt(r.get("pct_of_peak")),
-            f"{r['compile_s']:.2f}", mem, status, f"{r['relative_to_fastest']:.2f}x",
+            r.framework, r.mode, str(r.batch_size), lrn,
+            f"{r.mean_ms:.1f} ± {_fmt(r.std_ms)}", _fmt(r.median_ms), _fmt(r.p95_ms),
+            f"[{_fmt(r.mean_ci_low_ms)}, {_fmt(r.mean_ci_high_ms)}]", f"±{_fmt(r.ci_half_width_pct)}%",
+            _fmt(r.images_per_s, ".0f"), _fmt(r.achieved_gflops), _fmt(r.pct_of_peak),
+            _fmt(r.compile_s, ".2f"), mem, status, f"{_fmt(r.relative_to_fastest, '.2f')}x",
         ])
     return out
 
 
 RUN_HEADERS = ["framework", "mode", "batch", "LRN", "mean ± sd ms", "median", "p95", "95% CI of mean", "CI ±",
-               "img/s", "GFLOP/s", "% peak", "compile s", "mem MB", "status", "vs fastest"]
+               "img/s", "GFLOP/s", "% peak", "compile s", "mem MiB", "status", "vs fastest"]
 
 
 # Below this console width the table keeps the columns a reader needs to trust a row (the CSV and
 # summary.md keep everything): config in one cell, mean ± sd, CI half-width, throughput, status.
 FULL_WIDTH = 175
-NARROW_HEADERS = ("config", "LRN", "mean ± sd ms", "CI ±", "img/s", "% peak", "compile s", "mem MB",
+NARROW_HEADERS = ("config", "LRN", "mean ± sd ms", "CI ±", "img/s", "% peak", "compile s", "mem MiB",
                   "vs fastest", "status")
 
 
@@ -112,7 +113,7 @@ def _narrow(cells: list[str]) -> list[str]:
     return [full[h] for h in NARROW_HEADERS]
 
 
-def run_table(rows: list[dict[str, Any]], console: Console, title: str = "Time per step") -> None:
+def run_table(rows: list[SummaryRow], console: Console, title: str = "Time per step") -> None:
     narrow = console.width < FULL_WIDTH
     headers = NARROW_HEADERS if narrow else RUN_HEADERS
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
@@ -121,17 +122,17 @@ def run_table(rows: list[dict[str, Any]], console: Console, title: str = "Time p
         table.add_column(shown, justify="left" if h in ("framework", "config", "mode", "LRN", "status") else "right",
                          no_wrap=h != "status")
     for cells, r in zip(run_rows(rows), rows, strict=True):
-        style = "yellow" if r.get("unstable") else ("red" if r["status"] not in ("ok", "partial") else None)
+        style = "yellow" if r.unstable else ("red" if r.status not in ("ok", "partial") else None)
         table.add_row(*(_narrow(cells) if narrow else cells), style=style)
     if narrow:
         console.print("(narrow terminal: median, p95, CI bounds and GFLOP/s are in summary.csv and summary.md; "
                       "CI ±: half-width of the mean's 95% CI)")
     console.print(table)
-    sources = sorted({str(r.get("data_source")) for r in rows if r.get("data_source")})
+    sources = sorted({str(r.data_source) for r in rows if r.data_source})
     if "synthetic" in sources:
-        console.print("[bold yellow]Data: SYNTHETIC MNIST-shaped batches (MNIST was not found); times are "
-                      "valid, no accuracy is implied.[/]")
-    if any(r.get("unstable") for r in rows):
+        console.print("[bold yellow]Data: SYNTHETIC MNIST-shaped batches (asked for, or MNIST was not found: "
+                      "env.json says which); times are valid, no accuracy is implied.[/]")
+    if any(r.unstable for r in rows):
         console.print("[yellow]⚠ unstable rows (CV > 10%): close other programs, pin --threads, and raise "
                       "--steps or --rounds; compare only the medians meanwhile.[/]")
     console.print("mean ± sample sd over per-step synchronised samples; CI: bootstrap 95% (BCa) of the mean; "
@@ -187,13 +188,13 @@ def lrn_table(rows: list[dict[str, Any]], console: Console) -> None:
     table = Table(title="What LRN costs (LRN off vs on, interleaved in one process per framework)",
                   title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     for h in ("framework", "mode", "batch", "off ms", "on ms", "slowdown [95% CI]", "+ms/step", "LRN share",
-              "mem added MB", "verdict vs the book's 3x", "LRN implementation"):
+              "mem added MiB", "verdict vs the book's 3x", "LRN implementation"):
         table.add_column(h, justify="left" if h[0].isalpha() and h not in ("batch",) else "right")
     for r in rows:
         style = None if r["verdict"] == "slower" else "yellow"
         table.add_row(r["framework"], r["mode"], str(r["batch_size"]), f"{r['off_ms']:.1f}", f"{r['on_ms']:.1f}",
                       f"{r['slowdown']:.2f}x [{r['ci_low']:.2f}, {r['ci_high']:.2f}]", f"{r['added_ms']:+.1f}",
-                      f"{r['lrn_share_pct']:.0f}%", _fmt(r.get("memory_added_mb")), r["vs_book"].split(": ", 1)[1],
+                      f"{r['lrn_share_pct']:.0f}%", _fmt(r.get("memory_added_mib")), r["vs_book"].split(": ", 1)[1],
                       r["lrn_impl"], style=style)
     console.print(table)
     console.print("slowdown: mean(on) / mean(off) with a bootstrap 95% CI; LRN share: (on - off) / on; "

@@ -56,6 +56,7 @@ def run_worker(task: str, params: dict[str, Any], *, threads: int | None = None,
         job_path.write_text(json.dumps({"task": task, "params": params, "threads": threads, "device": device}))
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [_source_root(), env.get("PYTHONPATH")]))
+        env["BENCH_PARENT_PID"] = str(os.getpid())  # the worker dies with this process
         start = time.perf_counter()
         with open(err_path, "wb") as err:
             proc = subprocess.Popen(

@@ -4,24 +4,24 @@ never leaves a half-written file and keeps every record finished before it."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bench.env import utc_now
 from bench.errors import UsageError
+from bench.records import utc_now
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 RESULTS = "results.jsonl"
 ENV = "env.json"
 SUMMARY_CSV = "summary.csv"
 SAMPLES_CSV = "samples.csv"
-SAMPLE_COLUMNS = ("framework", "mode", "batch_size", "lrn", "compile", "lrn_impl", "device", "threads",
-                  "data_source", "round", "step", "time_ns")
+LATEST = "latest"  # reports/latest: a symlink to the newest run, or a text file naming it where links fail
 
 
 _UMASK = os.umask(0)
@@ -104,28 +104,26 @@ def read_json(path: Path) -> Any:
     return json.loads(path.read_text())
 
 
-def to_csv(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> str:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in columns})
-    return buf.getvalue()
+def write_frame(path: Path, frame: pd.DataFrame) -> None:
+    """A CSV through pandas (empty cell for a missing figure), written atomically."""
+    atomic_write(path, frame.to_csv(index=False, na_rep="", lineterminator="\n"))
 
 
-def sample_rows(records: Iterable[dict[str, Any]]) -> Iterable[dict[str, Any]]:
-    """Long format: one row per timed step."""
-    for rec in records:
-        for step, ns in enumerate(rec.get("samples_ns") or []):
-            yield {**rec, "step": step, "time_ns": ns}
+def write_rows(path: Path, rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> None:
+    """Rows of dicts as a CSV with ``columns`` (default: every key, first-seen order)."""
+    import pandas as pd
+
+    cols = list(columns) if columns is not None else list(dict.fromkeys(k for row in rows for k in row))
+    write_frame(path, pd.DataFrame(list(rows), columns=cols))
 
 
 def update_latest(run_dir: Path) -> None:
-    """``reports/latest`` -> this run (a relative symlink, replaced atomically); only for runs
-    under the reports root, so ``--out /elsewhere`` never litters a ``latest`` beside it."""
+    """``reports/latest`` -> this run (a relative symlink, replaced atomically); where symlinks are not
+    allowed, a ``latest`` text file naming the folder. Only for runs under the reports root, so
+    ``--out /elsewhere`` never litters a ``latest`` beside it."""
     if run_dir.resolve().parent != default_root().resolve():
         return
-    link = run_dir.parent / "latest"
+    link = run_dir.parent / LATEST
     tmp = run_dir.parent / f".latest.{os.getpid()}"
     try:
         if tmp.is_symlink():
@@ -133,13 +131,23 @@ def update_latest(run_dir: Path) -> None:
         os.symlink(run_dir.name, tmp)
         os.replace(tmp, link)
     except OSError:
-        atomic_write(run_dir.parent / "LATEST", str(run_dir.resolve()) + "\n")
+        if link.is_symlink():
+            link.unlink()
+        atomic_write(link, run_dir.name + "\n")
+
+
+def latest() -> Path:
+    """The folder ``reports/latest`` points at (symlink or text file); may not exist."""
+    link = default_root() / LATEST
+    if link.is_file() and not link.is_symlink():
+        return default_root() / link.read_text().strip()
+    return link
 
 
 def resolve_existing(path: str | os.PathLike[str] | None) -> Path:
     """A stored run folder (default: reports/latest), or a usage error saying what was there."""
-    run_dir = Path(path) if path else default_root() / "latest"
+    run_dir = Path(path) if path else latest()
     if not (run_dir / RESULTS).exists():
         raise UsageError(f"no results in {run_dir} (expected {RESULTS}); pass a run folder written by "
-                         "'bench run' or 'bench compare'")
+                         "'bench run', 'bench compare' or 'bench parity'")
     return run_dir.resolve()

@@ -1,4 +1,4 @@
-"""A sweep: the planned (framework, config, round) jobs, run one worker each, with every record
+"""A sweep, parent side: the planned (config, round) jobs, run one worker each, with every record
 appended to the run folder as soon as it exists. Used by ``bench run`` and ``bench compare``."""
 
 from __future__ import annotations
@@ -8,12 +8,21 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bench import registry, results, storage
+from bench import env, records, registry, storage
 from bench.config import RunConfig
-from bench.env import utc_now
+from bench.records import JobKey, Measurement
 from bench.runner import run_worker
 
 Progress = Callable[[str], None]
+
+
+def key_of(config: RunConfig) -> JobKey:
+    """The key a job will be stored under, with this machine's identity (workers record their own)."""
+    m = config.model
+    ident = env.identity(m.device)
+    return JobKey(framework=m.framework, mode=config.mode, batch_size=config.batch_size, lrn=m.lrn,
+                  compile=str(m.compile), lrn_impl=str(m.lrn_impl), device=m.device, threads=m.threads,
+                  host=str(ident["host"]), gpu=ident["gpu"])
 
 
 @dataclass(frozen=True)
@@ -21,16 +30,19 @@ class Job:
     config: RunConfig
     round: int
 
-    def key_fields(self) -> dict[str, Any]:
-        m = self.config.model
-        return {"framework": m.framework, "mode": self.config.mode, "batch_size": self.config.batch_size,
-                "lrn": m.lrn, "compile": m.compile, "lrn_impl": m.lrn_impl, "device": m.device,
-                "threads": m.threads}
+    @property
+    def key(self) -> JobKey:
+        return key_of(self.config)
 
     def label(self) -> str:
-        k = self.key_fields()
-        return (f"{k['framework']} {k['mode']} batch {k['batch_size']} LRN {'on' if k['lrn'] else 'off'} "
-                f"round {self.round + 1}")
+        return f"{self.key.label()} round {self.round + 1}"
+
+    def record(self, status: str, result: dict[str, Any] | None = None, error: str | None = None,
+               wall_s: float | None = None, pair: bool = False) -> Measurement:
+        c = self.config
+        return Measurement.from_result(self.key, self.round, status, result, error, wall_s=wall_s, steps=c.steps,
+                                       warmup=c.warmup, include_transfer=c.include_transfer, config=c.to_dict(),
+                                       pair=pair)
 
 
 def plan(frameworks: Sequence[str], modes: Sequence[str], batch_sizes: Sequence[int], lrn_modes: Sequence[bool],
@@ -51,56 +63,47 @@ def plan(frameworks: Sequence[str], modes: Sequence[str], batch_sizes: Sequence[
     return jobs
 
 
-def record_for(job: Job, status: str, result: dict[str, Any] | None = None, error: str | None = None,
-               wall_s: float | None = None) -> dict[str, Any]:
-    rec: dict[str, Any] = {"schema_version": results.SCHEMA_VERSION, "kind": "measure", "utc": utc_now(),
-                           **job.key_fields(), "round": job.round, "status": status, "error": error,
-                           "steps": job.config.steps, "warmup": job.config.warmup,
-                           "include_transfer": job.config.include_transfer, "config": job.config.to_dict(),
-                           "wall_s": wall_s}
-    if result:
-        rec.update({k: v for k, v in result.items() if k not in ("status", "error", "traceback")})
-    return rec
-
-
-def done_keys(records: Sequence[dict[str, Any]]) -> set[tuple[Any, ...]]:
-    return {results.job_key(r) + (r.get("round", 0),) for r in records
-            if r.get("kind", "measure") == "measure" and r.get("status") == "ok"}
+def pending(jobs: Sequence[Job], run_dir: Path, notify: Progress | None = None) -> list[Job]:
+    """The jobs ``run_dir`` has not finished; tells ``notify`` which finished ones a resume skips."""
+    finished = records.done(records.measurements(storage.read_records(run_dir)))
+    todo = [j for j in jobs if (j.key, j.round) not in finished]
+    skipped = [j for j in jobs if (j.key, j.round) in finished]
+    if skipped and notify:
+        notify(f"resume: {len(skipped)} of {len(jobs)} jobs already finished in {run_dir}, skipped: "
+                 + "; ".join(j.label() for j in skipped))
+    return todo
 
 
 def run_gemm(run_dir: Path, frameworks: Sequence[str], device: str, threads: int | None,
              timeout: float | None) -> dict[str, Any] | None:
-    """The GEMM reference for 'percent of peak', measured once per run on the same device."""
-    for fw in ("torch", "jax", "tensorflow"):
+    """The run-level GEMM reference for 'percent of peak' (each timing worker also measures its own)."""
+    for fw in registry.gemm_order():
         if fw in frameworks and registry.is_available(fw):
             outcome = run_worker("gemm", {"framework": fw, "device": device}, threads=threads, device=device,
                                  timeout=timeout)
-            rec = {"schema_version": results.SCHEMA_VERSION, "kind": "gemm", "utc": utc_now(),
-                   "status": outcome.status, "error": outcome.error, "device": device, **outcome.result}
+            rec = {**records.header("gemm"), "status": outcome.status, "error": outcome.error, "device": device,
+                   **outcome.result}
             storage.append_record(run_dir, rec)
             return rec
     return None
 
 
 def execute(jobs: Sequence[Job], run_dir: Path, timeout: float | None, progress: Progress | None = None,
-            after_each: Callable[[], None] | None = None) -> list[dict[str, Any]]:
+            after_each: Callable[[], None] | None = None, notify: Progress | None = None) -> list[Measurement]:
     """Run every job not already finished in ``run_dir`` (resume), appending each record at once."""
-    finished = done_keys(storage.read_records(run_dir))
     out = []
-    for i, job in enumerate(jobs):
-        fields = job.key_fields()
-        if tuple(fields.values()) + (job.round,) in finished:
-            continue
+    todo = pending(jobs, run_dir, notify)
+    for i, job in enumerate(todo):
         if progress:
-            progress(f"[{i + 1}/{len(jobs)}] {job.label()}")
+            progress(f"[{i + 1}/{len(todo)}] {job.label()}")
         fw = job.config.model.framework
         if not registry.is_available(fw):
-            rec = record_for(job, "skipped", error=f"not installed: {registry.install_hint(fw)}")
+            rec = job.record("skipped", error=f"not installed: {registry.install_hint(fw)}")
         else:
             outcome = run_worker("measure", {"config": job.config.to_dict()}, threads=job.config.model.threads,
                                  device=job.config.model.device, timeout=timeout)
-            rec = record_for(job, outcome.status, outcome.result, outcome.error, outcome.wall_s)
-        storage.append_record(run_dir, rec)
+            rec = job.record(outcome.status, outcome.result, outcome.error, outcome.wall_s)
+        storage.append_record(run_dir, rec.to_dict())
         out.append(rec)
         if after_each:
             after_each()

@@ -1,6 +1,6 @@
 """The timed loop. Knows nothing of output or statistics: it returns raw nanosecond samples.
 
-Protocol (design.md section 3): the first step is timed alone as ``compile_s`` (trace, compile,
+Protocol (README, "Timing"): the first step is timed alone as ``compile_s`` (trace, compile,
 autotune); warm-up steps follow untimed; then every timed step is bracketed by a device
 synchronisation and ``perf_counter_ns`` at both edges, with the garbage collector off and nothing
 else (no logging, no host reads) inside. A second pass times a block of steps between just two
@@ -104,17 +104,38 @@ def timed_region(one: Callable[[int], Any], sync: Callable[[], None], steps: int
 
 
 def timed_steps(adapter: Steppable, batches: Sequence[Any], mode: str, steps: int,
-                clock: Clock = time.perf_counter_ns) -> list[int]:
-    """Per-step synchronised samples without compile or warm-up (the caller has warmed up)."""
+                clock: Clock = time.perf_counter_ns, host_batches: Sequence[tuple[Any, Any]] | None = None,
+                offset: int = 0) -> list[int]:
+    """Per-step synchronised samples without compile or warm-up (the caller has warmed up). With
+    ``host_batches`` each timed step includes its host-to-device copy; ``offset`` continues the cycle
+    through the batches across calls."""
     step = step_fn(adapter, mode)
     k = len(batches)
+
+    def one(i: int) -> Any:
+        if host_batches is not None:
+            return step(adapter.prepare(*host_batches[(offset + i) % len(host_batches)]))
+        return step(batches[(offset + i) % k])
+
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return timed_region(lambda i: step(batches[i % k]), adapter.synchronize, steps, clock)
+        return timed_region(one, adapter.synchronize, steps, clock)
     finally:
         if gc_was_enabled:
             gc.enable()
+
+
+def timed_block(adapter: Steppable, batches: Sequence[Any], mode: str, steps: int,
+                clock: Clock = time.perf_counter_ns) -> int:
+    """``steps`` steps back to back between just two synchronisations; total ns."""
+    step = step_fn(adapter, mode)
+    adapter.synchronize()
+    t0 = clock()
+    for i in range(steps):
+        step(batches[i % len(batches)])
+    adapter.synchronize()
+    return clock() - t0
 
 
 def bare_loop(adapter: Steppable, batches: Sequence[Any], mode: str, steps: int,

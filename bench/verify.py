@@ -36,9 +36,12 @@ LRN_RTOL = 2e-6  # the LRN op alone: a handful of float32 ulps
 # Training trajectories (dropout off, same batches) cannot stay at float32 rounding: early Adam
 # steps are ~lr * sign(g), so rounding-level differences in tiny gradients grow ~2x per step.
 # Measured on this CPU at batch 64: cross-framework loss differences 4e-6 at step 1, 1e-3 by step
-# 8, up to 6% by step 14, and torch against *itself* with the weights moved by one ulp shows the
+# 8, up to 6% by step 14, and one framework against *itself* with the weights moved by one ulp shows the
 # same growth (1e-4 at step 1, 5% by step 14). The envelope doubles from 1e-4 and caps at 15%.
 TRAJECTORY_RTOL0 = 1e-4
+# Peak memory of reference_outputs per image (float64 activations kept for the backward pass), measured
+# with LRN on: 7.0 MiB at batch 32, 5.6 at 128, 5.3 at 256 (LRN off: 4.3 at 256).
+REFERENCE_BYTES_PER_IMAGE = 6 * 2**20
 TRAJECTORY_RTOL_CAP = 0.15
 
 
@@ -133,20 +136,6 @@ class VerifyResult:
     @property
     def passed(self) -> bool:
         return self.status == "ok" and all(c.passed for c in self.checks)
-
-
-def worker_task(params: dict[str, object], workdir: Path) -> dict[str, object]:
-    from bench.registry import get_adapter
-
-    inputs = np.load(str(params["inputs"]))
-    weights = {k[2:]: inputs[k] for k in inputs.files if k.startswith("w:")}
-    adapter = get_adapter(str(params["framework"]), lrn=bool(params["lrn"]), dropout=0.0,
-                          compile=params.get("compile"))
-    got = collect(adapter, inputs["images"], inputs["labels"], weights)
-    out = workdir / "outputs.npz"
-    np.savez(out, **got)  # type: ignore[arg-type]
-    describe = {**adapter.describe(), "compile_mode": str(adapter.config.compile)}
-    return {"outputs": str(out), "describe": describe, "versions": adapter.versions()}
 
 
 def run(frameworks: list[str], lrn_modes: list[bool], images: np.ndarray, labels: np.ndarray,

@@ -1,9 +1,10 @@
 """The subprocess side: ``python -m bench.worker JOB.json RESULT.json``.
 
-Sets the process environment (threads, GPU preallocation off, CPU-only when asked) *before*
-any framework is imported, runs one task, and writes its JSON result atomically. Exceptions
-become a result with status ``failed`` or ``oom``; a hard crash leaves no result file, which the
-parent turns into a row of its own.
+Ties its life to the parent's (a worker left running after ``bench`` is killed would disturb the
+next measurement), sets the process environment (threads, CPU affinity, each framework's settings
+from its registration) *before* any framework is imported, runs one task from :mod:`bench.tasks`,
+and writes its JSON result atomically. Exceptions become a result with status ``failed`` or
+``oom``; a hard crash leaves no result file, which the parent turns into a row of its own.
 """
 
 from __future__ import annotations
@@ -11,52 +12,70 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import signal
 import sys
+import threading
+import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-# task name -> "module:function"; each function takes (params, workdir) and returns a JSON dict.
-TASKS: dict[str, str] = {
-    "verify": "bench.verify:worker_task",
-    "measure": "bench.measure:worker_task",
-    "calibrate": "bench.calibrate:worker_task",
-    "lrn_layer": "bench.lrn_layer:worker_task",
-    "lrn_pair": "bench.pair:worker_task",
-    "parity": "bench.parity:worker_task",
-    "gemm": "bench.calibrate:gemm_task",
-    "devices": "bench.env:devices_task",
-    "crash": "bench.worker:_crash_task",
-}
 OOM_MARKERS = ("out of memory", "resource_exhausted", "outofmemoryerror", "oom when allocating")
+
+
+PARENT_ENV = "BENCH_PARENT_PID"
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def tie_to_parent() -> str:
+    """Die with the parent: the kernel sends SIGKILL when it exits (Linux), else a watchdog thread
+    polls for it. A parent already gone before this ran means exit now. Returns the mechanism."""
+    expected = int(os.environ.get(PARENT_ENV, "0") or 0)
+    how = "watchdog"
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0:
+                how = "prctl(PR_SET_PDEATHSIG)"
+        except (OSError, AttributeError):
+            pass
+    if expected and os.getppid() != expected:
+        os._exit(1)
+    if how == "watchdog" and expected:
+        def watch() -> None:
+            while os.getppid() == expected:
+                time.sleep(1.0)
+            os._exit(1)
+
+        threading.Thread(target=watch, daemon=True, name="bench-parent-watchdog").start()
+    return how
+
+
+def pin_cores(threads: int) -> list[int]:
+    """The last ``threads`` usable cores: CPU 0 takes most interrupts, so it is left to the system."""
+    cpus = sorted(os.sched_getaffinity(0))[-threads:]
+    os.sched_setaffinity(0, cpus)
+    return cpus
 
 
 def prepare_process(threads: int | None, device: str) -> dict[str, str]:
     """Environment every framework reads at import; returns what was set, for provenance."""
-    env = {
-        "XLA_PYTHON_CLIENT_PREALLOCATE": "false",
-        "TF_FORCE_GPU_ALLOW_GROWTH": "true",
-        "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"),
-    }
+    from bench import registry
+
+    env: dict[str, str] = {}
     if device == "cpu":
         env["CUDA_VISIBLE_DEVICES"] = ""  # a CPU row must not touch (or allocate on) a GPU
-        env["JAX_PLATFORMS"] = "cpu"
     if threads:
-        n = str(threads)
-        env.update({"OMP_NUM_THREADS": n, "MKL_NUM_THREADS": n, "TF_NUM_INTRAOP_THREADS": n,
-                    "TF_NUM_INTEROP_THREADS": "1"})
-        if threads == 1:
-            env["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false "
-                                "intra_op_parallelism_threads=1").strip()
-        # The one control that binds every framework the same way: the cores the process may use.
-        if hasattr(os, "sched_setaffinity"):
-            cpus = sorted(os.sched_getaffinity(0))[:threads]
-            os.sched_setaffinity(0, cpus)
-            env["cpu_affinity"] = ",".join(map(str, cpus))
-    for key, value in env.items():
-        if key != "cpu_affinity":
-            os.environ[key] = value
+        env.update({"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)})
+    for reg in registry.registrations().values():
+        env.update(reg.worker_env(threads, device))
+    os.environ.update(env)
+    # The one control that binds every framework the same way: the cores the process may use.
+    if threads and hasattr(os, "sched_setaffinity"):
+        env["cpu_affinity"] = ",".join(map(str, pin_cores(threads)))
     return env
 
 
@@ -72,22 +91,6 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {msg[0] if msg else ''}"[:500]
 
 
-def _crash_task(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
-    """A task built to fail, for the isolation tests: raise, die by signal, or hang."""
-    how = params.get("how", "raise")
-    if how == "raise":
-        raise RuntimeError("planted failure")
-    if how == "oom":
-        raise MemoryError("planted out of memory")
-    if how == "signal":
-        os.kill(os.getpid(), 9)
-    if how == "hang":
-        import time
-
-        time.sleep(3600)
-    return {"status": "ok", "how": how}
-
-
 def write_json(path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(data, default=str))
@@ -97,13 +100,20 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
 def main(argv: list[str]) -> int:
     job_path, result_path = Path(argv[0]), Path(argv[1])
     job = json.loads(job_path.read_text())
-    env = prepare_process(job.get("threads"), job.get("device", "cpu"))
+    tied = tie_to_parent()
+    device = job.get("device", "cpu")
+    env = prepare_process(job.get("threads"), device)
+    env["parent_tie"] = tied
     try:
-        module, _, func = TASKS[job["task"]].partition(":")
-        task: Callable[[dict[str, Any], Path], dict[str, Any]] = getattr(importlib.import_module(module), func)
+        from bench.env import identity
+        from bench.tasks import TASKS
+
+        module = importlib.import_module(f"bench.tasks.{TASKS[job['task']]}")
+        task: Callable[[dict[str, Any], Path], dict[str, Any]] = module.run
         result = task(job.get("params", {}), job_path.parent)
         result.setdefault("status", "ok")
         result["worker_env"] = env
+        result["identity"] = identity(device)
         write_json(result_path, result)
         return 0
     except BaseException as exc:  # noqa: BLE001 - every failure must become a result row

@@ -17,10 +17,12 @@ import numpy as np
 import optax
 from jax import lax
 
-from bench.adapter import FrameworkAdapter, check_batch
+from bench.adapter import DeviceInfo, FrameworkAdapter, Gemm, LrnLayer, check_batch
 from impls import spec
 
-jax.config.update("jax_default_matmul_precision", "highest")  # no TF32/bf16 passes on GPU
+# Every conv and matmul of the model asks for full float32 (no TF32/bf16 passes on GPU) itself, so
+# importing this module changes nothing for other JAX code in the process (no global config).
+HIGHEST = lax.Precision.HIGHEST
 
 
 def _window_sum(sq: jax.Array, impl: str, r: int) -> jax.Array:
@@ -30,11 +32,12 @@ def _window_sum(sq: jax.Array, impl: str, r: int) -> jax.Array:
     if impl == "matmul":
         idx = np.arange(c)
         band = jnp.asarray((np.abs(idx[:, None] - idx[None, :]) <= r).astype(np.float32))
-        return jnp.matmul(sq, band, precision=lax.Precision.HIGHEST)
+        return jnp.matmul(sq, band, precision=HIGHEST)
     if impl == "conv":
         flat = sq.reshape(-1, c, 1)
         kernel = jnp.ones((2 * r + 1, 1, 1), sq.dtype)
-        out = lax.conv_general_dilated(flat, kernel, (1,), ((r, r),), dimension_numbers=("NWC", "WIO", "NWC"))
+        out = lax.conv_general_dilated(flat, kernel, (1,), ((r, r),), dimension_numbers=("NWC", "WIO", "NWC"),
+                                       precision=HIGHEST)
         return out.reshape(sq.shape)
     raise ValueError(f"unknown JAX LRN implementation {impl!r}")
 
@@ -49,7 +52,7 @@ def forward(params: dict[str, jax.Array], x: jax.Array, *, use_lrn: bool, lrn_im
     for layer in spec.layers(use_lrn):
         if layer.kind == "conv":
             y = lax.conv_general_dilated(x, params[f"{layer.name}.w"], (1, 1), "SAME",
-                                         dimension_numbers=("NHWC", "HWIO", "NHWC"))
+                                         dimension_numbers=("NHWC", "HWIO", "NHWC"), precision=HIGHEST)
             x = jax.nn.relu(y + params[f"{layer.name}.b"])
         elif layer.kind == "lrn":
             x = lrn(x, lrn_impl, lrn_params)
@@ -58,7 +61,7 @@ def forward(params: dict[str, jax.Array], x: jax.Array, *, use_lrn: bool, lrn_im
         else:
             if x.ndim == 4:
                 x = x.reshape(x.shape[0], -1)  # NHWC flatten
-            x = x @ params[f"{layer.name}.w"] + params[f"{layer.name}.b"]
+            x = jnp.matmul(x, params[f"{layer.name}.w"], precision=HIGHEST) + params[f"{layer.name}.b"]
             if layer.relu:
                 x = jax.nn.relu(x)
             if layer.dropout and key is not None and rate > 0:
@@ -151,9 +154,9 @@ class JaxAlexNet(FrameworkAdapter):
                 "alloc_reserved_bytes": int(stats["bytes_reserved"]) if "bytes_reserved" in stats else None}
 
     def versions(self) -> dict[str, str]:
-        import jaxlib
+        import importlib.metadata
 
-        return {"jax": jax.__version__, "jaxlib": jaxlib.__version__, "optax": optax.__version__,
+        return {"jax": jax.__version__, "jaxlib": importlib.metadata.version("jaxlib"), "optax": optax.__version__,
                 "jax.backend": self.device.platform}
 
     def describe(self) -> dict[str, str]:
@@ -161,24 +164,61 @@ class JaxAlexNet(FrameworkAdapter):
                     "conv": "1-D conv of ones over channels"}[str(self.config.lrn_impl)]
         return {"compile": "jax.jit (donated state)", "lrn_impl": lrn_desc}
 
+    @classmethod
+    def lrn_layer(cls, impl: str, params: spec.LrnParams, device: str) -> LrnLayer:
+        return _JaxLrn(impl, params, device)
 
-def lrn_layer(impl: str, params: spec.LrnParams, device: str) -> dict[str, Any]:
+    @classmethod
+    def gemm(cls, device: str, n: int) -> Gemm:
+        return _JaxGemm(device, n)
+
+    @classmethod
+    def devices(cls) -> DeviceInfo:
+        return DeviceInfo([str(d) for d in jax.devices()], f"backend {jax.default_backend()}")
+
+
+def _device(device: str) -> Any:
+    return jax.devices("gpu" if device == "gpu" else "cpu")[0]
+
+
+class _JaxLrn(LrnLayer):
     """The LRN layer alone, jitted, with one of the three window-sum formulations."""
-    dev = jax.devices("gpu" if device == "gpu" else "cpu")[0]
-    f = functools.partial(lrn, impl=impl, p=params)
-    fwd = jax.jit(f)
-    fwd_bwd = jax.jit(lambda x, g: jax.vjp(f, x)[1](g)[0])
-    last: list[Any] = [None]
 
-    def run(fn: Any) -> Any:
-        def call(*args: Any) -> Any:
-            last[0] = fn(*args)
-            return last[0]
-        return call
+    def __init__(self, impl: str, params: spec.LrnParams, device: str) -> None:
+        self.dev = _device(device)
+        f = functools.partial(lrn, impl=impl, p=params)
+        self.fwd = jax.jit(f)
+        self.fwd_bwd = jax.jit(lambda x, g: jax.vjp(f, x)[1](g)[0])
+        self.last: Any = None
 
-    def sync() -> None:
-        if last[0] is not None:
-            last[0].block_until_ready()
+    def put(self, array: np.ndarray) -> jax.Array:
+        return jax.device_put(array, self.dev)
 
-    return {"put": lambda a: jax.device_put(a, dev), "forward": run(fwd), "forward_backward": run(fwd_bwd),
-            "sync": sync, "host": np.asarray}
+    def forward(self, x: jax.Array) -> jax.Array:
+        self.last = self.fwd(x)
+        return self.last
+
+    def forward_backward(self, x: jax.Array, grad: jax.Array) -> jax.Array:
+        self.last = self.fwd_bwd(x, grad)
+        return self.last
+
+    def sync(self) -> None:
+        if self.last is not None:
+            self.last.block_until_ready()
+
+    def host(self, result: jax.Array) -> np.ndarray:
+        return np.asarray(result)
+
+
+class _JaxGemm(Gemm):
+    def __init__(self, device: str, n: int) -> None:
+        self.a = jax.device_put(np.random.default_rng(0).standard_normal((n, n), np.float32), _device(device))
+        self.fn = jax.jit(lambda x, y: jnp.matmul(x, y, precision=HIGHEST))
+        self.last: Any = None
+
+    def run(self) -> None:
+        self.last = self.fn(self.a, self.a)
+
+    def sync(self) -> None:
+        if self.last is not None:
+            self.last.block_until_ready()

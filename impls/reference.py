@@ -1,11 +1,13 @@
 """A float64 NumPy forward and backward of the canonical network: the oracle for parity.
 
-Written for clarity, not speed (im2col convolutions). Dropout is not modelled: parity checks
-run with dropout off, because no two frameworks draw the same dropout masks.
+Written for clarity, not speed (im2col convolutions). Parity checks run with dropout off, because
+no two frameworks draw the same dropout masks; ``dropout`` (a function giving each dropout layer's
+scaled keep-mask) lets a model built on this reference train with it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -13,6 +15,7 @@ import numpy as np
 from impls import spec
 
 Array = np.ndarray
+Dropout = Callable[[str, tuple[int, ...]], Array]  # (layer name, shape) -> keep-mask / (1 - rate)
 
 
 def _pad_same(x: Array) -> Array:
@@ -105,9 +108,11 @@ class Tape:
     inputs: dict[str, Array] = field(default_factory=dict)
     pre_relu: dict[str, Array] = field(default_factory=dict)
     pool_arg: dict[str, Array] = field(default_factory=dict)
+    masks: dict[str, Array] = field(default_factory=dict)
 
 
-def forward(weights: dict[str, Array], images: Array, lrn: bool, tape: Tape | None = None) -> Array:
+def forward(weights: dict[str, Array], images: Array, lrn: bool, tape: Tape | None = None,
+            lrn_params: spec.LrnParams = spec.DEFAULT_LRN, dropout: Dropout | None = None) -> Array:
     x = np.asarray(images, dtype=np.float64)
     w = {k: np.asarray(v, dtype=np.float64) for k, v in weights.items()}
     for layer in spec.layers(lrn):
@@ -126,28 +131,37 @@ def forward(weights: dict[str, Array], images: Array, lrn: bool, tape: Tape | No
             if tape is not None:
                 tape.pool_arg[layer.name] = arg
         else:
-            x = lrn_forward(x)
+            x = lrn_forward(x, lrn_params)
         if layer.relu:
             if tape is not None:
                 tape.pre_relu[layer.name] = x
             x = np.maximum(x, 0.0)
+        if layer.dropout and dropout is not None:
+            mask = dropout(layer.name, x.shape)
+            x = x * mask
+            if tape is not None:
+                tape.masks[layer.name] = mask
     return x
 
 
-def logits(weights: dict[str, Array], images: Array, lrn: bool) -> Array:
-    return forward(weights, images, lrn)
+def logits(weights: dict[str, Array], images: Array, lrn: bool,
+           lrn_params: spec.LrnParams = spec.DEFAULT_LRN) -> Array:
+    return forward(weights, images, lrn, lrn_params=lrn_params)
 
 
 def loss_and_grads(
-    weights: dict[str, Array], images: Array, labels: Array, lrn: bool
+    weights: dict[str, Array], images: Array, labels: Array, lrn: bool,
+    lrn_params: spec.LrnParams = spec.DEFAULT_LRN, dropout: Dropout | None = None,
 ) -> tuple[float, dict[str, Array]]:
     tape = Tape()
-    out = forward(weights, images, lrn, tape)
+    out = forward(weights, images, lrn, tape, lrn_params, dropout)
     loss, g = softmax_xent(out, np.asarray(labels))
     w = {k: np.asarray(v, dtype=np.float64) for k, v in weights.items()}
     grads: dict[str, Array] = {}
     for layer in reversed(spec.layers(lrn)):
         x = tape.inputs[layer.name]
+        if layer.name in tape.masks:
+            g = g * tape.masks[layer.name]
         if layer.relu:
             g = g * (tape.pre_relu[layer.name] > 0)
         if layer.kind == "dense":
@@ -163,7 +177,7 @@ def loss_and_grads(
         elif layer.kind == "pool":
             g = pool_backward(x.shape, tape.pool_arg[layer.name], g)
         else:
-            g = lrn_backward(x, g)
+            g = lrn_backward(x, g, lrn_params)
     return loss, {name: grads[name] for name in spec.WEIGHT_NAMES}
 
 

@@ -15,7 +15,7 @@ import numpy as np
 IMAGE_SHAPE = (28, 28, 1)  # NHWC without the batch axis
 NUM_CLASSES = 10
 
-# Optimiser and regularisation constants, identical in every framework (design.md section 1).
+# Optimiser and regularisation constants, identical in every framework (each adapter passes them explicitly).
 ADAM_LR = 1e-3
 ADAM_BETA1 = 0.9
 ADAM_BETA2 = 0.999

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from bench.adapter import FrameworkAdapter, check_batch
+from bench.adapter import DeviceInfo, FrameworkAdapter, Gemm, LrnLayer, check_batch
 from impls import spec
 
 
@@ -149,9 +149,7 @@ class TensorFlowAlexNet(FrameworkAdapter):
         return float(result.numpy())
 
     def synchronize(self) -> None:
-        sync = getattr(getattr(tf.test, "experimental", None), "sync_devices", None)
-        if sync is not None:
-            sync()
+        _sync_devices()
 
     def lrn(self, x: np.ndarray) -> np.ndarray:
         t, _ = self._put(x)
@@ -182,40 +180,87 @@ class TensorFlowAlexNet(FrameworkAdapter):
         mode = {"function": "tf.function", "xla": "tf.function(jit_compile=True)", "eager": "eager"}
         return {"compile": mode[str(self.config.compile)], "lrn_impl": lrn}
 
+    @classmethod
+    def lrn_layer(cls, impl: str, params: spec.LrnParams, device: str) -> LrnLayer:
+        return _TfLrn(impl, params, device)
 
-def lrn_layer(impl: str, params: spec.LrnParams, device: str) -> dict[str, Any]:
+    @classmethod
+    def gemm(cls, device: str, n: int) -> Gemm:
+        return _TfGemm(device, n)
+
+    @classmethod
+    def devices(cls) -> DeviceInfo:
+        info = tf.sysconfig.get_build_info()
+        build = f"built with CUDA {info['cuda_version']}" if info.get("cuda_version") else "CPU build"
+        return DeviceInfo([d.name for d in tf.config.list_physical_devices()], build)
+
+
+def _sync_devices(last: tf.Tensor | None = None) -> None:
+    """Wait for every queued op. ``tf.test.experimental.sync_devices`` (TF >= 2.12) copies nothing;
+    without it, one element of the last result is read (never the whole tensor)."""
+    sync = getattr(getattr(tf.test, "experimental", None), "sync_devices", None)
+    if sync is not None:
+        sync()
+    elif last is not None:
+        tf.reshape(last, [-1])[0].numpy()
+
+
+def _device_name(device: str) -> str:
+    return "/GPU:0" if device == "gpu" else "/CPU:0"
+
+
+class _TfLrn(LrnLayer):
     """The LRN op alone in a tf.function (``op``) or compiled by XLA (``xla``)."""
-    name = "/GPU:0" if device == "gpu" else "/CPU:0"
-    jit = impl == "xla"
 
-    def op(x: tf.Tensor) -> tf.Tensor:
-        return tf.nn.local_response_normalization(x, depth_radius=params.depth_radius, bias=params.bias,
-                                                  alpha=params.alpha, beta=params.beta)
+    def __init__(self, impl: str, params: spec.LrnParams, device: str) -> None:
+        self.name = _device_name(device)
+        jit = impl == "xla"
 
-    def fb(x: tf.Tensor, g: tf.Tensor) -> tf.Tensor:
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            y = op(x)
-        return tape.gradient(y, x, output_gradients=g)
+        def op(x: tf.Tensor) -> tf.Tensor:
+            return tf.nn.local_response_normalization(x, depth_radius=params.depth_radius, bias=params.bias,
+                                                      alpha=params.alpha, beta=params.beta)
 
-    fwd, fwd_bwd = tf.function(op, jit_compile=jit), tf.function(fb, jit_compile=jit)
-    last: list[Any] = [None]
+        def fb(x: tf.Tensor, g: tf.Tensor) -> tf.Tensor:
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = op(x)
+            return tape.gradient(y, x, output_gradients=g)
 
-    def put(a: np.ndarray) -> tf.Tensor:
-        with tf.device(name):
-            return tf.identity(tf.constant(a))
+        self.fwd, self.fwd_bwd = tf.function(op, jit_compile=jit), tf.function(fb, jit_compile=jit)
+        self.last: tf.Tensor | None = None
 
-    def run(f: Any) -> Any:
-        def call(*args: Any) -> Any:
-            with tf.device(name):
-                last[0] = f(*args)
-            return last[0]
-        return call
+    def put(self, array: np.ndarray) -> tf.Tensor:
+        with tf.device(self.name):
+            return tf.identity(tf.constant(array))
 
-    def sync() -> None:
-        sync_devices = getattr(getattr(tf.test, "experimental", None), "sync_devices", None)
-        if sync_devices is not None and device == "gpu":
-            sync_devices()
+    def forward(self, x: tf.Tensor) -> tf.Tensor:
+        with tf.device(self.name):
+            self.last = self.fwd(x)
+        return self.last
 
-    return {"put": put, "forward": run(fwd), "forward_backward": run(fwd_bwd), "sync": sync,
-            "host": lambda t: t.numpy()}
+    def forward_backward(self, x: tf.Tensor, grad: tf.Tensor) -> tf.Tensor:
+        with tf.device(self.name):
+            self.last = self.fwd_bwd(x, grad)
+        return self.last
+
+    def sync(self) -> None:
+        _sync_devices(self.last)
+
+    def host(self, result: tf.Tensor) -> np.ndarray:
+        return np.asarray(result.numpy())
+
+
+class _TfGemm(Gemm):
+    def __init__(self, device: str, n: int) -> None:
+        self.name = _device_name(device)
+        with tf.device(self.name):
+            self.a = tf.random.normal((n, n))
+        self.fn = tf.function(lambda x: tf.matmul(x, x))
+        self.last: tf.Tensor | None = None
+
+    def run(self) -> None:
+        with tf.device(self.name):
+            self.last = self.fn(self.a)
+
+    def sync(self) -> None:
+        _sync_devices(self.last)

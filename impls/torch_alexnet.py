@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.adapter import FrameworkAdapter, check_batch
+from bench.adapter import DeviceInfo, FrameworkAdapter, Gemm, LrnLayer, check_batch
 from impls import spec
 
 
@@ -157,8 +157,7 @@ class TorchAlexNet(FrameworkAdapter):
         return float(result.item())
 
     def synchronize(self) -> None:
-        if self.device.type == "cuda":
-            torch.cuda.synchronize()
+        _sync(self.device)
 
     def lrn(self, x: np.ndarray) -> np.ndarray:
         with torch.no_grad():
@@ -178,7 +177,7 @@ class TorchAlexNet(FrameworkAdapter):
             torch.cuda.reset_peak_memory_stats()
 
     def versions(self) -> dict[str, str]:
-        out = {"torch": torch.__version__}
+        out: dict[str, str] = {"torch": str(torch.__version__)}
         if torch.version.cuda:
             out["torch.cuda"] = str(torch.version.cuda)
             out["torch.cudnn"] = str(torch.backends.cudnn.version())
@@ -190,28 +189,64 @@ class TorchAlexNet(FrameworkAdapter):
             lrn = "torch.compile(nn.LocalResponseNorm)"
         return {"compile": str(self.config.compile), "lrn_impl": lrn, "threads": str(torch.get_num_threads())}
 
+    @classmethod
+    def lrn_layer(cls, impl: str, params: spec.LrnParams, device: str) -> LrnLayer:
+        return _TorchLrn(impl, params, device)
 
-def lrn_layer(impl: str, params: spec.LrnParams, device: str) -> dict[str, Any]:
-    """The LRN layer alone, for the micro-benchmark: NHWC NumPy in, device tensors inside."""
-    dev = torch.device("cuda" if device == "gpu" else "cpu")
-    module = nn.LocalResponseNorm(params.torch_size, params.torch_alpha, params.beta, params.bias)
-    fn: Any = torch.compile(module) if impl == "compiled" else module
+    @classmethod
+    def gemm(cls, device: str, n: int) -> Gemm:
+        return _TorchGemm(device, n)
 
-    def put(a: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2))).to(dev)
+    @classmethod
+    def devices(cls) -> DeviceInfo:
+        devs = ["cpu"] + [f"cuda:{i} {torch.cuda.get_device_name(i)}" for i in range(torch.cuda.device_count())]
+        return DeviceInfo(devs, f"built with CUDA {torch.version.cuda}" if torch.version.cuda else "CPU build")
 
-    def forward(x: torch.Tensor) -> torch.Tensor:
+
+def _torch_device(device: str) -> torch.device:
+    return torch.device("cuda" if device == "gpu" else "cpu")
+
+
+def _sync(dev: torch.device) -> None:
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+
+
+class _TorchLrn(LrnLayer):
+    """nn.LocalResponseNorm alone (``module``), or under torch.compile (``compiled``); NCHW inside."""
+
+    def __init__(self, impl: str, params: spec.LrnParams, device: str) -> None:
+        self.dev = _torch_device(device)
+        module = nn.LocalResponseNorm(params.torch_size, params.torch_alpha, params.beta, params.bias)
+        self.fn: Any = torch.compile(module) if impl == "compiled" else module
+
+    def put(self, array: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(array.transpose(0, 3, 1, 2))).to(self.dev)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
-            return fn(x)
+            return self.fn(x)
 
-    def forward_backward(x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    def forward_backward(self, x: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
         x = x.detach().requires_grad_(True)
-        (grad,) = torch.autograd.grad(fn(x), x, g)
-        return grad
+        (dx,) = torch.autograd.grad(self.fn(x), x, grad)
+        return dx
 
-    def sync() -> None:
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
+    def sync(self) -> None:
+        _sync(self.dev)
 
-    return {"put": put, "forward": forward, "forward_backward": forward_backward, "sync": sync,
-            "host": lambda t: t.detach().cpu().numpy().transpose(0, 2, 3, 1)}
+    def host(self, result: torch.Tensor) -> np.ndarray:
+        return np.asarray(result.detach().cpu().numpy().transpose(0, 2, 3, 1))
+
+
+class _TorchGemm(Gemm):
+    def __init__(self, device: str, n: int) -> None:
+        torch.backends.cuda.matmul.allow_tf32 = False
+        self.dev = _torch_device(device)
+        self.a, self.b = torch.randn(n, n, device=self.dev), torch.randn(n, n, device=self.dev)
+
+    def run(self) -> None:
+        torch.mm(self.a, self.b)
+
+    def sync(self) -> None:
+        _sync(self.dev)

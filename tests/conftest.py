@@ -1,5 +1,7 @@
 """Shared fixtures. Real MNIST comes from $BENCH_DATA_DIR (CI: ../shared/data/mnist) or the cache;
-with BENCH_REQUIRE_MNIST=1 (CI) a missing copy fails the tests instead of skipping them."""
+with BENCH_REQUIRE_MNIST=1 (CI) a missing copy fails the tests instead of skipping them.
+
+Frameworks come from the registry: one pytest marker each (``-m torch``), parametrised ids."""
 
 from __future__ import annotations
 
@@ -9,11 +11,16 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bench import data
+from bench import data, registry
 from bench.errors import DataNotFound
 
-FRAMEWORKS = ("torch", "tensorflow", "jax")
-MODULES = {"torch": "torch", "tensorflow": "tensorflow", "jax": "jax"}
+FRAMEWORKS = registry.names()
+NUMPY_FRAMEWORK = "tests.numpy_framework:REGISTRATION"  # the test-only fourth framework
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, reg in registry.registrations().items():
+        config.addinivalue_line("markers", f"{name}: needs {', '.join(reg.requires)} ({reg.install_hint()})")
 
 
 def framework_params() -> list[Any]:
@@ -22,9 +29,16 @@ def framework_params() -> list[Any]:
 
 def require_framework(name: str) -> None:
     # exc_type=ModuleNotFoundError: a broken install (ImportError inside the package) fails loudly.
-    pytest.importorskip(MODULES[name], exc_type=ModuleNotFoundError)
-    if name == "jax":
-        pytest.importorskip("optax", exc_type=ModuleNotFoundError)
+    for module in registry.get(name).requires:
+        pytest.importorskip(module, exc_type=ModuleNotFoundError)
+
+
+def installed(minimum: int = 1) -> list[str]:
+    """The installed frameworks, skipping the test when fewer than ``minimum`` are."""
+    names = registry.available()
+    if len(names) < minimum:
+        pytest.skip(f"needs {minimum} installed framework(s), found {names}")
+    return names
 
 
 @pytest.fixture(scope="session")
@@ -40,3 +54,13 @@ def mnist() -> data.Dataset:
 @pytest.fixture(scope="session")
 def batch(mnist: data.Dataset) -> tuple[np.ndarray, np.ndarray]:
     return mnist.train_images[:32], mnist.train_labels[:32]
+
+
+@pytest.fixture
+def numpy_framework(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Registers the test-only NumPy framework in this process and in every worker it starts."""
+    monkeypatch.setenv(registry.EXTRA_ENV, NUMPY_FRAMEWORK)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
+    assert "numpy" in registry.names()
+    return "numpy"

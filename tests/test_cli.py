@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+import bench
 from bench import registry
 from bench.cli import main
 
@@ -55,7 +56,7 @@ def test_get_adapter_rejects_bad_options() -> None:
     from bench.errors import UsageError
 
     with pytest.raises(UsageError, match="unknown framework 'pytorch'; valid names: torch, tensorflow, jax"):
-        registry.get_adapter("pytorch")
+        bench.get_adapter("pytorch")
     with pytest.raises(UsageError, match="invalid compile mode for torch 'jit'; allowed: eager, compile"):
         from bench.config import ModelConfig
 
@@ -132,3 +133,59 @@ def test_out_folder_with_results_needs_resume(tmp_path: Any, capsys: pytest.Capt
     (tmp_path / "results.jsonl").write_text("{}\n")
     code, _, err = _run(["run", "--frameworks", "torch", "--data", "synthetic", "--out", str(tmp_path)], capsys)
     assert code == 2 and "already holds results" in err and "--resume" in err
+
+
+@pytest.mark.parametrize(("argv", "fragment"), [
+    # options that used to be accepted and silently ignored
+    (["compare", "--lrn", "--lrn-impl", "fastest", "--no-layer"],
+     "--lrn-impl has no effect as 'fastest' without the layer micro-benchmark"),
+    (["compare", "--lrn-impl", "fastest"], "--lrn-impl has no effect with --lrn off"),
+    (["compare", "--lrn", "on", "--lrn-impl", "fastest"],
+     "--lrn-impl has no effect as 'fastest' without the layer micro-benchmark"),
+    (["compare", "--no-layer"], "--no-layer has no effect without --lrn both"),
+    (["compare", "--layer-steps", "5"], "--layer-steps has no effect without the layer micro-benchmark"),
+    (["compare", "--layer", "--steps", "5", "--mode", "train"], "--mode, --steps have no effect with --layer"),
+    (["compare", "--lrn-radius", "3"], "--lrn-radius has no effect without LRN"),
+    (["run", "--lrn-beta", "0.5"], "--lrn-beta has no effect without LRN"),
+    (["run", "--lrn-impl", "jax=matmul"], "--lrn-impl has no effect without LRN"),
+    (["run", "--max-steps", "50"], "--max-steps has no effect without --target-ci"),
+    (["run", "--lrn", "on", "--lrn-impl", "fastest"], "--lrn-impl fastest needs the layer micro-benchmark"),
+    (["parity", "--trajectory", "--seeds", "3"], "--seeds has no effect with --trajectory"),
+    (["parity", "--trajectory-steps", "50"], "--trajectory-steps has no effect without --trajectory"),
+    (["parity", "--quick", "--epochs", "3"], "--epochs has no effect with --quick"),
+    (["parity", "--lrn"], "parity trains one model per framework: use --lrn off or --lrn on (received both)"),
+    (["env", "--no-probe", "--timeout", "5"], "--timeout has no effect with --no-probe"),
+    # values this machine cannot honour
+    (["run", "--threads", "100000"], "expected 1 to "),
+    (["verify", "--batch-size", "100000"], "the float64 reference needs ~"),
+])
+def test_options_that_would_not_take_effect_are_refused(argv: list[str], fragment: str,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(argv, capsys)
+    assert code == 2, err
+    assert fragment in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_verify_batch_limit_follows_available_memory() -> None:
+    from bench.commands.verify import check_batch_fits
+    from bench.errors import UsageError
+
+    check_batch_fits(100, available=2**30)  # ~600 MiB of 1 GiB
+    with pytest.raises(UsageError, match=r"--batch-size 200: .* use --batch-size 119 or less"):
+        check_batch_fits(200, available=2**30)
+
+
+def test_threads_up_to_the_usable_cores_are_accepted() -> None:
+    from bench.commands import options
+
+    n = options.usable_cores()
+    assert options.threads(str(n)) == n
+
+
+def test_lrn_means_the_same_in_every_command() -> None:
+    from bench.cli import build_parser
+
+    parser = build_parser()
+    for command in ("run", "verify", "compare", "parity"):
+        assert parser.parse_args([command, "--lrn"]).lrn == "both", command
+        assert parser.parse_args([command, "--lrn", "on"]).lrn == "on", command

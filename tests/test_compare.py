@@ -4,7 +4,7 @@ bad LRN parameters, and the compare command end to end at a tiny size."""
 from __future__ import annotations
 
 import csv
-import importlib
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -13,12 +13,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bench import compare
-from bench.config import LRN_IMPLS, ModelConfig
+from bench import compare, registry
+from bench.config import ModelConfig
 from bench.errors import UsageError
-from bench.lrn_layer import LRN_GRAD_RTOL, inputs
-from bench.registry import ADAPTERS
 from bench.stats import Ratio
+from bench.tasks.lrn_layer import LRN_GRAD_RTOL, inputs
 from bench.verify import LRN_RTOL, normalised_max
 from impls import reference, spec
 from tests.conftest import framework_params, require_framework
@@ -26,7 +25,7 @@ from tests.conftest import framework_params, require_framework
 
 def _rec(fw: str, lrn: bool, samples_ms: np.ndarray, mode: str = "train", **extra: Any) -> dict[str, Any]:
     return {"kind": "measure", "framework": fw, "mode": mode, "batch_size": 128, "lrn": lrn, "compile": "c",
-            "lrn_impl": "i", "device": "cpu", "threads": None, "round": 0, "status": "ok",
+            "lrn_impl": "i", "device": "cpu", "threads": None, "host": "h", "gpu": None, "round": 0, "status": "ok",
             "samples_ns": [int(s * 1e6) for s in samples_ms], **extra}
 
 
@@ -40,7 +39,7 @@ def test_planted_lrn_slowdown_is_found_and_judged_against_the_book() -> None:
     assert row["lrn_share_pct"] == pytest.approx(100 / 3, abs=1.5)
     assert row["added_ms"] == pytest.approx(50, abs=2)
     assert row["vs_book"].endswith(": not 3x") and row["lrn_impl"] == "nn.LocalResponseNorm"
-    assert row["memory_added_mb"] is None  # CPU: no allocator figure, never 0
+    assert row["memory_added_mib"] is None  # CPU: no allocator figure, never 0
 
 
 def test_identical_samples_are_inconclusive() -> None:
@@ -110,16 +109,16 @@ def test_empty_batch_never_reaches_an_lrn_kernel() -> None:
 @pytest.mark.parametrize("fw", framework_params())
 def test_every_lrn_variant_equals_the_reference(fw: str) -> None:
     require_framework(fw)
-    module = importlib.import_module(ADAPTERS[fw].partition(":")[0])
+    cls = registry.adapter_class(fw)
     p = spec.LrnParams(depth_radius=2, alpha=0.01, beta=0.6, bias=2.0)  # not the defaults: parameters flow through
     (x, g), _ = inputs(2).values()
     want_y = reference.lrn_forward(x.astype(np.float64), p)
     want_dx = reference.lrn_backward(x.astype(np.float64), g.astype(np.float64), p)
-    for impl in LRN_IMPLS[fw]:
-        layer = module.lrn_layer(impl, p, "cpu")
-        xs, gs = layer["put"](x), layer["put"](g)
-        assert normalised_max(layer["host"](layer["forward"](xs)), want_y) <= LRN_RTOL, impl
-        assert normalised_max(layer["host"](layer["forward_backward"](xs, gs)), want_dx) <= LRN_GRAD_RTOL, impl
+    for impl in registry.get(fw).lrn_impls:
+        layer = cls.lrn_layer(impl, p, "cpu")
+        xs, gs = layer.put(x), layer.put(g)
+        assert normalised_max(layer.host(layer.forward(xs)), want_y) <= LRN_RTOL, impl
+        assert normalised_max(layer.host(layer.forward_backward(xs, gs)), want_dx) <= LRN_GRAD_RTOL, impl
 
 
 @pytest.mark.slow
@@ -130,7 +129,7 @@ def test_compare_lrn_end_to_end(tmp_path: Path) -> None:
     if not fws:
         pytest.skip("no framework installed")
     out = subprocess.run([sys.executable, "-m", "bench", "compare", "--lrn", "--batch-size", "4", "--steps", "5",
-                          "--warmup", "1", "--layer-steps", "4", "--data", "synthetic", "--no-layer",
+                          "--warmup", "1", "--data", "synthetic", "--no-layer",
                           "--out", str(tmp_path)], capture_output=True, text=True, timeout=1200)
     assert out.returncode == 0, out.stdout + out.stderr
     with open(tmp_path / "lrn_comparison.csv") as fh:
@@ -154,11 +153,11 @@ def test_layer_benchmark_end_to_end(tmp_path: Path) -> None:
     if not fws:
         pytest.skip("needs jax or tensorflow")
     out = subprocess.run([sys.executable, "-m", "bench", "compare", "--layer", "--frameworks", *fws,
-                          "--batch-size", "2", "--layer-steps", "4", "--data", "synthetic", "--out", str(tmp_path)],
+                          "--batch-size", "2", "--layer-steps", "4", "--out", str(tmp_path)],
                          capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stdout + out.stderr
     with open(tmp_path / "lrn_layer.csv") as fh:
         rows = list(csv.DictReader(fh))
-    assert {r["impl"] for r in rows} == {i for fw in fws for i in LRN_IMPLS[fw]}
+    assert {r["impl"] for r in rows} == {i for fw in fws for i in registry.get(fw).lrn_impls}
     assert all(r["exact"] == "True" for r in rows)
     assert "★" in out.stdout and "--lrn-impl" in out.stdout

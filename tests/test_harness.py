@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
-from bench import results, runner, storage, sweep
+from bench import records, registry, runner, storage, summary, sweep
 from bench.config import ModelConfig, RunConfig
+from bench.records import SummaryRow
 from tests.conftest import framework_params, require_framework
 
 
@@ -38,11 +39,50 @@ def test_hung_worker_times_out() -> None:
 
 
 def test_worker_sets_environment_before_frameworks() -> None:
-    out = runner.run_worker("crash", {"how": "none"}, threads=1, device="cpu", timeout=60)
+    """What the child process itself saw: its environment, its cores, and no framework imported yet."""
+    out = runner.run_worker("crash", {"how": "probe"}, threads=1, device="cpu", timeout=60)
     assert out.status == "ok"
-    env = out.result["worker_env"]
-    assert env["CUDA_VISIBLE_DEVICES"] == "" and env["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false"
-    assert env["OMP_NUM_THREADS"] == "1" and "intra_op_parallelism_threads=1" in env["XLA_FLAGS"]
+    env = out.result["environ"]
+    assert env["CUDA_VISIBLE_DEVICES"] == "" and env["OMP_NUM_THREADS"] == "1"
+    for reg in registry.registrations().values():  # every framework's registered settings, before import
+        for key, value in reg.worker_env(1, "cpu").items():
+            assert env[key] == value, key
+    assert out.result["frameworks_imported"] == []
+    cores = sorted(os.sched_getaffinity(0))
+    assert out.result["affinity"] == cores[-1:]  # the last core: CPU 0 takes the interrupts
+    assert out.result["worker_env"]["cpu_affinity"] == str(cores[-1])
+    assert out.result["ppid"] == os.getpid() and out.result["identity"]["host"]
+
+
+def test_worker_exiting_without_a_result_becomes_a_row() -> None:
+    out = runner.run_worker("crash", {"how": "exit"}, timeout=60)
+    assert out.status == "failed" and out.returncode == 3
+    assert "exited with code 3 and no result" in (out.error or "") and "planted exit" in (out.error or "")
+
+
+def test_worker_dies_with_its_parent(tmp_path: Path) -> None:
+    """SIGKILL the parent (nothing can be cleaned up): the worker must not go on running."""
+    pidfile = tmp_path / "worker.pid"
+    parent = subprocess.Popen([sys.executable, "-c", "from bench import runner; runner.run_worker('crash', "
+                               f"{{'how': 'hang', 'pidfile': {str(pidfile)!r}}}, timeout=600)"])
+    deadline = time.monotonic() + 60
+    while not pidfile.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    worker = int(pidfile.read_text())
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _alive(worker):
+        time.sleep(0.1)
+    assert not _alive(worker), "the worker outlived its SIGKILLed parent"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split()[2]
+    except OSError:
+        return False
+    return state != "Z"
 
 
 def _base(**kw: Any) -> RunConfig:
@@ -72,32 +112,43 @@ def test_sweep_continues_after_a_crash(tmp_path: Path, monkeypatch: pytest.Monke
     jobs = sweep.plan(["torch", "jax"], ["train"], [8], [False], _base())
     recs = sweep.execute(jobs, tmp_path, timeout=60)
     assert calls == ["torch", "jax"]
-    assert [r["status"] for r in recs] == ["oom", "ok"]
+    assert [r.status for r in recs] == ["oom", "ok"]
     stored = storage.read_records(tmp_path)
     assert len(stored) == 2 and "SIGKILL" in stored[0]["error"]
-    # resume: only the failed job is tried again
+    # resume: only the failed job is tried again, and the skipped one is named
     calls.clear()
-    sweep.execute(jobs, tmp_path, timeout=60)
+    said: list[str] = []
+    sweep.execute(jobs, tmp_path, timeout=60, notify=said.append)
     assert calls == ["torch"]
+    assert said == [f"resume: 1 of 2 jobs already finished in {tmp_path}, skipped: jax train batch 8 LRN off round 1"]
+
+
+def _measure(fw: str, rnd: int, base: int, host: str = "h1", **kw: Any) -> dict[str, Any]:
+    return {"kind": "measure", "framework": fw, "mode": "train", "batch_size": 8, "lrn": False,
+            "compile": "x", "lrn_impl": "y", "device": "cpu", "threads": None, "host": host, "gpu": None,
+            "round": rnd, "status": "ok", "samples_ns": [base, base + 1_000_000], "compile_ns": 1e9,
+            "flops_per_step": 10**9, "data_source": "synthetic", "memory": {"host_peak_rss_bytes": 2**30}, **kw}
 
 
 def test_summary_pools_rounds_and_ranks() -> None:
-    recs = []
-    for fw, base in (("torch", 10_000_000), ("jax", 20_000_000)):
-        for rnd in range(2):
-            recs.append({"kind": "measure", "framework": fw, "mode": "train", "batch_size": 8, "lrn": False,
-                         "compile": "x", "lrn_impl": "y", "device": "cpu", "threads": None, "round": rnd,
-                         "status": "ok", "samples_ns": [base, base + 1_000_000], "compile_ns": 1e9,
-                         "flops_per_step": 10**9, "data_source": "synthetic", "memory": {"host_peak_rss_bytes": 2**30}})
+    recs = [_measure(fw, rnd, base) for fw, base in (("torch", 10_000_000), ("jax", 20_000_000)) for rnd in range(2)]
     recs.append({"kind": "gemm", "status": "ok", "device": "cpu", "flops_per_s": 2e11})
-    rows = {r["framework"]: r for r in results.summarise(recs)}
-    assert rows["torch"]["n"] == 4 and rows["torch"]["rounds"] == 2
-    assert rows["torch"]["mean_ms"] == pytest.approx(10.5)
-    assert rows["jax"]["relative_to_fastest"] == pytest.approx(20.5 / 10.5)
-    assert rows["torch"]["achieved_gflops"] == pytest.approx(1 / 0.0105)
-    assert rows["torch"]["pct_of_peak"] == pytest.approx(100 * (1 / 0.0105) / 200)
-    assert rows["torch"]["host_peak_rss_mb"] == 1024.0
-    assert rows["torch"]["alloc_peak_mb"] is None  # no allocator on CPU: None, never 0
+    rows = {r.framework: r for r in summary.summarise(recs)}
+    assert rows["torch"].n == 4 and rows["torch"].rounds == 2
+    assert rows["torch"].mean_ms == pytest.approx(10.5)
+    assert rows["jax"].relative_to_fastest == pytest.approx(20.5 / 10.5)
+    assert rows["torch"].achieved_gflops == pytest.approx(1 / 0.0105)
+    assert rows["torch"].pct_of_peak == pytest.approx(100 * (1 / 0.0105) / 200)
+    assert rows["torch"].host_peak_rss_mib == 1024.0
+    assert rows["torch"].alloc_peak_mib is None  # no allocator on CPU: None, never 0
+
+
+def test_rows_from_different_machines_never_pool() -> None:
+    recs = [_measure("torch", 0, 10_000_000, host="h1"), _measure("torch", 0, 30_000_000, host="h2"),
+            _measure("torch", 1, 12_000_000, host="h1", gpu=None)]
+    rows = {r.host: r for r in summary.summarise(recs)}
+    assert rows["h1"].n == 4 and rows["h2"].n == 2
+    assert rows["h2"].relative_to_fastest == 1.0  # ranked among rows of its own machine only
 
 
 def test_torn_last_line_is_ignored(tmp_path: Path) -> None:
@@ -120,19 +171,20 @@ def test_tiny_real_run(fw: str, tmp_path: Path) -> None:
     assert out.returncode == 0, out.stdout + out.stderr
     with open(tmp_path / "summary.csv") as fh:
         reader = csv.DictReader(fh)
-        assert tuple(reader.fieldnames or ()) == results.SUMMARY_COLUMNS
+        assert tuple(reader.fieldnames or ()) == SummaryRow.columns()
         rows = list(reader)
     assert {r["mode"] for r in rows} == {"train", "forward"}
     for r in rows:
         assert r["status"] == "ok" and r["framework"] == fw and r["n"] == "3"
         assert float(r["mean_ms"]) > 0 and r["data_source"] == "synthetic"
-        assert float(r["pct_of_peak"]) > 0 and float(r["host_peak_rss_mb"]) > 100
-        assert r["alloc_peak_mb"] == ""  # CPU: no allocator figure
+        assert float(r["pct_of_peak"]) > 0 and float(r["host_peak_rss_mib"]) > 100
+        assert r["alloc_peak_mib"] == ""  # CPU: no allocator figure
+        assert r["host"] and r["gpu"] == ""  # recorded by the worker; CPU rows have no GPU
     with open(tmp_path / "samples.csv") as fh:
         samples = list(csv.DictReader(fh))
-    assert len(samples) == 6 and set(samples[0]) == set(storage.SAMPLE_COLUMNS)
+    assert len(samples) == 6 and set(samples[0]) == set(summary.SAMPLE_COLUMNS)
     env = json.loads((tmp_path / "env.json").read_text())
-    assert env["schema_version"] == 1 and env["git"]["commit"] and env["cpu_model"]
+    assert env["schema_version"] == records.SCHEMA_VERSION and env["git"]["commit"] and env["cpu_model"]
     assert (tmp_path / "step_times.png").stat().st_size > 1000
     assert "SYNTHETIC" in out.stdout
     # report re-renders from storage alone
@@ -171,3 +223,34 @@ def test_plan_keeps_lrn_parameters_of_the_base() -> None:
         m = job.config.model
         assert (m.lrn_radius, m.lrn_beta, m.threads, m.lrn) == (2, 0.5, 1, True)
     assert [j.config.model.compile for j in jobs] == ["compile", "jit"]
+
+
+def test_latest_and_resume_without_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, numpy_framework: str) -> None:
+    """reports/latest points at the newest run; ``--resume`` without ``--out`` continues it."""
+    monkeypatch.setenv("BENCH_REPORTS", str(tmp_path))
+    args = ["run", "--frameworks", numpy_framework, "--batch-size", "2", "--steps", "2", "--warmup", "0",
+            "--data", "synthetic", "--mode", "forward"]
+    first = _bench(*args)
+    assert first.returncode == 0, first.stderr
+    (run_dir,) = [p for p in tmp_path.iterdir() if p.name != "latest"]
+    assert (tmp_path / "latest").resolve() == run_dir.resolve() and storage.latest().resolve() == run_dir.resolve()
+    again = _bench(*args, "--mode", "both", "--resume")
+    assert again.returncode == 0, again.stderr
+    assert "resume: 1 of 2 jobs already finished" in again.stdout and "numpy forward batch 2" in again.stdout
+    measured = records.measurements(storage.read_records(run_dir))
+    assert sorted(m.key.mode for m in measured) == ["forward", "train"]  # nothing measured twice
+    assert [p for p in tmp_path.iterdir() if p.name != "latest"] == [run_dir]
+
+
+def test_latest_falls_back_to_a_text_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BENCH_REPORTS", str(tmp_path))
+    run_dir = storage.create_run_dir(None, prefix="run")
+    storage.append_record(run_dir, {"kind": "gemm"})
+
+    def no_symlinks(*a: Any, **kw: Any) -> None:
+        raise OSError("symlinks not allowed here")
+
+    monkeypatch.setattr(os, "symlink", no_symlinks)
+    storage.update_latest(run_dir)
+    assert (tmp_path / "latest").read_text().strip() == run_dir.name
+    assert storage.resolve_existing(None) == run_dir.resolve()

@@ -7,11 +7,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bench import data, verify
-from bench.registry import get_adapter
+from bench import data, get_adapter, verify
 from impls import reference as ref
 from impls import spec
-from tests.conftest import framework_params, require_framework
+from tests.conftest import FRAMEWORKS, framework_params, require_framework
 
 LRN = [pytest.param(False, id="lrn-off"), pytest.param(True, id="lrn-on")]
 _CACHE: dict[Any, Any] = {}
@@ -66,10 +65,25 @@ def test_tolerances_would_catch_an_lrn_mismatch(batch: tuple[np.ndarray, np.ndar
     assert by_name["logits"].difference > 20 * verify.LOGITS_RTOL
 
 
+@pytest.mark.torch
 def test_lrn_tolerance_would_catch_the_torch_alpha_trap() -> None:
-    x = verify.lrn_input().astype(np.float64)
-    wrong = ref.lrn_forward(x, spec.LrnParams(alpha=spec.LRN_ALPHA / 9))  # torch's convention taken literally
-    assert verify.normalised_max(wrong, ref.lrn_forward(x)) > 100 * verify.LRN_RTOL
+    """torch's LocalResponseNorm divides alpha by the window: given TensorFlow's alpha literally, it is
+    a different op, and the LRN tier says so by far; with the mapping it matches."""
+    require_framework("torch")
+    import torch
+
+    x = verify.lrn_input()
+    want = ref.lrn_forward(x.astype(np.float64))
+    p = spec.DEFAULT_LRN
+
+    def torch_lrn(alpha: float) -> np.ndarray:
+        module = torch.nn.LocalResponseNorm(p.torch_size, alpha, p.beta, p.bias)
+        with torch.no_grad():
+            y = module(torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2))))
+        return y.numpy().transpose(0, 2, 3, 1)
+
+    assert verify.normalised_max(torch_lrn(p.alpha), want) > 100 * verify.LRN_RTOL  # the trap
+    assert verify.normalised_max(torch_lrn(p.torch_alpha), want) <= verify.LRN_RTOL  # the mapping
 
 
 @pytest.mark.parametrize("fw", framework_params())
@@ -95,7 +109,7 @@ def _loss_curve(fw: str, mnist: data.Dataset, steps: int, batch_size: int) -> np
 def test_twenty_steps_loss_curves_agree(mnist: data.Dataset) -> None:
     """Dropout off, same real batches, same init: the curves stay inside the float32-chaos envelope."""
     curves = {}
-    for fw in ("torch", "tensorflow", "jax"):
+    for fw in FRAMEWORKS:
         try:
             require_framework(fw)
         except pytest.skip.Exception:
@@ -122,3 +136,30 @@ def test_empty_batch_is_refused_before_any_kernel(fw: str) -> None:
                  lambda: adapter.prepare(empty, np.zeros(0, np.int32))):
         with pytest.raises(ValueError, match="at least one image"):
             call()
+
+
+@pytest.mark.parametrize("fw", framework_params())
+def test_dropout_rate_applied_is_the_configured_one(fw: str) -> None:
+    """Weights chosen so fc1 and fc2 output exactly 1 before dropout; with one image, a unit dropped by
+    fc2's dropout zeroes its row of grad fc3.w, and a kept one scales it by 1 / (1 - rate). So the
+    share of zero rows measures the rate, and the scale tells rate from keep-probability (a 0.25 rate
+    read as keep_prob would drop 75% and scale by 4)."""
+    require_framework(fw)
+    rate = 0.25
+    adapter = get_adapter(fw, dropout=rate)
+    w = {name: np.zeros(shape, np.float32) for name, shape in spec.WEIGHT_SHAPES.items()}
+    for layer in ("conv1", "conv2", "conv3", "conv4", "conv5", "fc1", "fc2"):
+        w[f"{layer}.b"][:] = 1.0
+    w["fc3.w"] = np.random.default_rng(0).normal(0, 0.01, w["fc3.w"].shape).astype(np.float32)  # soft logits
+    image = np.zeros((1, 28, 28, 1), np.float32)
+    zero_share, scales = [], []
+    for seed in range(4):  # 4 x 1024 units: the share is known to about +-0.7 pp (1 sd)
+        adapter.set_weights(w)
+        _, grads = adapter.loss_and_grads(image, np.array([seed % 10]))
+        g3w, g3b = grads["fc3.w"], grads["fc3.b"]
+        kept = np.abs(g3w).sum(axis=1) > 0
+        zero_share.append(1 - kept.mean())
+        scales.append(float(np.median(g3w[kept] / g3b[None, :])))
+    assert abs(np.mean(zero_share) - rate) < 0.035, zero_share
+    np.testing.assert_allclose(scales, 1 / (1 - rate), rtol=1e-5)
+    adapter.set_weights(spec.init_weights(0))

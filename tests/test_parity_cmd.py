@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,11 @@ from typing import Any
 
 import pytest
 
-from bench import parity, parity_cmd
+from bench import data
+from bench import parity_stats as parity_cmd
+from bench.config import ModelConfig
+from bench.tasks import parity
+from impls import reference, spec
 
 
 def _rec(fw: str, seed: int, final: float, evals: list[tuple[int, float, float]] | None = None) -> dict[str, Any]:
@@ -47,10 +52,29 @@ def test_verdict_fails_on_gap_target_and_divergence() -> None:
     assert not ok and any("diverged" in r and "step 7" in r for r in reasons)
 
 
-def test_epoch_order_is_shared_and_seeded() -> None:
+def test_epoch_order_is_seeded() -> None:
     a, b = parity.epoch_order(0, 0, 100), parity.epoch_order(0, 0, 100)
     assert (a == b).all() and not (a == parity.epoch_order(0, 1, 100)).all()
+    assert not (a == parity.epoch_order(1, 0, 100)).all()
     assert sorted(a) == list(range(100))
+
+
+def test_the_worker_trains_on_the_shared_order(mnist: data.Dataset, numpy_framework: str, tmp_path: Path) -> None:
+    """The parity worker's first loss is the reference loss on the batch ``epoch_order`` picks (so the
+    order is the one every framework gets), and its digest of the order matches an independent one."""
+    n, batch = 256, 128
+    model = ModelConfig(numpy_framework, dropout=0.0, seed=1)
+    out = parity.run({"model": model.to_dict(), "data_dir": mnist.location, "batch_size": batch, "epochs": 1,
+                      "train_size": n, "eval_every": 0, "max_steps": 2}, tmp_path)  # max_steps: no evaluation
+    order = parity.epoch_order(1, 0, n)
+    x, y = mnist.train_images[:n][order[:batch]], mnist.train_labels[:n][order[:batch]]
+    want, _ = reference.loss_and_grads(spec.init_weights(1), x, y, lrn=False)
+    assert out["losses"][0] == pytest.approx(want, abs=1e-5)
+    assert out["data_order_sha256"] == hashlib.sha256(order.astype("<i8").tobytes()).hexdigest()
+    other = parity.run({"model": ModelConfig(numpy_framework, dropout=0.0, seed=2).to_dict(),
+                        "data_dir": mnist.location, "batch_size": batch, "epochs": 1, "train_size": n,
+                        "eval_every": 0, "max_steps": 1}, tmp_path)
+    assert other["data_order_sha256"] != out["data_order_sha256"]
 
 
 def test_parity_refuses_synthetic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -78,4 +102,9 @@ def test_quick_parity_end_to_end(mnist: object, tmp_path: Path) -> None:
     with open(tmp_path / "parity_summary.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert rows and all(float(r["final_acc_mean"]) >= 90.0 for r in rows)
+    from bench import storage
+
+    digests = {r["framework"]: r["data_order_sha256"] for r in storage.read_records(tmp_path)
+               if r.get("kind") == "parity"}
+    assert len(digests) >= 2 and len(set(digests.values())) == 1, digests  # one data order, shared
     assert (tmp_path / "parity_accuracy.png").exists() and (tmp_path / "parity_curves.csv").exists()

@@ -1,25 +1,26 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 
 from rich.console import Console
 
 from bench import render
-from bench.results import SUMMARY_COLUMNS
+from bench.records import SummaryRow
 
 
-def _row(**kw: object) -> dict[str, object]:
-    row: dict[str, object] = {c: None for c in SUMMARY_COLUMNS}
-    row.update(framework="torch", mode="train", batch_size=128, lrn=False, status="ok", data_source="mnist",
-               mean_ms=400.0, std_ms=10.0, median_ms=399.0, p95_ms=420.0, mean_ci_low_ms=398.0,
-               mean_ci_high_ms=402.0, ci_half_width_pct=0.5, images_per_s=320.0, achieved_gflops=145.0,
-               pct_of_peak=60.0, compile_s=1.5, host_peak_rss_mb=900.0, relative_to_fastest=1.0, cv=0.025,
-               unstable=False)
+def _row(**kw: Any) -> SummaryRow:
+    row: dict[str, Any] = dict(framework="torch", mode="train", batch_size=128, lrn=False, compile="eager",
+                               lrn_impl="module", device="cpu", threads=None, host="h", gpu=None, status="ok",
+                               data_source="mnist", mean_ms=400.0, std_ms=10.0, median_ms=399.0, p95_ms=420.0,
+                               mean_ci_low_ms=398.0, mean_ci_high_ms=402.0, ci_half_width_pct=0.5,
+                               images_per_s=320.0, achieved_gflops=145.0, pct_of_peak=60.0, compile_s=1.5,
+                               host_peak_rss_mib=900.0, relative_to_fastest=1.0, cv=0.025, unstable=False)
     row.update(kw)
-    return row
+    return SummaryRow(**row)
 
 
-def _render(rows: list[dict[str, object]]) -> str:
+def _render(rows: list[SummaryRow]) -> str:
     buf = io.StringIO()
     render.run_table(rows, Console(file=buf, width=100))
     return buf.getvalue()
@@ -43,4 +44,4 @@ def test_failed_rows_and_synthetic_data_are_loud() -> None:
 
 
 def test_gpu_memory_shown_when_present() -> None:
-    assert "GPU 512" in _render([_row(alloc_peak_mb=512.0)])
+    assert "GPU 512" in _render([_row(alloc_peak_mib=512.0)])

@@ -26,12 +26,6 @@ def test_shapes_follow_same_pooling() -> None:
     assert spec.WEIGHT_SHAPES["conv2.w"] == (3, 3, 64, 128)
 
 
-def test_torch_lrn_mapping() -> None:
-    assert spec.DEFAULT_LRN.torch_size == 9
-    assert spec.DEFAULT_LRN.torch_alpha == pytest.approx(0.001)
-    assert spec.DEFAULT_LRN.bias == 1.0
-
-
 @pytest.mark.parametrize("scheme", ["he", "book"])
 def test_init_is_seeded_and_truncated(scheme: str) -> None:
     a, b = spec.init_weights(3, scheme), spec.init_weights(3, scheme)

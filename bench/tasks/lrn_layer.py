@@ -4,8 +4,6 @@ is timed. Variants are timed in interleaved rounds inside one process."""
 
 from __future__ import annotations
 
-import importlib
-import importlib.metadata
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -13,9 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from bench import timing
-from bench.config import LRN_IMPLS
-from bench.registry import ADAPTERS
+from bench import registry, timing
 from bench.verify import LRN_RTOL, normalised_max
 from impls import reference, spec
 
@@ -43,11 +39,11 @@ def _caller(fn: Callable[..., Any], args: tuple[Any, ...]) -> Callable[[int], An
     return call
 
 
-def worker_task(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
+def run(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
     fw, device = params["framework"], params["device"]
     batch, steps, rounds = int(params["batch_size"]), int(params.get("steps", 20)), int(params.get("rounds", 4))
     lrn_params = spec.LrnParams(**params.get("lrn_params", {}))
-    module = importlib.import_module(ADAPTERS[fw].partition(":")[0])
+    cls = registry.adapter_class(fw)
     data = inputs(batch)
     # The reference is computed on a slice: the op is per-pixel, so 8 images check every code path.
     ref_n = min(batch, 8)
@@ -56,16 +52,16 @@ def worker_task(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
             for name, (x, g) in data.items()}
     variants: dict[str, Any] = {}
     rows: list[dict[str, Any]] = []
-    for impl in LRN_IMPLS[fw]:
-        layer = module.lrn_layer(impl, lrn_params, device)
-        staged = {name: (layer["put"](x), layer["put"](g)) for name, (x, g) in data.items()}
+    for impl in registry.get(fw).lrn_impls:
+        layer = cls.lrn_layer(impl, lrn_params, device)
+        staged = {name: (layer.put(x), layer.put(g)) for name, (x, g) in data.items()}
         errs = {}
         t0 = time.perf_counter()
         for name, (x, g) in staged.items():
-            y = layer["host"](layer["forward"](x))[:ref_n]
-            dx = layer["host"](layer["forward_backward"](x, g))[:ref_n]
+            y = layer.host(layer.forward(x))[:ref_n]
+            dx = layer.host(layer.forward_backward(x, g))[:ref_n]
             errs[name] = (normalised_max(y, refs[name][0]), normalised_max(dx, refs[name][1]))
-        layer["sync"]()
+        layer.sync()
         first_s = time.perf_counter() - t0  # includes tracing/compiling both directions
         exact = all(f <= LRN_RTOL and b <= LRN_GRAD_RTOL for f, b in errs.values())
         variants[impl] = (layer, staged)
@@ -84,17 +80,15 @@ def worker_task(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
                     continue
                 x, g = staged[row["layer"]]
                 args = (x,) if row["direction"] == "forward" else (x, g)
-                call = _caller(layer[row["direction"]], args)
+                call = _caller(getattr(layer, row["direction"]), args)
                 if r == 0:
                     for _ in range(2):  # warm-up outside the timed region
                         call(0)
-                    layer["sync"]()
-                row["samples_ns"] += timing.timed_region(call, layer["sync"], max(1, steps // rounds),
+                    layer.sync()
+                row["samples_ns"] += timing.timed_region(call, layer.sync, max(1, steps // rounds),
                                                          time.perf_counter_ns)
-    versions = {}
-    try:
-        versions[fw] = importlib.metadata.version(fw)
-    except Exception:  # noqa: BLE001
-        pass
+    from bench.env import package_versions
+
+    versions = {p: v for p, v in package_versions().items() if p in registry.get(fw).packages and v}
     return {"kind": "lrn_layer", "framework": fw, "device": device, "rows": rows, "versions": versions,
             "lrn_params": lrn_params.__dict__}

@@ -1,4 +1,6 @@
-"""``bench parity``: run the training workers, then summarise (pure functions) and report.
+"""``bench parity``, the pure half: records of the training workers in, summary rows, pairs,
+trajectories and the verdict out. The worker is :mod:`bench.tasks.parity`, the command
+:mod:`bench.commands.parity`.
 
 Verdict: PASS when every framework's mean final test accuracy reaches the target and every pair
 of frameworks differs by at most ``max_gap`` percentage points (mean of the per-seed paired
@@ -7,23 +9,13 @@ differences; seeds pair naturally because a seed fixes both the init and the dat
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import math
-import sys
 from collections.abc import Sequence
-from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bench import data, registry, render, storage
-from bench.config import ModelConfig
-from bench.env import collect, utc_now
-from bench.errors import DataNotFound, UsageError
-from bench.results import SCHEMA_VERSION
-from bench.runner import run_worker
 from bench.stats import Stats
 from bench.verify import trajectory_tolerance
 
@@ -146,100 +138,3 @@ def curve_rows(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                 out.append({**base, "step": e["step"], "epoch": e["epoch"], "metric": m, "value": e[m],
                             "train_time_s": e["train_time_s"]})
     return out
-
-
-def cmd_parity(args: argparse.Namespace) -> int:
-    from bench.cli import make_console, parse_frameworks
-    from bench.commands import resolve_device
-
-    frameworks = parse_frameworks(args.frameworks)
-    if len(frameworks) < 1:
-        raise UsageError("no framework is installed; install at least two: pip install 'bench[all]'")
-    train_size = QUICK["train_size"] if args.quick else args.train_size
-    epochs = QUICK["epochs"] if args.quick else args.epochs
-    target = args.target if args.target is not None else (QUICK["target"] if args.quick else 99.0)
-    eval_every = args.eval_every if args.eval_every is not None else (15 if args.quick else 100)
-    max_gap = args.max_gap if args.max_gap is not None else (QUICK["max_gap"] if args.quick else 0.3)
-    if args.batch_size > train_size:
-        raise UsageError(f"--batch-size {args.batch_size} is larger than the training set ({train_size} images)")
-    device = resolve_device(args.device)
-    try:
-        ds = data.locate_mnist(args.data_dir, allow_download=not args.no_download)
-    except DataNotFound as exc:
-        raise UsageError(f"parity needs real MNIST and never uses synthetic data. {exc}") from exc
-    run_dir = storage.create_run_dir(args.out, prefix="parity")
-    base = ModelConfig(frameworks[0], lrn=args.lrn == "on", device=device, dropout=args.dropout, threads=args.threads)
-    console = make_console()
-    environment = collect()
-    environment.update({"argv": sys.argv, "device": device, "data": f"MNIST from {ds.location}",
-                        "parity": {"target": target, "max_gap": max_gap, "seeds": args.seeds}})
-    storage.write_json(run_dir / storage.ENV, environment)
-    jobs: list[tuple[str, int, str]] = []
-    if args.trajectory:
-        jobs += [(fw, 0, "trajectory") for fw in frameworks]
-    else:
-        jobs += [(fw, seed, "parity") for seed in range(args.seeds) for fw in frameworks]
-    mode = (f"trajectory: {args.trajectory_steps} steps, dropout off" if args.trajectory else
-            f"{epochs} epoch(s) on {train_size} images, {args.seeds} seed(s)")
-    console.print(f"Parity on {device}: {', '.join(frameworks)}, {mode}, batch {args.batch_size}, LRN {args.lrn}; "
-                  f"results in [bold]{run_dir}[/]")
-    interrupted = False
-    try:
-        with console.status("training", refresh_per_second=1) as status:
-            for i, (fw, seed, kind) in enumerate(jobs):
-                status.update(f"[{i + 1}/{len(jobs)}] {kind}: {fw} seed {seed}")
-                rec: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "kind": kind, "utc": utc_now(),
-                                       "framework": fw, "seed": seed}
-                if not registry.is_available(fw):
-                    storage.append_record(run_dir, {**rec, "status": "skipped", "error": registry.install_hint(fw)})
-                    continue
-                model = replace(base, framework=fw, seed=seed, compile=None, lrn_impl=None,
-                                dropout=0.0 if kind == "trajectory" else base.dropout)
-                params = {"model": model.to_dict(), "data_dir": ds.location, "batch_size": args.batch_size,
-                          "epochs": -(-args.trajectory_steps // (train_size // args.batch_size))
-                          if kind == "trajectory" else epochs,
-                          "train_size": train_size, "eval_every": 0 if kind == "trajectory" else eval_every,
-                          "max_steps": args.trajectory_steps if kind == "trajectory" else 0}
-                out = run_worker("parity", params, threads=args.threads, device=device, timeout=args.timeout)
-                result = dict(out.result)
-                status_detail = result.pop("status_detail", None)
-                rec.update({"status": status_detail if out.status == "ok" else out.status,
-                            "error": out.error or result.pop("error", None), "wall_s": out.wall_s,
-                            "config": params, **result})
-                storage.append_record(run_dir, rec)
-    except KeyboardInterrupt:
-        interrupted = True
-    code = report_parity(run_dir, target, max_gap, args.seeds, console)
-    return 130 if interrupted else code
-
-
-def report_parity(run_dir: Path, target: float, max_gap: float, seeds: int, console: Any) -> int:
-    from bench import plots
-
-    records = storage.read_records(run_dir)
-    curves = curve_rows(records)
-    if curves:
-        storage.atomic_write(run_dir / "parity_curves.csv", storage.to_csv(curves, [
-            "run", "framework", "seed", "step", "epoch", "metric", "value", "train_time_s"]))
-        plots.parity_plots(curves, run_dir)
-    traj = trajectory_rows(records)
-    if traj:
-        storage.atomic_write(run_dir / "trajectory.csv", storage.to_csv(traj, list(traj[0])))
-        render.trajectory_table(traj, console)
-        return 0
-    summary = summary_rows(records)
-    pairs = pair_rows(records, max_gap)
-    storage.atomic_write(run_dir / "parity_summary.csv", storage.to_csv(summary, list(
-        dict.fromkeys(k for row in summary for k in row))))
-    if pairs:
-        storage.atomic_write(run_dir / "parity_pairs.csv", storage.to_csv(pairs, list(pairs[0])))
-    ok, reasons = verdict(summary, pairs, target, max_gap)
-    render.parity_tables(summary, pairs, console)
-    note = "" if seeds >= 3 else f" (indicative only: {seeds} seed{'s' if seeds > 1 else ''}; use --seeds 3 or more)"
-    if ok:
-        console.print(f"[bold green]PASS[/]: every framework ≥ {target:g}% and every pair within ±{max_gap:g} pp{note}")
-    else:
-        console.print(f"[bold red]FAIL[/]{note}: " + "; ".join(reasons))
-    console.print(f"Files in {run_dir}: parity_summary.csv, parity_pairs.csv, parity_curves.csv, parity_accuracy.png, "
-                  "parity_loss.png, results.jsonl, env.json")
-    return 0 if ok else 1

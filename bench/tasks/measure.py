@@ -3,6 +3,7 @@ protocol, and return the raw samples with memory, versions and implementation fa
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import numpy as np
 from bench import data, memory, registry, timing
 from bench.config import RunConfig
 from bench.stats import precise_enough
+from bench.tasks import gemm
 from impls import spec
 
 STAGED_BATCHES = 4  # distinct batches cycled through, all on the device before timing
@@ -33,25 +35,17 @@ def host_batches(cfg: RunConfig, n: int = STAGED_BATCHES) -> tuple[list[tuple[np
 EXTEND_CHUNK = 10
 
 
-def extend_to_target(adapter: Any, staged: list[Any], cfg: RunConfig, samples: list[int]) -> list[int]:
+def extend_to_target(adapter: Any, staged: list[Any], cfg: RunConfig, samples: list[int],
+                     clock: timing.Clock = time.perf_counter_ns) -> list[int]:
     """With ``target_ci``, add synchronised steps in chunks until the CI is tight or the cap is hit."""
     samples = list(samples)
     while cfg.target_ci is not None and len(samples) < cfg.step_cap and not precise_enough(samples, cfg.target_ci):
         n = min(EXTEND_CHUNK, cfg.step_cap - len(samples))
-        samples += timing.timed_steps(adapter, staged, cfg.mode, n)
+        samples += timing.timed_steps(adapter, staged, cfg.mode, n, clock=clock)
     return samples
 
 
-def worker_gemm(framework: str, device: str, workdir: Path) -> dict[str, Any]:
-    """The GEMM reference measured in this worker right after its timed steps: a shared machine's speed
-    drifts over a sweep, so a peak taken minutes earlier can make '% of peak' exceed 100."""
-    from bench.calibrate import gemm_task
-
-    gemm = gemm_task({"framework": framework, "device": device}, workdir)
-    return {"gemm_flops_per_s": gemm["flops_per_s"], "gemm_source": gemm["source"]}
-
-
-def worker_task(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
+def run(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
     cfg = RunConfig.from_dict(params["config"])
     adapter = registry.adapter_class(cfg.model.framework)(cfg.model)
     batches, source = host_batches(cfg)
@@ -65,7 +59,7 @@ def worker_task(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
     final_loss = adapter.loss_value(adapter.train_step(staged[0])) if cfg.mode == "train" else None
     if final_loss is not None and not np.isfinite(final_loss):
         raise FloatingPointError(f"training diverged: loss {final_loss} after {cfg.steps + cfg.warmup + 1} steps")
-    return {**worker_gemm(cfg.model.framework, cfg.model.device, workdir),
+    return {**gemm.in_worker(cfg.model.framework, cfg.model.device, workdir),
         "data_source": source,
         "compile_ns": t.compile_ns,
         "samples_ns": samples,

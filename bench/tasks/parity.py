@@ -1,12 +1,14 @@
-"""Accuracy parity and time-to-accuracy on real MNIST (``bench parity``).
+"""Worker task ``parity``: train one framework on real MNIST for ``bench parity``.
 
 Every framework trains from the same canonical init, in the same data order (one seeded
-permutation per epoch, shared), with the same hyperparameters, each (framework, seed) in its own
-worker. The worker task is here; the pure summary is in :mod:`bench.parity_stats`.
+permutation per epoch, shared: the result carries its digest so the parent can check), with the
+same hyperparameters, each (framework, seed) in its own worker. The pure summary is in
+:mod:`bench.parity_stats`, the command in :mod:`bench.commands.parity`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from pathlib import Path
 from typing import Any
@@ -37,7 +39,7 @@ def evaluate(adapter: Any, images: np.ndarray, labels: np.ndarray) -> tuple[floa
     return 100.0 * correct / len(images), loss_sum / len(images)
 
 
-def worker_task(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
+def run(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
     model = ModelConfig(**params["model"])
     adapter = registry.adapter_class(model.framework)(model)
     ds = data.locate_mnist(params["data_dir"], allow_download=False)
@@ -72,8 +74,10 @@ def worker_task(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
             return False
         return True
 
+    digest = hashlib.sha256()
     for epoch in range(epochs):
         order = epoch_order(seed, epoch, n_train)
+        digest.update(order[: steps_per_epoch * batch].astype("<i8").tobytes())
         for b in range(steps_per_epoch):
             idx = order[b * batch:(b + 1) * batch]
             adapter.synchronize()
@@ -99,5 +103,6 @@ def worker_task(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
             continue
         record_eval()
     return {"status_detail": status, "error": error, "losses": losses, "evals": evals, "step_ns": step_ns,
-            "train_time_s": train_s, "steps_per_epoch": steps_per_epoch, "versions": adapter.versions(),
+            "train_time_s": train_s, "steps_per_epoch": steps_per_epoch,
+            "data_order_sha256": digest.hexdigest(), "versions": adapter.versions(),
             "describe": adapter.describe()}

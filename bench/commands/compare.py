@@ -1,0 +1,89 @@
+"""``bench compare``: frameworks side by side (``--lrn off`` or ``on``), or what LRN costs
+(``--lrn`` / ``--lrn both``: LRN off and on of each framework in one worker, interleaved, plus the
+LRN layer micro-benchmark), or the layer micro-benchmark alone (``--layer``)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from bench import compare, storage, sweep
+from bench.commands import common, options
+
+SIDE_BY_SIDE_ROUNDS = 3  # worker processes per config when frameworks are compared
+PAIR_ROUNDS = 1  # worker processes per LRN off/on pair (each holds both variants)
+TIMING_DESTS = ("mode", "steps", "warmup", "compile", "rounds", "dropout", "block_steps", "target_ci", "max_steps",
+                "include_transfer", "lrn_impl", "seed", "data", "data_dir", "no_download")
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("compare", help="frameworks side by side, or LRN off vs on (--lrn), with 95%% CIs")
+    options.add_frameworks(p)
+    options.add_lrn(p, "off", "off/on: the frameworks side by side with that model; both: what LRN costs, LRN off "
+                    "and on built in one worker and timed in interleaved chunks, plus the layer micro-benchmark")
+    options.add_lrn_impl(p, fastest=True)
+    options.add_timing(p, steps=30, warmup=5, target_ci=3.0, max_steps=120, rounds=None,
+                       rounds_help=f"worker processes per config, interleaved [default: {SIDE_BY_SIDE_ROUNDS}; "
+                                   f"with --lrn both: {PAIR_ROUNDS} per off/on pair]")
+    p.add_argument("--layer", action="store_true", help="only the LRN layer micro-benchmark")
+    p.add_argument("--no-layer", action="store_true", help="with --lrn both: skip the layer micro-benchmark")
+    p.add_argument("--layer-steps", type=options.positive, default=12,
+                   help="timed calls per layer variant, at the first --batch-size [12]")
+    options.finish(p, main)
+
+
+def main(args: argparse.Namespace) -> int:
+    compile_modes = options.parse_compile(args.compile)
+    lrn_impls = options.parse_lrn_impl(args.lrn_impl)
+    pairs = args.lrn == "both" and not args.layer
+    with_layer = args.layer or (pairs and not args.no_layer)
+    if args.layer:
+        options.refuse(args, TIMING_DESTS + ("lrn", "no_layer"), "with --layer (the layer micro-benchmark alone "
+                       "takes --frameworks, --batch-size, --layer-steps, --device, --threads, the LRN parameters)")
+    if not pairs:
+        options.refuse(args, ["no_layer"], "without --lrn both (only the LRN comparison runs the layer benchmark)")
+    if not with_layer:
+        options.refuse(args, ["layer_steps"], "without the layer micro-benchmark (--lrn both without --no-layer, or --layer)")
+    if args.lrn == "off":
+        options.refuse(args, ["lrn_impl"], "with --lrn off (no model runs LRN)")
+    if lrn_impls == "fastest" and not with_layer:
+        options.refuse(args, ["lrn_impl"], "as 'fastest' without the layer micro-benchmark that picks it "
+                       "(drop --no-layer, or name FW=IMPL)")
+    sel = common.prepare(args, "compare", lrn_used=args.lrn != "off" or args.layer)
+    modes = ["train", "forward"] if args.mode == "both" else [args.mode]
+    rounds = args.rounds or (PAIR_ROUNDS if pairs else SIDE_BY_SIDE_ROUNDS)
+    lrn_params = {"depth_radius": args.lrn_radius, "bias": args.lrn_bias, "alpha": args.lrn_alpha,
+                  "beta": args.lrn_beta}
+    chosen: dict[str, str] = {}
+    base = sel.base
+
+    def work(show: Callable[[str], None], after_each: Callable[[], None], say: Callable[[str], None]) -> None:
+        nonlocal chosen
+        if with_layer and not any(r.get("kind") == "lrn_layer" for r in storage.read_records(sel.run_dir)):
+            compare.run_layer(sel.run_dir, sel.frameworks, sel.device, args.batch_size[0], args.layer_steps,
+                              args.threads, lrn_params, args.timeout, show)
+        after_each()
+        chosen = (compare.fastest_exact(compare.layer_rows(storage.read_records(sel.run_dir)))
+                  if isinstance(lrn_impls, str) else dict(lrn_impls))
+        if args.layer:
+            return
+        if pairs:
+            configs = [replace(base, mode=mode, batch_size=b, model=replace(
+                base.model, framework=fw, compile=compile_modes.get(fw), lrn_impl=chosen.get(fw)))
+                for b in args.batch_size for mode in modes for fw in sel.frameworks]
+            compare.run_pairs(sel.run_dir, configs, rounds, args.timeout, show, after_each, notify=say)
+        else:
+            jobs = sweep.plan(sel.frameworks, modes, args.batch_size, options.LRN_MODES[args.lrn], base, rounds=rounds,
+                              compile_modes=compile_modes, lrn_impls=chosen)
+            sweep.execute(jobs, sel.run_dir, args.timeout, progress=show, after_each=after_each, notify=say)
+
+    n_jobs = 1 + (0 if args.layer else len(args.batch_size) * len(modes) * len(sel.frameworks) * rounds)
+    title = "bench compare --lrn" if pairs else ("bench compare --layer" if args.layer else "bench compare")
+    code = common.execute_and_report(args, sel, title, n_jobs, work, show_run_table=not args.layer)
+    console = common.make_console()
+    if chosen:
+        console.print("LRN implementations used for the model: " + ", ".join(f"{k}={v}" for k, v in chosen.items()))
+    ok = common.report_comparisons(sel.run_dir, console)
+    return code if ok or code == 130 else 1

@@ -1,0 +1,238 @@
+"""Option groups shared by the commands, and the parsers of their values.
+
+Every option means the same in every command that takes it (``--lrn off|on|both``, bare ``--lrn``
+meaning both, everywhere). An option that a command accepts but that would not take effect in the
+chosen mode is refused with one line (:func:`refuse`), never silently ignored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable, Iterable
+from typing import Any, NoReturn
+
+from bench import registry
+from bench.adapter import Registration
+from bench.errors import UsageError
+from impls import spec
+
+LRN_MODES: dict[str, list[bool]] = {"off": [False], "on": [True], "both": [False, True]}
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # one line, exit 2
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
+def int_at_least(minimum: int) -> Callable[[str], int]:
+    what = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+
+    def parse(value: str) -> int:
+        try:
+            n = int(value)
+        except ValueError:
+            n = minimum - 1
+        if n < minimum:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {value!r}")
+        return n
+
+    return parse
+
+
+positive = int_at_least(1)
+non_negative = int_at_least(0)
+
+
+def positive_float(value: str) -> float:
+    try:
+        x = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value!r}") from None
+    if not x > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value!r}")
+    return x
+
+
+def usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def threads(value: str) -> int:
+    """--threads: at most the cores this process may use (more would oversubscribe every framework)."""
+    n = positive(value)
+    cores = usable_cores()
+    if n > cores:
+        raise argparse.ArgumentTypeError(f"expected 1 to {cores} (the cores this machine lets bench use), "
+                                         f"got {value!r}")
+    return n
+
+
+# --- option groups ---------------------------------------------------------------------------------
+def add_frameworks(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--frameworks", nargs="+", metavar="FW",
+                   help=f"subset of {', '.join(registry.names())} (or comma-separated) [default: all installed]")
+
+
+def add_lrn(p: argparse.ArgumentParser, default: str, what: str) -> None:
+    p.add_argument("--lrn", nargs="?", const="both", choices=tuple(LRN_MODES), default=default,
+                   help=f"LRN layers off, on, or both variants (bare --lrn: both); {what} [default: {default}]")
+
+
+def add_device(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
+                   help="auto: a GPU when NVML sees one [default: auto]")
+
+
+def add_threads(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--threads", type=threads, help="intra-op threads and CPU cores (the last N), the same for "
+                   f"every framework; at most {usable_cores()} here [default: each framework's own]")
+
+
+DATA_KINDS = ("auto", "mnist", "synthetic")
+
+
+def add_data(p: argparse.ArgumentParser, default: str = "auto", choices: tuple[str, ...] = DATA_KINDS) -> None:
+    if len(choices) > 1:
+        p.add_argument("--data", choices=choices, default=default,
+                       help=f"MNIST, synthetic MNIST-shaped data, or auto (MNIST when found) [default: {default}]")
+    p.add_argument("--data-dir", help="folder with the four MNIST IDX files (.gz or raw); "
+                   "then $BENCH_DATA_DIR, then the user cache are searched")
+    p.add_argument("--no-download", action="store_true", help="never try to download MNIST")
+
+
+def _per_framework_help(field: str) -> str:
+    return ", ".join(f"{r.name}={'|'.join(getattr(r, field))}" for r in registry.registrations().values())
+
+
+def add_compile(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--compile", nargs="+", metavar="FW=MODE",
+                   help=f"compile mode per framework: {_per_framework_help('compile_modes')} (first: the default)")
+
+
+def add_lrn_impl(p: argparse.ArgumentParser, fastest: bool) -> None:
+    extra = " or 'fastest' (the layer micro-benchmark's pick)" if fastest else ""
+    p.add_argument("--lrn-impl", nargs="+", metavar="FW=IMPL",
+                   help=f"LRN implementation per framework: {_per_framework_help('lrn_impls')}{extra}")
+
+
+def add_lrn_params(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--lrn-radius", type=int, default=spec.LRN_DEPTH_RADIUS, help="LRN depth_radius [default: 4]")
+    p.add_argument("--lrn-alpha", type=float, default=spec.LRN_ALPHA, help="LRN alpha, not divided by the window "
+                   "(impls/spec.py) [0.001/9]")
+    p.add_argument("--lrn-beta", type=float, default=spec.LRN_BETA, help="LRN beta [default: 0.75]")
+    p.add_argument("--lrn-bias", type=float, default=spec.LRN_BIAS, help="LRN bias [default: 1.0]")
+
+
+LRN_PARAM_DESTS = ("lrn_radius", "lrn_alpha", "lrn_beta", "lrn_bias")
+
+
+def lrn_params(args: argparse.Namespace) -> dict[str, Any]:
+    return {"lrn_radius": args.lrn_radius, "lrn_bias": args.lrn_bias, "lrn_alpha": args.lrn_alpha,
+            "lrn_beta": args.lrn_beta}
+
+
+def add_timing(p: argparse.ArgumentParser, steps: int, warmup: int, target_ci: float | None, max_steps: int,
+               rounds: int | None, rounds_help: str) -> None:
+    """What to measure and how; the defaults differ per command."""
+    p.add_argument("--mode", choices=("train", "forward", "both"), default="both",
+                   help="time training steps, inference forward passes, or both [default: both]")
+    p.add_argument("--batch-size", type=positive, nargs="+", default=[128], help="one or several (a sweep)")
+    p.add_argument("--steps", type=positive, default=steps, help=f"timed steps per job [default: {steps}]")
+    p.add_argument("--warmup", type=non_negative, default=warmup,
+                   help=f"untimed steps after the first [default: {warmup}]")
+    add_compile(p)
+    add_device(p)
+    add_threads(p)
+    p.add_argument("--rounds", type=positive, default=rounds, help=rounds_help)
+    p.add_argument("--seed", type=non_negative, default=0)
+    p.add_argument("--dropout", type=float, default=0.25)
+    p.add_argument("--block-steps", type=non_negative, default=0,
+                   help="steps in the pipelined block timed between two syncs [default: min(steps, 20)]")
+    p.add_argument("--target-ci", type=positive_float, metavar="PCT", default=target_ci,
+                   help="after --steps, keep sampling until the mean's 95%% CI half-width is below PCT%% "
+                        f"(up to --max-steps) [default: {target_ci}]")
+    p.add_argument("--max-steps", type=non_negative, default=max_steps,
+                   help=f"cap for --target-ci [default: {max_steps or '4 x steps'}]")
+    p.add_argument("--include-transfer", action="store_true", help="time the host-to-device copy in each step")
+    add_lrn_params(p)
+    add_output(p, timeout=1800.0)
+    add_data(p)
+
+
+def add_output(p: argparse.ArgumentParser, timeout: float, resume: bool = True) -> None:
+    p.add_argument("--out", help="run folder [default: reports/<UTC time>-<command>]")
+    if resume:
+        p.add_argument("--resume", action="store_true",
+                       help="skip jobs already finished in --out (or reports/latest), saying which")
+    p.add_argument("--timeout", type=positive_float, default=timeout, help=f"seconds per worker [default: {timeout:g}]")
+
+
+def finish(p: argparse.ArgumentParser, func: Callable[[argparse.Namespace], int]) -> None:
+    """Attach the body, and what :func:`given` needs to tell a user's choice from a default."""
+    actions = [a for a in p._actions if a.option_strings and a.dest != "help"]
+    p.set_defaults(func=func, _defaults={a.dest: a.default for a in actions},
+                   _flags={a.dest: a.option_strings[-1] for a in actions})
+
+
+# --- values ------------------------------------------------------------------------------------------
+def given(args: argparse.Namespace, dests: Iterable[str]) -> list[str]:
+    """The options among ``dests`` that the user set to something other than their default."""
+    defaults: dict[str, Any] = getattr(args, "_defaults", {})
+    flags: dict[str, str] = getattr(args, "_flags", {})
+    return [flags.get(d, d) for d in dests if d in defaults and getattr(args, d) != defaults[d]]
+
+
+def refuse(args: argparse.Namespace, dests: Iterable[str], why: str) -> None:
+    """One line naming every option that would have no effect here, and why."""
+    bad = given(args, dests)
+    if bad:
+        raise UsageError(f"{', '.join(bad)} {'has' if len(bad) == 1 else 'have'} no effect {why}")
+
+
+def parse_frameworks(values: list[str] | None) -> list[str]:
+    """``--frameworks A B`` or ``A,B``; default every installed one. Unknown names list the
+    valid ones; a named framework that is not installed names its extra."""
+    if not values:
+        names = registry.available()
+        if not names:
+            extras = [r.extra for r in registry.registrations().values()]
+            raise UsageError(f"no framework is installed; install one with pip install 'bench[{extras[0]}]' "
+                             f"(extras: {', '.join(extras)}, all)")
+        return names
+    names = list(dict.fromkeys(n.strip() for v in values for n in v.split(",") if n.strip()))
+    for name in names:
+        registry.get(name)
+    return names
+
+
+def parse_per_framework(values: list[str] | None, option: str, allowed: Callable[[Registration], tuple[str, ...]],
+                        what: str, metavar: str) -> dict[str, str]:
+    """``A=MODE B=MODE`` (or comma-separated) -> {framework: value}, validated against each registration."""
+    out: dict[str, str] = {}
+    for item in [v for value in values or [] for v in value.split(",") if v]:
+        fw, sep, value = item.partition("=")
+        if not sep or fw not in registry.names():
+            raise UsageError(f"invalid {option} {item!r}; expected FRAMEWORK={metavar} with FRAMEWORK one of "
+                             f"{', '.join(registry.names())}")
+        choices = allowed(registry.get(fw))
+        if value not in choices:
+            raise UsageError(f"invalid {what} for {fw} {value!r}; allowed: {', '.join(choices)}")
+        out[fw] = value
+    return out
+
+
+def parse_compile(values: list[str] | None) -> dict[str, str]:
+    return parse_per_framework(values, "--compile", lambda r: r.compile_modes, "compile mode", "MODE")
+
+
+def parse_lrn_impl(values: list[str] | None) -> dict[str, str] | str:
+    """``A=IMPL B=IMPL`` -> {framework: impl}; or ``fastest``."""
+    items = [v for value in values or [] for v in value.split(",") if v]
+    if items == ["fastest"]:
+        return "fastest"
+    return parse_per_framework(items, "--lrn-impl", lambda r: r.lrn_impls, "LRN implementation",
+                               "IMPL (or 'fastest')")

@@ -1,0 +1,42 @@
+"""``bench run``: time training and inference steps, one worker process per (framework, config,
+round), rounds interleaved across configs."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any
+
+from bench import sweep
+from bench.commands import common, options
+from bench.errors import UsageError
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("run", help="time training and inference steps, one worker per framework and config")
+    options.add_frameworks(p)
+    options.add_lrn(p, "off", "every variant is a row of its own")
+    options.add_lrn_impl(p, fastest=False)
+    options.add_timing(p, steps=100, warmup=10, target_ci=None, max_steps=0, rounds=1,
+                       rounds_help="worker processes per config, interleaved across configs [default: 1]")
+    options.finish(p, main)
+
+
+def main(args: argparse.Namespace) -> int:
+    compile_modes = options.parse_compile(args.compile)
+    lrn_impls = options.parse_lrn_impl(args.lrn_impl)
+    if isinstance(lrn_impls, str):
+        raise UsageError("--lrn-impl fastest needs the layer micro-benchmark: use 'bench compare --lrn --lrn-impl "
+                         "fastest', or name one per framework (FW=IMPL)")
+    lrn_modes = options.LRN_MODES[args.lrn]
+    if not any(lrn_modes):
+        options.refuse(args, ["lrn_impl"], "without LRN (add --lrn on or --lrn both)")
+    sel = common.prepare(args, "run", lrn_used=any(lrn_modes))
+    modes = ["train", "forward"] if args.mode == "both" else [args.mode]
+    jobs = sweep.plan(sel.frameworks, modes, args.batch_size, lrn_modes, sel.base, rounds=args.rounds,
+                      compile_modes=compile_modes, lrn_impls=lrn_impls)
+
+    def work(show: Callable[[str], None], after_each: Callable[[], None], say: Callable[[str], None]) -> None:
+        sweep.execute(jobs, sel.run_dir, args.timeout, progress=show, after_each=after_each, notify=say)
+
+    return common.execute_and_report(args, sel, "bench run", len(jobs), work)

@@ -1,0 +1,234 @@
+"""Typed result records: a job's key, one measurement, one summary row.
+
+One ``to_dict``/``from_dict`` pair each, the schema version here and nowhere else, key fields
+declared once (:class:`JobKey`), and units declared with each summary field (``metadata``), never
+inferred from a column's name. Records are stored flat in ``results.jsonl`` (key fields at the top
+level) so they load straight into pandas.
+
+Schema history: 1 had no host/gpu in the key and ``_mb`` memory columns (holding MiB); 2 adds
+``host`` and ``gpu`` to the key (recorded by the worker) and renames the columns ``_mib``.
+Version-1 records still load: their host and GPU are unknown (empty).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+SCHEMA_VERSION = 2
+KINDS = ("measure", "gemm", "lrn_layer", "parity", "trajectory")
+
+
+def utc_now() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def header(kind: str) -> dict[str, Any]:
+    """The fields every stored record starts with, whatever its kind."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown record kind {kind!r}; known: {', '.join(KINDS)}")
+    return {"schema_version": SCHEMA_VERSION, "kind": kind, "utc": utc_now()}
+
+
+@dataclass(frozen=True, order=True)
+class KeyFields:
+    """The key fields, declared once: what makes two measurements poolable (same model config, same
+    protocol, same machine). ``host`` and ``gpu`` (the GPU model; None on CPU) are recorded by the
+    worker that measured, so rows from different machines or GPU models never pool."""
+
+    framework: str
+    mode: str
+    batch_size: int
+    lrn: bool
+    compile: str
+    lrn_impl: str
+    device: str
+    threads: int | None
+    host: str
+    gpu: str | None
+
+
+@dataclass(frozen=True, order=True)
+class JobKey(KeyFields):
+    """A job's key: the key fields alone."""
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(KeyFields))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> JobKey:
+        return cls(framework=str(d["framework"]), mode=str(d["mode"]), batch_size=int(d["batch_size"]),
+                   lrn=bool(d["lrn"]), compile=str(d["compile"]), lrn_impl=str(d["lrn_impl"]),
+                   device=str(d["device"]), threads=None if d.get("threads") is None else int(d["threads"]),
+                   host=str(d.get("host") or ""), gpu=d.get("gpu") or None)
+
+    def label(self) -> str:
+        return f"{self.framework} {self.mode} batch {self.batch_size} LRN {'on' if self.lrn else 'off'}"
+
+
+# Result fields a worker returns for one measurement; anything else it returns is kept in ``extra``.
+_RESULT_FIELDS = ("data_source", "compile_ns", "samples_ns", "target_ci", "block_mean_ns", "block_steps",
+                  "flops_per_step", "final_loss", "memory", "versions", "describe", "gemm_flops_per_s",
+                  "gemm_source", "worker_env")
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One worker's timing of one config (``kind: measure`` in results.jsonl)."""
+
+    key: JobKey
+    round: int
+    status: str  # ok, failed, oom, timeout, skipped
+    error: str | None = None
+    utc: str = field(default_factory=utc_now)
+    wall_s: float | None = None
+    steps: int = 0
+    warmup: int = 0
+    include_transfer: bool = False
+    config: dict[str, Any] = field(default_factory=dict)
+    pair: bool = False  # measured as one half of an LRN off/on pair in one process
+    data_source: str | None = None
+    compile_ns: int | None = None
+    samples_ns: tuple[int, ...] = ()
+    target_ci: float | None = None
+    block_mean_ns: float | None = None
+    block_steps: int = 0
+    flops_per_step: int | None = None
+    final_loss: float | None = None
+    memory: dict[str, int | None] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)
+    describe: dict[str, str] = field(default_factory=dict)
+    gemm_flops_per_s: float | None = None
+    gemm_source: str | None = None
+    worker_env: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok" and bool(self.samples_ns)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "kind": "measure", "utc": self.utc,
+                               **self.key.to_dict()}
+        for f in fields(self):
+            if f.name not in ("key", "utc", "extra"):
+                value = getattr(self, f.name)
+                out[f.name] = list(value) if isinstance(value, tuple) else value
+        out.update(self.extra)
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Measurement:
+        known = {f.name for f in fields(cls)} | set(JobKey.names()) | {"schema_version", "kind"}
+        kw: dict[str, Any] = {f.name: d[f.name] for f in fields(cls) if f.name in d and f.name not in ("key", "extra")}
+        kw["samples_ns"] = tuple(int(s) for s in d.get("samples_ns") or ())
+        kw["round"] = int(d.get("round", 0))
+        for name in ("memory", "versions", "describe", "worker_env", "config"):
+            kw[name] = dict(d.get(name) or {})
+        return cls(key=JobKey.from_dict(d), extra={k: v for k, v in d.items() if k not in known}, **kw)
+
+    @classmethod
+    def from_result(cls, key: JobKey, round: int, status: str, result: dict[str, Any] | None = None,
+                    error: str | None = None, **protocol: Any) -> Measurement:
+        """A record from a worker's result: the machine identity the worker saw replaces the parent's."""
+        result = dict(result or {})
+        identity = result.pop("identity", None) or {}
+        if identity:
+            key = dataclasses.replace(key, host=str(identity.get("host") or key.host), gpu=identity.get("gpu"))
+        kw = {k: result.pop(k) for k in _RESULT_FIELDS if k in result}
+        if "samples_ns" in kw:
+            kw["samples_ns"] = tuple(int(s) for s in kw["samples_ns"])
+        for k in ("status", "error", "traceback", "lrn", "kind"):
+            result.pop(k, None)
+        return cls(key=key, round=round, status=status, error=error, extra=result, **kw, **protocol)
+
+
+def measurements(records: list[dict[str, Any]]) -> list[Measurement]:
+    """The measurement records of a run, typed (other kinds are skipped)."""
+    return [Measurement.from_dict(r) for r in records if r.get("kind", "measure") == "measure"]
+
+
+def latest_per_round(ms: list[Measurement]) -> list[Measurement]:
+    """The last record of each (key, round): a resumed or retried job replaces its earlier try."""
+    latest: dict[tuple[JobKey, int], Measurement] = {}
+    for m in ms:
+        latest[(m.key, m.round)] = m
+    return list(latest.values())
+
+
+def done(ms: list[Measurement]) -> set[tuple[JobKey, int]]:
+    """(key, round) of every finished measurement: what ``--resume`` skips."""
+    return {(m.key, m.round) for m in ms if m.status == "ok"}
+
+
+# --- summary rows --------------------------------------------------------------------------------
+def _col(unit: str, doc: str = "") -> Any:
+    return field(default=None, metadata={"unit": unit, "doc": doc})
+
+
+@dataclass(frozen=True)
+class SummaryRow(KeyFields):
+    """One row of summary.csv per key, pooling every round: the key fields, then the figures. Field
+    order is column order; each figure declares its unit ("" for text and flags). ``None`` means the
+    figure does not exist."""
+
+    data_source: str | None = _col("")
+    status: str = field(default="ok", metadata={"unit": ""})
+    error: str | None = _col("")
+    rounds: int = field(default=0, metadata={"unit": "count"})
+    n: int | None = _col("count")
+    mean_ms: float | None = _col("ms")
+    std_ms: float | None = _col("ms")
+    min_ms: float | None = _col("ms")
+    median_ms: float | None = _col("ms")
+    p5_ms: float | None = _col("ms")
+    p95_ms: float | None = _col("ms")
+    iqr_ms: float | None = _col("ms")
+    cv: float | None = _col("ratio")
+    mean_ci_low_ms: float | None = _col("ms")
+    mean_ci_high_ms: float | None = _col("ms")
+    median_ci_low_ms: float | None = _col("ms")
+    median_ci_high_ms: float | None = _col("ms")
+    ci_half_width_pct: float | None = _col("%")
+    unstable: bool | None = _col("")
+    images_per_s: float | None = _col("images/s")
+    flops_per_step: int | None = _col("FLOP")
+    achieved_gflops: float | None = _col("GFLOP/s")
+    peak_gflops: float | None = _col("GFLOP/s")
+    pct_of_peak: float | None = _col("%")
+    relative_to_fastest: float | None = _col("ratio")
+    compile_s: float | None = _col("s")
+    block_mean_ms: float | None = _col("ms")
+    sync_overhead_pct: float | None = _col("%")
+    host_peak_rss_mib: float | None = _col("MiB")
+    alloc_peak_mib: float | None = _col("MiB")
+    alloc_reserved_mib: float | None = _col("MiB")
+    nvml_process_mib: float | None = _col("MiB")
+    nvml_device_used_mib: float | None = _col("MiB")
+    versions: str | None = _col("")
+
+    @classmethod
+    def columns(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
+    @classmethod
+    def units(cls) -> dict[str, str]:
+        return {f.name: str(f.metadata.get("unit", "")) for f in fields(cls)}  # key fields: text ""
+
+    @property
+    def key(self) -> JobKey:
+        return JobKey(**{name: getattr(self, name) for name in JobKey.names()})
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SummaryRow:
+        names = set(cls.columns())
+        return cls(**{k: v for k, v in d.items() if k in names})

@@ -1,0 +1,143 @@
+"""Summary rows from measurement records, and the run as pandas DataFrames. Pure: reads records,
+computes statistics, never measures or writes. ``bench.load`` and the CSV files both come from
+:func:`frames`, so what a user loads is exactly what the tables show."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from bench.records import JobKey, Measurement, SummaryRow, latest_per_round, measurements
+from bench.stats import Stats
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+NS_PER_MS = 1e6
+MIB = 1024 * 1024
+SAMPLE_COLUMNS = (*JobKey.names(), "data_source", "round", "step", "time_ns")
+
+
+def _mib(value: Any) -> float | None:
+    return None if value is None else round(float(value) / MIB, 1)
+
+
+def _max_or_none(values: Iterable[Any]) -> Any:
+    present = [v for v in values if v is not None]
+    return max(present) if present else None
+
+
+@dataclass(frozen=True)
+class Peak:
+    """A GEMM reference for one device: the denominator of 'percent of peak'."""
+
+    device: str
+    flops: float
+    source: str
+
+
+def peaks(records: Iterable[dict[str, Any]]) -> dict[str, Peak]:
+    """The run-level GEMM references (``kind: gemm``), best per device."""
+    out: dict[str, Peak] = {}
+    for rec in records:
+        if rec.get("kind") == "gemm" and rec.get("status") == "ok":
+            peak = Peak(rec["device"], float(rec["flops_per_s"]), rec.get("source", ""))
+            if rec["device"] not in out or peak.flops > out[rec["device"]].flops:
+                out[rec["device"]] = peak
+    return out
+
+
+def group(ms: Sequence[Measurement]) -> dict[JobKey, list[Measurement]]:
+    """The latest record of every (key, round), grouped by key in first-seen order."""
+    groups: dict[JobKey, list[Measurement]] = {}
+    for m in latest_per_round(list(ms)):
+        groups.setdefault(m.key, []).append(m)
+    return groups
+
+
+def _row(key: JobKey, recs: list[Measurement], device_peaks: dict[str, Peak], seed: int) -> SummaryRow:
+    ok = [m for m in recs if m.ok]
+    first = ok[0] if ok else recs[-1]
+    base: dict[str, Any] = {**key.to_dict(), "data_source": first.data_source, "rounds": len(ok),
+                            "versions": ";".join(f"{k}={v}" for k, v in sorted(first.versions.items())) or None}
+    if not ok:
+        return SummaryRow(**base, status=recs[-1].status or "failed", error=recs[-1].error)
+    bad = [m for m in recs if m.status != "ok"]
+    st = Stats.from_samples([s for m in ok for s in m.samples_ns], seed=seed)
+    scaled = st.scaled(1 / NS_PER_MS)
+    mean_s = st.mean / 1e9
+    flops = int(first.flops_per_step or 0)
+    own = _max_or_none(m.gemm_flops_per_s for m in ok)  # measured in the same worker
+    run_peak = device_peaks.get(key.device)
+    peak_flops = own if own is not None else (run_peak.flops if run_peak else None)
+    achieved = flops / mean_s / 1e9
+    blocks = [m.block_mean_ns for m in ok if m.block_mean_ns]
+    block_ms = sum(blocks) / len(blocks) / NS_PER_MS if blocks else None
+    mean_ms = scaled["mean"]
+    mems = [m.memory for m in ok]
+    return SummaryRow(
+        **base, status="ok" if not bad else "partial", error=bad[-1].error if bad else None,
+        n=st.n, mean_ms=mean_ms, std_ms=scaled["std"], min_ms=scaled["min"], median_ms=scaled["median"],
+        p5_ms=scaled["p5"], p95_ms=scaled["p95"], iqr_ms=scaled["iqr"], cv=st.cv,
+        mean_ci_low_ms=scaled["mean_ci_low"], mean_ci_high_ms=scaled["mean_ci_high"],
+        median_ci_low_ms=scaled["median_ci_low"], median_ci_high_ms=scaled["median_ci_high"],
+        ci_half_width_pct=100 * st.ci_half_width_rel, unstable=st.unstable,
+        images_per_s=key.batch_size / mean_s, flops_per_step=flops, achieved_gflops=achieved,
+        peak_gflops=peak_flops / 1e9 if peak_flops else None,
+        pct_of_peak=100 * achieved / (peak_flops / 1e9) if peak_flops else None,
+        compile_s=sum(m.compile_ns or 0 for m in ok) / len(ok) / 1e9, block_mean_ms=block_ms,
+        sync_overhead_pct=100 * (mean_ms - block_ms) / mean_ms if block_ms else None,
+        host_peak_rss_mib=_mib(_max_or_none(m.get("host_peak_rss_bytes") for m in mems)),
+        alloc_peak_mib=_mib(_max_or_none(m.get("alloc_peak_bytes") for m in mems)),
+        alloc_reserved_mib=_mib(_max_or_none(m.get("alloc_reserved_bytes") for m in mems)),
+        nvml_process_mib=_mib(_max_or_none(m.get("nvml_process_bytes") for m in mems)),
+        nvml_device_used_mib=_mib(_max_or_none(m.get("nvml_device_used_bytes") for m in mems)),
+    )
+
+
+def summarise(records: list[dict[str, Any]], seed: int = 0) -> list[SummaryRow]:
+    """One row per key, pooling the samples of every round."""
+    device_peaks = peaks(records)
+    rows = [_row(key, recs, device_peaks, seed) for key, recs in group(measurements(records)).items()]
+    return _relative_to_fastest(rows)
+
+
+def _relative_to_fastest(rows: list[SummaryRow]) -> list[SummaryRow]:
+    """Mean step time over the fastest mean among rows of the same mode, batch, LRN, device and machine."""
+    def where(r: SummaryRow) -> tuple[Any, ...]:
+        return (r.mode, r.batch_size, r.lrn, r.device, r.host, r.gpu)
+
+    best: dict[tuple[Any, ...], float] = {}
+    for r in rows:
+        if r.mean_ms is not None:
+            best[where(r)] = min(best.get(where(r), math.inf), r.mean_ms)
+    return [replace(r, relative_to_fastest=r.mean_ms / best[where(r)]) if r.mean_ms is not None else r for r in rows]
+
+
+@dataclass(frozen=True)
+class RunFrames:
+    """A run folder as DataFrames: one row per config, and one row per timed step (long format)."""
+
+    summary: pd.DataFrame
+    samples: pd.DataFrame
+
+
+def summary_frame(rows: Sequence[SummaryRow]) -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.DataFrame([r.to_dict() for r in rows], columns=list(SummaryRow.columns()))
+
+
+def samples_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
+    import pandas as pd
+
+    rows = [(*m.key.to_dict().values(), m.data_source, m.round, step, ns)
+            for m in latest_per_round(measurements(records)) for step, ns in enumerate(m.samples_ns)]
+    frame = pd.DataFrame(rows, columns=list(SAMPLE_COLUMNS))
+    return frame.astype({"batch_size": "int64", "round": "int64", "step": "int64", "time_ns": "int64"})
+
+
+def frames(records: list[dict[str, Any]], seed: int = 0) -> RunFrames:
+    return RunFrames(summary_frame(summarise(records, seed)), samples_frame(records))

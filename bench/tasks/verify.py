@@ -1,0 +1,25 @@
+"""Worker task ``verify``: one adapter computes everything :func:`bench.verify.compare` checks,
+from the canonical weights the parent saved; the parent compares with the float64 reference."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench import registry, verify
+from bench.config import ModelConfig
+
+
+def run(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
+    inputs = np.load(str(params["inputs"]))
+    weights = {k[2:]: inputs[k] for k in inputs.files if k.startswith("w:")}
+    config = ModelConfig(str(params["framework"]), lrn=bool(params["lrn"]), dropout=0.0,
+                         compile=params.get("compile"))
+    adapter = registry.adapter_class(config.framework)(config)
+    got = verify.collect(adapter, inputs["images"], inputs["labels"], weights)
+    out = workdir / "outputs.npz"
+    np.savez(out, **got)  # type: ignore[arg-type]
+    describe = {**adapter.describe(), "compile_mode": str(adapter.config.compile)}
+    return {"outputs": str(out), "describe": describe, "versions": adapter.versions()}

@@ -1,0 +1,67 @@
+"""Framework adapters beyond the model: their GEMM reference, their process-wide side effects,
+and every non-default compile mode checked against the float64 reference (``verify --compile``)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Any
+
+import numpy as np
+import pytest
+
+from bench import registry, verify
+from tests.conftest import framework_params, require_framework
+
+
+class _Untouchable:
+    """Stands in for a result tensor: waiting on it is fine, anything else (a host copy, a read, a
+    slice) fails the test."""
+
+    def block_until_ready(self) -> _Untouchable:
+        return self
+
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"the GEMM sync touched its result ({name})")
+
+    def __getitem__(self, item: Any) -> Any:
+        raise AssertionError("the GEMM sync indexed its result")
+
+
+@pytest.mark.parametrize("fw", framework_params())
+def test_gemm_sync_never_copies_the_result_to_the_host(fw: str) -> None:
+    """A copy of the whole n x n result inside the timed loop would inflate 'percent of peak'."""
+    require_framework(fw)
+    gemm = registry.adapter_class(fw).gemm("cpu", 64)
+    gemm.run()
+    gemm.sync()
+    if hasattr(gemm, "last"):
+        gemm.last = _Untouchable()
+    gemm.sync()
+
+
+@pytest.mark.jax
+def test_importing_the_jax_adapter_changes_no_global_jax_setting() -> None:
+    require_framework("jax")
+    code = ("import jax; before = jax.config.jax_default_matmul_precision; import impls.jax_alexnet; "
+            "print(before, jax.config.jax_default_matmul_precision)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["None", "None"]
+
+
+NON_DEFAULT_MODES = [pytest.param(fw, mode, id=f"{fw}-{mode}", marks=[getattr(pytest.mark, fw)]
+                                  + ([pytest.mark.slow] if fw == "torch" else []))
+                     for fw, reg in registry.registrations().items() for mode in reg.compile_modes[1:]]
+
+
+@pytest.mark.parametrize(("fw", "mode"), NON_DEFAULT_MODES)
+def test_non_default_compile_modes_match_the_reference(fw: str, mode: str,
+                                                      batch: tuple[np.ndarray, np.ndarray]) -> None:
+    """What ``bench verify --compile FW=MODE`` runs, in its worker processes, LRN off and on."""
+    require_framework(fw)
+    images, labels = batch[0][:8], batch[1][:8]
+    results = verify.run([fw], [False, True], images, labels, timeout=900, compile_modes={fw: mode})
+    for r in results:
+        assert r.status == "ok", r.error
+        assert r.describe and r.describe["compile_mode"] == mode
+        assert r.passed, [c for c in r.checks if not c.passed]
