@@ -45,7 +45,8 @@ def main(args: argparse.Namespace) -> int:
     if not pairs:
         options.refuse(args, ["no_layer"], "without --lrn both (only the LRN comparison runs the layer benchmark)")
     if not with_layer:
-        options.refuse(args, ["layer_steps"], "without the layer micro-benchmark (--lrn both without --no-layer, or --layer)")
+        options.refuse(args, ["layer_steps"],
+                       "without the layer micro-benchmark (--lrn both without --no-layer, or --layer)")
     if args.lrn == "off":
         options.refuse(args, ["lrn_impl"], "with --lrn off (no model runs LRN)")
     if lrn_impls == "fastest" and not with_layer:
