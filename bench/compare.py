@@ -9,10 +9,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from bench import records, registry, storage
 from bench.config import RunConfig
+from bench.intervals import TwoLevel, independent_ratio, paired_ratio
 from bench.records import JobKey, Measurement
 from bench.runner import run_worker
 from bench.stats import Ratio, Stats
@@ -23,18 +22,26 @@ BOOK_SLOWDOWN = 3.0  # "LRN makes the forward and backward pass ... down to abou
 
 @dataclass(frozen=True)
 class Pooled:
-    """Samples (ms) of every ok measurement of one key, pooled over rounds, and its first record."""
+    """The ok measurements of one key: step times (ms) per worker process (round), and one record."""
 
-    samples: list[float]
+    rounds: dict[int, list[float]]
     first: Measurement
+
+    @property
+    def groups(self) -> list[list[float]]:
+        return list(self.rounds.values())
+
+    @property
+    def samples(self) -> list[float]:
+        return [s for g in self.rounds.values() for s in g]
 
 
 def _pooled(recs: Sequence[dict[str, Any]]) -> dict[JobKey, Pooled]:
     out: dict[JobKey, Pooled] = {}
     for key, ms in group(records.measurements(list(recs))).items():
-        ok = [m for m in ms if m.ok]
+        ok = sorted((m for m in ms if m.ok), key=lambda m: m.round)
         if ok:
-            out[key] = Pooled([s / 1e6 for m in ok for s in m.samples_ns], ok[0])
+            out[key] = Pooled({m.round: [s / 1e6 for s in m.samples_ns] for m in ok}, ok[0])
     return out
 
 
@@ -52,22 +59,30 @@ def book_verdict(r: Ratio) -> str:
 
 
 def lrn_rows(recs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """LRN on / off per framework and config: one ratio of medians per worker process (both variants
+    interleaved in it), the interval over processes (bench.intervals.paired_ratio)."""
     pooled = _pooled(recs)
     rows = []
     for key, on in pooled.items():
         off = pooled.get(replace(key, lrn=False))
         if not key.lrn or off is None:
             continue
-        r = Ratio.of(off.samples, on.samples)
-        off_ms, on_ms = float(np.mean(off.samples)), float(np.mean(on.samples))
+        both = sorted(set(off.rounds) & set(on.rounds))  # processes that measured both variants
+        if not both:
+            continue
+        r = paired_ratio([off.rounds[i] for i in both], [on.rounds[i] for i in both])
+        off_ms = TwoLevel.of([off.rounds[i] for i in both]).estimate
+        on_ms = TwoLevel.of([on.rounds[i] for i in both]).estimate
         mem_on, mem_off = on.first.memory.get("alloc_peak_bytes"), off.first.memory.get("alloc_peak_bytes")
         rows.append({
             "framework": key.framework, "mode": key.mode, "batch_size": key.batch_size, "device": key.device,
             "host": key.host, "gpu": key.gpu, "compile": key.compile,
-            "lrn_impl": on.first.describe.get("lrn_impl", key.lrn_impl),
-            "n_off": len(off.samples), "n_on": len(on.samples), "off_ms": off_ms, "on_ms": on_ms,
+            "lrn_impl": on.first.describe.get("lrn_impl", key.lrn_impl), "processes": len(both),
+            "n_off": sum(len(off.rounds[i]) for i in both), "n_on": sum(len(on.rounds[i]) for i in both),
+            "off_ms": off_ms, "on_ms": on_ms,
             "slowdown": r.ratio, "ci_low": r.ci_low, "ci_high": r.ci_high, "p_value": r.p_value,
-            "verdict": r.verdict, "added_ms": on_ms - off_ms, "lrn_share_pct": 100 * (on_ms - off_ms) / on_ms,
+            "verdict": r.verdict, "ci_method": r.method, "added_ms": on_ms - off_ms,
+            "lrn_share_pct": 100 * (on_ms - off_ms) / on_ms,
             "memory_added_mib": (mem_on - mem_off) / 2**20 if mem_on is not None and mem_off is not None else None,
             "vs_book": book_verdict(r),
         })
@@ -75,21 +90,23 @@ def lrn_rows(recs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def framework_rows(recs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each framework against the fastest on the same (mode, batch, LRN, device, machine)."""
+    """Each framework against the fastest (by median) on the same (mode, batch, LRN, device, machine):
+    different processes on each side, so the ratio's interval is Welch's t over process estimates."""
     groups: dict[tuple[Any, ...], list[tuple[JobKey, Pooled]]] = {}
     for key, entry in _pooled(recs).items():
         groups.setdefault((key.mode, key.batch_size, key.lrn, key.device, key.host, key.gpu), []).append((key, entry))
     rows = []
     for (mode, batch, lrn, device, _, _), members in groups.items():
-        fastest_key, fastest = min(members, key=lambda m: float(np.mean(m[1].samples)))
+        est = {key: TwoLevel.of(entry.groups) for key, entry in members}
+        fastest_key, fastest = min(members, key=lambda m: est[m[0]].estimate)
         for key, entry in members:
-            st = Stats.from_samples(entry.samples)
-            r = Ratio.of(fastest.samples, entry.samples)
+            tl = est[key]
+            r = independent_ratio(fastest.groups, entry.groups)
             rows.append({"mode": mode, "batch_size": batch, "lrn": lrn, "device": device, "framework": key.framework,
-                         "compile": key.compile, "n": st.n, "mean_ms": st.mean,
-                         "ci_low_ms": st.mean_ci_low, "ci_high_ms": st.mean_ci_high, "fastest": fastest_key.framework,
+                         "compile": key.compile, "processes": tl.processes, "n": tl.n, "median_ms": tl.estimate,
+                         "ci_low_ms": tl.ci_low, "ci_high_ms": tl.ci_high, "fastest": fastest_key.framework,
                          "ratio": r.ratio, "ratio_ci_low": r.ci_low, "ratio_ci_high": r.ci_high,
-                         "p_value": r.p_value,
+                         "p_value": r.p_value, "ci_method": r.method,
                          "verdict": "fastest" if key == fastest_key else
                          ("slower" if r.verdict == "slower" else "not separable from the fastest")})
     return sorted(rows, key=lambda r: (r["mode"], r["batch_size"], r["lrn"], r["ratio"]))
@@ -138,15 +155,36 @@ def run_layer(run_dir: Path, frameworks: Sequence[str], device: str, batch: int,
 
 def run_pairs(run_dir: Path, configs: Sequence[RunConfig], rounds: int, timeout: float | None,
               progress: Callable[[str], None], after_each: Callable[[], None],
-              notify: Callable[[str], None] | None = None) -> None:
+              notify: Callable[[str], None] | None = None, max_rounds: int = 0) -> None:
     """LRN off/on pairs, one worker per (config, round), rounds interleaved across configs; both
-    records appended as soon as a pair finishes. A pair whose two halves are finished is skipped."""
-    from bench.sweep import Job, pending
+    records appended as soon as a pair finishes. A pair whose two halves are finished is skipped
+    (resume). Then, up to ``max_rounds`` processes, one more round for every config whose off or on
+    interval is still wider than its ``target_ci``."""
+    from bench.sweep import Job, extra_rounds, median_half_width, pending
 
-    pairs = [(cfg, {lrn: Job(replace(cfg, model=replace(cfg.model, lrn=lrn)), r) for lrn in (False, True)})
-             for r in range(rounds) for cfg in configs]
-    todo_keys = {(j.key, j.round) for j in pending([j for _, jobs in pairs for j in jobs.values()], run_dir, notify)}
-    todo = [(cfg, jobs) for cfg, jobs in pairs if any((j.key, j.round) in todo_keys for j in jobs.values())]
+    def jobs_of(cfg: RunConfig, r: int) -> dict[bool, Job]:
+        return {lrn: Job(replace(cfg, model=replace(cfg.model, lrn=lrn)), r) for lrn in (False, True)}
+
+    planned = [(cfg, jobs_of(cfg, r)) for r in range(rounds) for cfg in configs]
+    todo_keys = {(j.key, j.round) for j in pending([j for _, js in planned for j in js.values()], run_dir, notify)}
+    _run_pairs(run_dir, [(c, js) for c, js in planned if any((j.key, j.round) in todo_keys for j in js.values())],
+               timeout, progress, after_each)
+
+    def width(key: JobKey, recs: list[dict[str, Any]]) -> float | None:
+        halves = [median_half_width(replace(key, lrn=lrn), recs) for lrn in (False, True)]
+        return None if None in halves else max(h for h in halves if h is not None)
+
+    by_key = {jobs_of(cfg, 0)[False].key: cfg for cfg in configs}
+    while more := extra_rounds([jobs_of(cfg, 0)[False] for cfg in configs], run_dir, max_rounds, width):
+        if notify:
+            notify(f"interval wider than --target-ci: one more worker process for {len(more)} pair(s): "
+                   + "; ".join(j.key.label().replace(" LRN off", "") for j in more))
+        _run_pairs(run_dir, [(by_key[j.key], jobs_of(by_key[j.key], j.round)) for j in more], timeout, progress,
+                   after_each)
+
+
+def _run_pairs(run_dir: Path, todo: Sequence[tuple[RunConfig, dict[bool, Any]]], timeout: float | None,
+               progress: Callable[[str], None], after_each: Callable[[], None]) -> None:
     for i, (cfg, jobs) in enumerate(todo):
         fw = cfg.model.framework
         progress(f"[{i + 1}/{len(todo)}] LRN off vs on: {fw} {cfg.mode} batch {cfg.batch_size} "

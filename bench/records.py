@@ -181,7 +181,7 @@ class SummaryRow(KeyFields):
     data_source: str | None = _col("")
     status: str = field(default="ok", metadata={"unit": ""})
     error: str | None = _col("")
-    rounds: int = field(default=0, metadata={"unit": "count"})
+    rounds: int = field(default=0, metadata={"unit": "count"})  # worker processes that succeeded
     n: int | None = _col("count")
     mean_ms: float | None = _col("ms")
     std_ms: float | None = _col("ms")
@@ -195,7 +195,10 @@ class SummaryRow(KeyFields):
     mean_ci_high_ms: float | None = _col("ms")
     median_ci_low_ms: float | None = _col("ms")
     median_ci_high_ms: float | None = _col("ms")
-    ci_half_width_pct: float | None = _col("%")
+    ci_half_width_pct: float | None = _col("%")  # of the median's two-level interval: the headline
+    between_process_pct: float | None = _col("%")
+    within_process_pct: float | None = _col("%")
+    ci_method: str | None = _col("")
     unstable: bool | None = _col("")
     images_per_s: float | None = _col("images/s")
     flops_per_step: int | None = _col("FLOP")

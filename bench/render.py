@@ -72,13 +72,17 @@ def _fmt(value: object, spec: str = ".1f", missing: str = "-") -> str:
     return format(value, spec)
 
 
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}%"
+
+
 def run_rows(rows: list[SummaryRow]) -> list[list[str]]:
     """The cells of the run table; shared by the terminal and the Markdown summary."""
     out = []
     for r in rows:
         lrn = "on" if r.lrn else "off"
-        if r.mean_ms is None:
-            out.append([r.framework, r.mode, str(r.batch_size), lrn] + ["-"] * 10
+        if r.median_ms is None:
+            out.append([r.framework, r.mode, str(r.batch_size), lrn] + ["-"] * (len(RUN_HEADERS) - 7)
                        + [f"{r.status}: {r.error or ''}"[:60], "-"])
             continue
         mem = (f"GPU {_fmt(r.alloc_peak_mib, '.0f')}" if r.alloc_peak_mib is not None
@@ -86,30 +90,32 @@ def run_rows(rows: list[SummaryRow]) -> list[list[str]]:
         status = r.status
         if r.unstable:
             status += f" ⚠ CV {100 * (r.cv or 0):.0f}%"
+        if r.rounds < 2:
+            status += " (1 process)"
         out.append([
             r.framework, r.mode, str(r.batch_size), lrn,
-            f"{r.mean_ms:.1f} ± {_fmt(r.std_ms)}", _fmt(r.median_ms), _fmt(r.p95_ms),
-            f"[{_fmt(r.mean_ci_low_ms)}, {_fmt(r.mean_ci_high_ms)}]", f"±{_fmt(r.ci_half_width_pct)}%",
+            f"{r.median_ms:.1f} [{_fmt(r.median_ci_low_ms)}, {_fmt(r.median_ci_high_ms)}]",
+            f"±{_fmt(r.ci_half_width_pct)}%", str(r.rounds), _pct(r.between_process_pct), _pct(r.within_process_pct),
+            f"{_fmt(r.mean_ms)} ± {_fmt(r.std_ms)}", _fmt(r.p95_ms),
             _fmt(r.images_per_s, ".0f"), _fmt(r.achieved_gflops), _fmt(r.pct_of_peak),
             _fmt(r.compile_s, ".2f"), mem, status, f"{_fmt(r.relative_to_fastest, '.2f')}x",
         ])
     return out
 
 
-RUN_HEADERS = ["framework", "mode", "batch", "LRN", "mean ± sd ms", "median", "p95", "95% CI of mean", "CI ±",
-               "img/s", "GFLOP/s", "% peak", "compile s", "mem MiB", "status", "vs fastest"]
+RUN_HEADERS = ["framework", "mode", "batch", "LRN", "median ms [95% CI]", "CI ±", "procs", "between", "within",
+               "mean ± sd ms", "p95", "img/s", "GFLOP/s", "% peak", "compile s", "mem MiB", "status", "vs fastest"]
 
 
 # Below this console width the table keeps the columns a reader needs to trust a row (the CSV and
-# summary.md keep everything): config in one cell, mean ± sd, CI half-width, throughput, status.
+# summary.md keep everything): config in one cell, the median with its interval and where the noise is.
 FULL_WIDTH = 175
-NARROW_HEADERS = ("config", "LRN", "mean ± sd ms", "CI ±", "img/s", "% peak", "compile s", "mem MiB",
-                  "vs fastest", "status")
+NARROW_HEADERS = ("config", "median ms [95% CI]", "CI ±", "procs", "between", "within", "vs fastest", "status")
 
 
 def _narrow(cells: list[str]) -> list[str]:
     full = dict(zip(RUN_HEADERS, cells, strict=True))
-    full["config"] = f"{full['framework']} {full['mode']} {full['batch']}"
+    full["config"] = f"{full['framework']} {full['mode']} {full['batch']}" + (" LRN" if full["LRN"] == "on" else "")
     return [full[h] for h in NARROW_HEADERS]
 
 
@@ -118,26 +124,28 @@ def run_table(rows: list[SummaryRow], console: Console, title: str = "Time per s
     headers = NARROW_HEADERS if narrow else RUN_HEADERS
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     for h in headers:
-        shown = h.replace(" ", "\n", 1) if narrow and h not in ("CI ±", "LRN") else h  # two-line headers
+        shown = h.replace(" ", "\n", 1) if narrow and h not in ("CI ±", "LRN", "median ms [95% CI]") else h
         table.add_column(shown, justify="left" if h in ("framework", "config", "mode", "LRN", "status") else "right",
                          no_wrap=h != "status")
     for cells, r in zip(run_rows(rows), rows, strict=True):
         style = "yellow" if r.unstable else ("red" if r.status not in ("ok", "partial") else None)
         table.add_row(*(_narrow(cells) if narrow else cells), style=style)
     if narrow:
-        console.print("(narrow terminal: median, p95, CI bounds and GFLOP/s are in summary.csv and summary.md; "
-                      "CI ±: half-width of the mean's 95% CI)")
+        console.print("(narrow terminal: the mean, p95, img/s, GFLOP/s, % of peak and memory are in summary.csv "
+                      "and summary.md)")
     console.print(table)
     sources = sorted({str(r.data_source) for r in rows if r.data_source})
     if "synthetic" in sources:
         console.print("[bold yellow]Data: SYNTHETIC MNIST-shaped batches (asked for, or MNIST was not found: "
                       "env.json says which); times are valid, no accuracy is implied.[/]")
     if any(r.unstable for r in rows):
-        console.print("[yellow]⚠ unstable rows (CV > 10%): close other programs, pin --threads, and raise "
-                      "--steps or --rounds; compare only the medians meanwhile.[/]")
-    console.print("mean ± sample sd over per-step synchronised samples; CI: bootstrap 95% (BCa) of the mean; "
-                  "% peak: against a GEMM measured in the same worker; mem: peak worker host RSS on CPU, "
-                  "framework allocator peak on GPU (all memory columns are in summary.csv).")
+        console.print("[yellow]⚠ unstable rows (CV > 10% over all steps): close other programs and pin --threads; "
+                      "the median and its interval over processes stay valid, the mean does not.[/]")
+    console.print("median: each worker process's median step, averaged over the processes (procs); 95% CI: a "
+                  "t-interval over those processes, the promise about the next run; between: the process-to-process "
+                  "sd beyond step noise, within: the robust sd of steps inside a process (both % of the median); "
+                  "mean ± sd over every step, for reference; % peak: against a GEMM measured in the same worker; "
+                  "mem: peak worker host RSS on CPU, framework allocator peak on GPU.")
 
 
 def calibrate_table(rows: list[dict[str, Any]], console: Console) -> None:
@@ -185,36 +193,39 @@ def env_table(env: dict[str, Any], frameworks: list[dict[str, Any]], console: Co
 
 
 def lrn_table(rows: list[dict[str, Any]], console: Console) -> None:
-    table = Table(title="What LRN costs (LRN off vs on, interleaved in one process per framework)",
+    table = Table(title="What LRN costs (LRN off vs on, interleaved in each worker process)",
                   title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
-    for h in ("framework", "mode", "batch", "off ms", "on ms", "slowdown [95% CI]", "+ms/step", "LRN share",
+    for h in ("framework", "mode", "batch", "off ms", "on ms", "slowdown [95% CI]", "procs", "+ms/step", "LRN share",
               "mem added MiB", "verdict vs the book's 3x", "LRN implementation"):
-        table.add_column(h, justify="left" if h[0].isalpha() and h not in ("batch",) else "right")
+        table.add_column(h, justify="left" if h[0].isalpha() and h not in ("batch", "procs") else "right")
     for r in rows:
         style = None if r["verdict"] == "slower" else "yellow"
         table.add_row(r["framework"], r["mode"], str(r["batch_size"]), f"{r['off_ms']:.1f}", f"{r['on_ms']:.1f}",
-                      f"{r['slowdown']:.2f}x [{r['ci_low']:.2f}, {r['ci_high']:.2f}]", f"{r['added_ms']:+.1f}",
-                      f"{r['lrn_share_pct']:.0f}%", _fmt(r.get("memory_added_mib")), r["vs_book"].split(": ", 1)[1],
-                      r["lrn_impl"], style=style)
+                      f"{r['slowdown']:.2f}x [{r['ci_low']:.2f}, {r['ci_high']:.2f}]", str(r["processes"]),
+                      f"{r['added_ms']:+.1f}", f"{r['lrn_share_pct']:.0f}%", _fmt(r.get("memory_added_mib")),
+                      r["vs_book"].split(": ", 1)[1], r["lrn_impl"], style=style)
     console.print(table)
-    console.print("slowdown: mean(on) / mean(off) with a bootstrap 95% CI; LRN share: (on - off) / on; "
-                  "inconclusive when the CI includes 1 or the ratio is within 1% of it; memory added: framework "
-                  "allocator peak difference (GPU only; none exists on CPU).")
+    console.print("off/on ms: medians; slowdown: each process's median(on) / median(off), their geometric mean, and "
+                  "a t-interval over the processes (with one process: a bootstrap over its steps, which says nothing "
+                  "about the next run); LRN share: (on - off) / on; inconclusive when the CI includes 1 or the "
+                  "ratio is within 1% of it; memory added: framework allocator peak difference (GPU only).")
 
 
 def framework_table(rows: list[dict[str, Any]], console: Console) -> None:
     table = Table(title="Frameworks side by side (ratio to the fastest on the same config)", title_justify="left",
                   box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
-    for h in ("mode", "batch", "LRN", "framework", "mean ms [95% CI]", "n", "vs fastest [95% CI]", "p (MWU)",
+    for h in ("mode", "batch", "LRN", "framework", "median ms [95% CI]", "procs", "vs fastest [95% CI]", "p",
               "verdict"):
-        table.add_column(h, justify="right" if h in ("batch", "n", "p (MWU)") else "left")
+        table.add_column(h, justify="right" if h in ("batch", "procs", "p") else "left")
     for r in rows:
         table.add_row(r["mode"], str(r["batch_size"]), "on" if r["lrn"] else "off", r["framework"],
-                      f"{r['mean_ms']:.1f} [{r['ci_low_ms']:.1f}, {r['ci_high_ms']:.1f}]", str(r["n"]),
-                      f"{r['ratio']:.2f}x [{r['ratio_ci_low']:.2f}, {r['ratio_ci_high']:.2f}]",
+                      f"{r['median_ms']:.1f} [{_fmt(r['ci_low_ms'])}, {_fmt(r['ci_high_ms'])}]", str(r["processes"]),
+                      f"{r['ratio']:.2f}x [{_fmt(r['ratio_ci_low'], '.2f')}, {_fmt(r['ratio_ci_high'], '.2f')}]",
                       _fmt(r["p_value"], ".1e"), r["verdict"],
                       style="bold" if r["verdict"] == "fastest" else None)
     console.print(table)
+    console.print("median over each framework's worker processes (t-interval over them); vs fastest: ratio of "
+                  "medians, interval and p by Welch's t over the two sides' process estimates (log scale).")
 
 
 def layer_table(rows: list[dict[str, Any]], best: dict[str, str], console: Console) -> None:

@@ -111,13 +111,21 @@ class Stats:
                 for f in fields(self)}
 
 
-def approx_ci_half_width_pct(samples: Sequence[float] | np.ndarray) -> float:
-    """Normal-theory half-width of the mean's 95% CI in percent of the mean: cheap enough to
-    decide, between chunks of steps, whether to keep sampling (the report uses the bootstrap)."""
+def approx_ci_half_width_pct(samples: Sequence[float] | np.ndarray, estimator: str = "mean") -> float:
+    """Normal-theory half-width of the 95% CI of the mean (or of the median: sqrt(pi/2) x a robust sd,
+    IQR / 1.349, so stalled steps do not inflate it) in percent of the estimate: cheap enough to
+    decide, between chunks of steps, whether to keep sampling."""
     x = np.asarray(samples, dtype=np.float64)
-    if x.size < 2 or x.mean() == 0:
+    if x.size < 2:
         return math.inf
-    return float(100 * 1.96 * x.std(ddof=1) / math.sqrt(x.size) / x.mean())
+    if estimator == "median":
+        q1, med, q3 = np.percentile(x, [25, 50, 75])
+        spread, center = math.sqrt(math.pi / 2) * (q3 - q1) / 1.349, med
+    else:
+        spread, center = x.std(ddof=1), x.mean()
+    if center == 0:
+        return math.inf
+    return float(100 * 1.96 * spread / math.sqrt(x.size) / center)
 
 
 # Step times are right-skewed, so the BCa interval reported at the end runs a few percent wider than
@@ -125,34 +133,48 @@ def approx_ci_half_width_pct(samples: Sequence[float] | np.ndarray) -> float:
 BCA_MARGIN = 0.95
 
 
-def precise_enough(samples: Sequence[float] | np.ndarray, target_pct: float | None) -> bool:
-    """Whether the mean's 95% CI half-width is within ``target_pct`` percent (None: always)."""
-    return target_pct is None or approx_ci_half_width_pct(samples) <= BCA_MARGIN * target_pct
+def precise_enough(samples: Sequence[float] | np.ndarray, target_pct: float | None, estimator: str = "mean") -> bool:
+    """Whether the estimate's 95% CI half-width within this process is within ``target_pct`` percent
+    (None: always). Workers use it on the median, the headline, for their own steps; the interval
+    across processes is the parent's business (bench.sweep adds processes)."""
+    return target_pct is None or approx_ci_half_width_pct(samples, estimator) <= BCA_MARGIN * target_pct
 
 
 def _ratio_of_means(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
     return np.asarray(np.mean(a, axis=axis) / np.mean(b, axis=axis))
 
 
+def _ratio_of_medians(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.asarray(np.median(a, axis=axis) / np.median(b, axis=axis))
+
+
+ONE_LEVEL = "steps in one process (bootstrap)"
+
+
 @dataclass(frozen=True)
 class Ratio:
-    """How many times slower ``other`` is than ``baseline`` (mean over mean), with a bootstrap CI."""
+    """How many times slower ``other`` is than ``baseline``, with a 95% CI. :meth:`of` treats the
+    steps as independent draws (right within one process, e.g. the harness against a bare loop);
+    :mod:`bench.intervals` builds the ratios that hold across processes."""
 
     ratio: float
     ci_low: float
     ci_high: float
-    p_value: float  # two-sided Mann-Whitney U on the raw samples
+    p_value: float  # Mann-Whitney U on the raw samples (of); a t-test over processes (bench.intervals)
     verdict: str  # "slower", "faster" or "inconclusive"
+    method: str = ONE_LEVEL
+    processes: int = 1
 
     @classmethod
     def of(cls, baseline: Sequence[float] | np.ndarray, other: Sequence[float] | np.ndarray,
-           noise_floor: float = NOISE_FLOOR, seed: int = 0) -> Ratio:
+           noise_floor: float = NOISE_FLOOR, seed: int = 0, estimator: str = "mean") -> Ratio:
         from scipy import stats
 
         a = np.asarray(other, dtype=np.float64)
         b = np.asarray(baseline, dtype=np.float64)
-        ratio = float(a.mean() / b.mean())
-        lo, hi = _bootstrap_ci((a, b), _ratio_of_means, seed)
+        center = np.median if estimator == "median" else np.mean
+        ratio = float(center(a) / center(b))
+        lo, hi = _bootstrap_ci((a, b), _ratio_of_medians if estimator == "median" else _ratio_of_means, seed)
         if len(a) > 1 and len(b) > 1 and (np.ptp(a) > 0 or np.ptp(b) > 0 or a[0] != b[0]):
             p = float(stats.mannwhitneyu(a, b, alternative="two-sided").pvalue)
         else:

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from bench.intervals import TwoLevel
 from bench.records import JobKey, Measurement, SummaryRow, latest_per_round, measurements
 from bench.stats import Stats
 
@@ -65,30 +66,31 @@ def _row(key: JobKey, recs: list[Measurement], device_peaks: dict[str, Peak], se
     if not ok:
         return SummaryRow(**base, status=recs[-1].status or "failed", error=recs[-1].error)
     bad = [m for m in recs if m.status != "ok"]
-    st = Stats.from_samples([s for m in ok for s in m.samples_ns], seed=seed)
-    scaled = st.scaled(1 / NS_PER_MS)
-    mean_s = st.mean / 1e9
+    groups = [[s / NS_PER_MS for s in m.samples_ns] for m in ok]  # one group per worker process
+    st = Stats.from_samples([s for g in groups for s in g], seed=seed)  # descriptive, over every step
+    med, mean = TwoLevel.of(groups, "median", seed), TwoLevel.of(groups, "mean", seed)
+    headline_s = med.estimate / 1e3  # throughput and FLOP/s from the headline, the median
     flops = int(first.flops_per_step or 0)
     own = _max_or_none(m.gemm_flops_per_s for m in ok)  # measured in the same worker
     run_peak = device_peaks.get(key.device)
     peak_flops = own if own is not None else (run_peak.flops if run_peak else None)
-    achieved = flops / mean_s / 1e9
+    achieved = flops / headline_s / 1e9
     blocks = [m.block_mean_ns for m in ok if m.block_mean_ns]
     block_ms = sum(blocks) / len(blocks) / NS_PER_MS if blocks else None
-    mean_ms = scaled["mean"]
     mems = [m.memory for m in ok]
     return SummaryRow(
         **base, status="ok" if not bad else "partial", error=bad[-1].error if bad else None,
-        n=st.n, mean_ms=mean_ms, std_ms=scaled["std"], min_ms=scaled["min"], median_ms=scaled["median"],
-        p5_ms=scaled["p5"], p95_ms=scaled["p95"], iqr_ms=scaled["iqr"], cv=st.cv,
-        mean_ci_low_ms=scaled["mean_ci_low"], mean_ci_high_ms=scaled["mean_ci_high"],
-        median_ci_low_ms=scaled["median_ci_low"], median_ci_high_ms=scaled["median_ci_high"],
-        ci_half_width_pct=100 * st.ci_half_width_rel, unstable=st.unstable,
-        images_per_s=key.batch_size / mean_s, flops_per_step=flops, achieved_gflops=achieved,
+        n=st.n, mean_ms=mean.estimate, std_ms=st.std, min_ms=st.min, median_ms=med.estimate,
+        p5_ms=st.p5, p95_ms=st.p95, iqr_ms=st.iqr, cv=st.cv,
+        mean_ci_low_ms=mean.ci_low, mean_ci_high_ms=mean.ci_high,
+        median_ci_low_ms=med.ci_low, median_ci_high_ms=med.ci_high, ci_half_width_pct=med.half_width_pct,
+        between_process_pct=100 * med.between_sd / med.estimate if math.isfinite(med.between_sd) else None,
+        within_process_pct=100 * med.within_sd / med.estimate, ci_method=med.method, unstable=st.unstable,
+        images_per_s=key.batch_size / headline_s, flops_per_step=flops, achieved_gflops=achieved,
         peak_gflops=peak_flops / 1e9 if peak_flops else None,
         pct_of_peak=100 * achieved / (peak_flops / 1e9) if peak_flops else None,
         compile_s=sum(m.compile_ns or 0 for m in ok) / len(ok) / 1e9, block_mean_ms=block_ms,
-        sync_overhead_pct=100 * (mean_ms - block_ms) / mean_ms if block_ms else None,
+        sync_overhead_pct=100 * (mean.estimate - block_ms) / mean.estimate if block_ms else None,
         host_peak_rss_mib=_mib(_max_or_none(m.get("host_peak_rss_bytes") for m in mems)),
         alloc_peak_mib=_mib(_max_or_none(m.get("alloc_peak_bytes") for m in mems)),
         alloc_reserved_mib=_mib(_max_or_none(m.get("alloc_reserved_bytes") for m in mems)),
@@ -105,15 +107,16 @@ def summarise(records: list[dict[str, Any]], seed: int = 0) -> list[SummaryRow]:
 
 
 def _relative_to_fastest(rows: list[SummaryRow]) -> list[SummaryRow]:
-    """Mean step time over the fastest mean among rows of the same mode, batch, LRN, device and machine."""
+    """Median step time over the fastest median among rows of the same mode, batch, LRN, device and machine."""
     def where(r: SummaryRow) -> tuple[Any, ...]:
         return (r.mode, r.batch_size, r.lrn, r.device, r.host, r.gpu)
 
     best: dict[tuple[Any, ...], float] = {}
     for r in rows:
-        if r.mean_ms is not None:
-            best[where(r)] = min(best.get(where(r), math.inf), r.mean_ms)
-    return [replace(r, relative_to_fastest=r.mean_ms / best[where(r)]) if r.mean_ms is not None else r for r in rows]
+        if r.median_ms is not None:
+            best[where(r)] = min(best.get(where(r), math.inf), r.median_ms)
+    return [replace(r, relative_to_fastest=r.median_ms / best[where(r)]) if r.median_ms is not None else r
+            for r in rows]
 
 
 @dataclass(frozen=True)

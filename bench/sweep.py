@@ -88,11 +88,53 @@ def run_gemm(run_dir: Path, frameworks: Sequence[str], device: str, threads: int
     return None
 
 
+def extra_rounds(jobs: Sequence[Job], run_dir: Path, max_rounds: int,
+                 width: Callable[[JobKey, list[dict[str, Any]]], float | None]) -> list[Job]:
+    """The stop rule across processes: one more round (worker process) for every config whose
+    two-level interval is still wider than its ``target_ci`` (``width`` gives the half-width in %,
+    None when unknown), until it has ``max_rounds`` finished processes. More steps per process cannot
+    narrow the part of the interval that comes from processes differing; only more processes can."""
+    recs = storage.read_records(run_dir)
+    tried = {(m.key, m.round) for m in records.measurements(recs)}  # failed rounds count: no endless retries
+    out: list[Job] = []
+    seen: set[JobKey] = set()
+    for job in jobs:
+        target = job.config.target_ci
+        if job.key in seen or target is None:
+            continue
+        seen.add(job.key)
+        rounds = [r for k, r in tried if k == job.key]
+        half = width(job.key, recs)
+        if rounds and len(rounds) < max_rounds and half is not None and not half <= target:
+            out.append(Job(job.config, max(rounds) + 1))
+    return out
+
+
+def median_half_width(key: JobKey, recs: list[dict[str, Any]]) -> float | None:
+    """The half-width (% of the estimate) of the median's two-level interval for ``key``."""
+    from bench.intervals import TwoLevel
+
+    groups = [m.samples_ns for m in records.latest_per_round(records.measurements(recs)) if m.key == key and m.ok]
+    return TwoLevel.of(groups, "median").half_width_pct if len(groups) > 1 else None
+
+
 def execute(jobs: Sequence[Job], run_dir: Path, timeout: float | None, progress: Progress | None = None,
-            after_each: Callable[[], None] | None = None, notify: Progress | None = None) -> list[Measurement]:
-    """Run every job not already finished in ``run_dir`` (resume), appending each record at once."""
+            after_each: Callable[[], None] | None = None, notify: Progress | None = None,
+            max_rounds: int = 0) -> list[Measurement]:
+    """Run every job not already finished in ``run_dir`` (resume), appending each record at once;
+    then, up to ``max_rounds`` processes per config, more rounds where the interval is too wide."""
+    out = _run(pending(jobs, run_dir, notify), run_dir, timeout, progress, after_each)
+    while more := extra_rounds(jobs, run_dir, max_rounds, median_half_width):
+        if notify:
+            notify(f"interval wider than --target-ci: one more worker process for {len(more)} config(s): "
+                   + "; ".join(j.key.label() for j in more))
+        out += _run(more, run_dir, timeout, progress, after_each)
+    return out
+
+
+def _run(todo: Sequence[Job], run_dir: Path, timeout: float | None, progress: Progress | None,
+         after_each: Callable[[], None] | None) -> list[Measurement]:
     out = []
-    todo = pending(jobs, run_dir, notify)
     for i, job in enumerate(todo):
         if progress:
             progress(f"[{i + 1}/{len(todo)}] {job.label()}")

@@ -49,7 +49,8 @@ def test_run(numpy_framework: str, tmp_path: Path) -> None:
 def test_compare_lrn_with_every_protocol_option(numpy_framework: str, tmp_path: Path) -> None:
     """--rounds, --include-transfer and --block-steps used to be accepted and ignored by the pair worker."""
     out = _bench("compare", "--lrn", "--frameworks", numpy_framework, "--batch-size", "2", "--steps", "5",
-                 "--warmup", "1", "--mode", "forward", "--layer-steps", "4", "--rounds", "2", "--include-transfer",
+                 "--warmup", "1", "--mode", "forward", "--layer-steps", "4", "--rounds", "2", "--max-rounds", "2",
+                 "--include-transfer",
                  "--block-steps", "3", "--data", "synthetic", "--out", str(tmp_path))
     assert out.returncode == 0, out.stdout + out.stderr
     assert "What LRN costs" in out.stdout and "LRN layer alone" in out.stdout

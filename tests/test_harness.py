@@ -229,7 +229,7 @@ def test_latest_and_resume_without_out(tmp_path: Path, monkeypatch: pytest.Monke
     """reports/latest points at the newest run; ``--resume`` without ``--out`` continues it."""
     monkeypatch.setenv("BENCH_REPORTS", str(tmp_path))
     args = ["run", "--frameworks", numpy_framework, "--batch-size", "2", "--steps", "2", "--warmup", "0",
-            "--data", "synthetic", "--mode", "forward"]
+            "--data", "synthetic", "--mode", "forward", "--rounds", "1"]
     first = _bench(*args)
     assert first.returncode == 0, first.stderr
     (run_dir,) = [p for p in tmp_path.iterdir() if p.name != "latest"]
@@ -254,3 +254,19 @@ def test_latest_falls_back_to_a_text_file(tmp_path: Path, monkeypatch: pytest.Mo
     storage.update_latest(run_dir)
     assert (tmp_path / "latest").read_text().strip() == run_dir.name
     assert storage.resolve_existing(None) == run_dir.resolve()
+
+
+def test_stop_rule_adds_processes_while_the_interval_is_wide(tmp_path: Path) -> None:
+    """Processes that disagree (a process effect) get more processes, up to max_rounds; agreeing ones none."""
+    base = _base(target_ci=3.0)
+    jobs = sweep.plan(["torch", "jax"], ["train"], [8], [False], base, rounds=3)
+    speeds = {"torch": [100, 130, 80], "jax": [100, 101, 100]}  # torch's processes disagree by 30%
+    for job in jobs:
+        ms = speeds[job.config.model.framework][job.round] * 1_000_000
+        storage.append_record(tmp_path, job.record("ok", {"samples_ns": [ms, ms + 1000, ms - 1000]}).to_dict())
+    more = sweep.extra_rounds(jobs, tmp_path, 5, sweep.median_half_width)
+    assert [(j.config.model.framework, j.round) for j in more] == [("torch", 3)]
+    assert sweep.extra_rounds(jobs, tmp_path, 3, sweep.median_half_width) == []  # at the cap
+    storage.append_record(tmp_path, more[0].record("failed", error="boom").to_dict())
+    again = sweep.extra_rounds(jobs, tmp_path, 5, sweep.median_half_width)
+    assert [(j.config.model.framework, j.round) for j in again] == [("torch", 4)]  # a failed try counts

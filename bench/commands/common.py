@@ -83,6 +83,17 @@ def prepare(args: argparse.Namespace, prefix: str, lrn_used: bool) -> Selection:
     return Selection(frameworks, device, run_dir, replace(base, data=kind, data_dir=data_dir), data_text)
 
 
+def max_rounds(args: argparse.Namespace, rounds: int, default: int) -> int:
+    """--max-rounds: only with --target-ci (it is that rule's cap), and at least --rounds."""
+    if args.target_ci is None:
+        options.refuse(args, ["max_rounds"], "without --target-ci (it caps the processes that rule adds)")
+        return rounds
+    value = args.max_rounds if args.max_rounds is not None else max(default, rounds)
+    if value < rounds:
+        raise UsageError(f"--max-rounds {value} is below --rounds {rounds}; allowed: {rounds} or more")
+    return int(value)
+
+
 def execute_and_report(args: argparse.Namespace, sel: Selection, title: str, total: int, work: Work,
                        show_run_table: bool = True) -> int:
     """Provenance, the GEMM reference, then ``work(show, after_each, say)`` under a progress bar;

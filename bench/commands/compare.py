@@ -12,9 +12,12 @@ from typing import Any
 from bench import compare, storage, sweep
 from bench.commands import common, options
 
-SIDE_BY_SIDE_ROUNDS = 3  # worker processes per config when frameworks are compared
-PAIR_ROUNDS = 1  # worker processes per LRN off/on pair (each holds both variants)
-TIMING_DESTS = ("mode", "steps", "warmup", "compile", "rounds", "dropout", "block_steps", "target_ci", "max_steps",
+STEPS = 20  # timed steps per process and variant before the --target-ci rule (3 processes: 60 per row)
+
+ROUNDS = 3  # worker processes per config (an LRN pair's worker holds both variants): the unit of every interval
+MAX_ROUNDS = 5  # with --target-ci, processes are added up to this many while the interval is wider
+TIMING_DESTS = ("mode", "steps", "warmup", "compile", "rounds", "max_rounds", "dropout", "block_steps", "target_ci",
+                "max_steps",
                 "include_transfer", "lrn_impl", "seed", "data", "data_dir", "no_download")
 
 
@@ -24,9 +27,10 @@ def add_parser(sub: Any) -> None:
     options.add_lrn(p, "off", "off/on: the frameworks side by side with that model; both: what LRN costs, LRN off "
                     "and on built in one worker and timed in interleaved chunks, plus the layer micro-benchmark")
     options.add_lrn_impl(p, fastest=True)
-    options.add_timing(p, steps=30, warmup=5, target_ci=3.0, max_steps=120, rounds=None,
-                       rounds_help=f"worker processes per config, interleaved [default: {SIDE_BY_SIDE_ROUNDS}; "
-                                   f"with --lrn both: {PAIR_ROUNDS} per off/on pair]")
+    options.add_timing(p, steps=STEPS, warmup=5, target_ci=3.0, max_steps=120, rounds=ROUNDS,
+                       rounds_help=f"worker processes per config, interleaved across configs [default: {ROUNDS}]",
+                       max_rounds_help=f"add processes up to this many per config while the interval is wider than "
+                                       f"--target-ci [default: {MAX_ROUNDS}]")
     p.add_argument("--layer", action="store_true", help="only the LRN layer micro-benchmark")
     p.add_argument("--no-layer", action="store_true", help="with --lrn both: skip the layer micro-benchmark")
     p.add_argument("--layer-steps", type=options.positive, default=12,
@@ -54,7 +58,8 @@ def main(args: argparse.Namespace) -> int:
                        "(drop --no-layer, or name FW=IMPL)")
     sel = common.prepare(args, "compare", lrn_used=args.lrn != "off" or args.layer)
     modes = ["train", "forward"] if args.mode == "both" else [args.mode]
-    rounds = args.rounds or (PAIR_ROUNDS if pairs else SIDE_BY_SIDE_ROUNDS)
+    rounds = args.rounds
+    max_rounds = common.max_rounds(args, rounds, MAX_ROUNDS)
     lrn_params = {"depth_radius": args.lrn_radius, "bias": args.lrn_bias, "alpha": args.lrn_alpha,
                   "beta": args.lrn_beta}
     chosen: dict[str, str] = {}
@@ -74,11 +79,13 @@ def main(args: argparse.Namespace) -> int:
             configs = [replace(base, mode=mode, batch_size=b, model=replace(
                 base.model, framework=fw, compile=compile_modes.get(fw), lrn_impl=chosen.get(fw)))
                 for b in args.batch_size for mode in modes for fw in sel.frameworks]
-            compare.run_pairs(sel.run_dir, configs, rounds, args.timeout, show, after_each, notify=say)
+            compare.run_pairs(sel.run_dir, configs, rounds, args.timeout, show, after_each, notify=say,
+                              max_rounds=max_rounds)
         else:
             jobs = sweep.plan(sel.frameworks, modes, args.batch_size, options.LRN_MODES[args.lrn], base, rounds=rounds,
                               compile_modes=compile_modes, lrn_impls=chosen)
-            sweep.execute(jobs, sel.run_dir, args.timeout, progress=show, after_each=after_each, notify=say)
+            sweep.execute(jobs, sel.run_dir, args.timeout, progress=show, after_each=after_each, notify=say,
+                          max_rounds=max_rounds)
 
     n_jobs = 1 + (0 if args.layer else len(args.batch_size) * len(modes) * len(sel.frameworks) * rounds)
     title = "bench compare --lrn" if pairs else ("bench compare --layer" if args.layer else "bench compare")

@@ -136,7 +136,7 @@ def lrn_params(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def add_timing(p: argparse.ArgumentParser, steps: int, warmup: int, target_ci: float | None, max_steps: int,
-               rounds: int | None, rounds_help: str) -> None:
+               rounds: int | None, rounds_help: str, max_rounds_help: str) -> None:
     """What to measure and how; the defaults differ per command."""
     p.add_argument("--mode", choices=("train", "forward", "both"), default="both",
                    help="time training steps, inference forward passes, or both [default: both]")
@@ -148,13 +148,16 @@ def add_timing(p: argparse.ArgumentParser, steps: int, warmup: int, target_ci: f
     add_device(p)
     add_threads(p)
     p.add_argument("--rounds", type=positive, default=rounds, help=rounds_help)
+    p.add_argument("--max-rounds", type=positive, help=max_rounds_help)
     p.add_argument("--seed", type=non_negative, default=0)
     p.add_argument("--dropout", type=float, default=0.25)
     p.add_argument("--block-steps", type=non_negative, default=0,
                    help="steps in the pipelined block timed between two syncs [default: min(steps, 20)]")
     p.add_argument("--target-ci", type=positive_float, metavar="PCT", default=target_ci,
-                   help="after --steps, keep sampling until the mean's 95%% CI half-width is below PCT%% "
-                        f"(up to --max-steps) [default: {target_ci}]")
+                   help="the 95%% interval of the median each row aims for, +-PCT%%: each worker adds steps "
+                        "(up to --max-steps) until its own median is that precise, then more worker processes "
+                        "are added (up to --max-rounds) while the interval across them is wider "
+                        f"[default: {target_ci}]")
     p.add_argument("--max-steps", type=non_negative, default=max_steps,
                    help=f"cap for --target-ci [default: {max_steps or '4 x steps'}]")
     p.add_argument("--include-transfer", action="store_true", help="time the host-to-device copy in each step")

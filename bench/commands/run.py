@@ -11,14 +11,21 @@ from bench import sweep
 from bench.commands import common, options
 from bench.errors import UsageError
 
+ROUNDS = 3  # worker processes per config: the unit every interval is taken over
+STEPS = 40  # timed steps per process (3 x 40 = 120 per config)
+MAX_ROUNDS_FACTOR = 2
+
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("run", help="time training and inference steps, one worker per framework and config")
     options.add_frameworks(p)
     options.add_lrn(p, "off", "every variant is a row of its own")
     options.add_lrn_impl(p, fastest=False)
-    options.add_timing(p, steps=100, warmup=10, target_ci=None, max_steps=0, rounds=1,
-                       rounds_help="worker processes per config, interleaved across configs [default: 1]")
+    options.add_timing(p, steps=STEPS, warmup=10, target_ci=None, max_steps=0, rounds=ROUNDS,
+                       rounds_help="worker processes per config, interleaved across configs; intervals are taken "
+                                   f"over processes, so 3 or more [default: {ROUNDS}]",
+                       max_rounds_help="with --target-ci: add processes up to this many per config while the "
+                                       f"interval is wider [default: {MAX_ROUNDS_FACTOR} x --rounds]")
     options.finish(p, main)
 
 
@@ -32,11 +39,13 @@ def main(args: argparse.Namespace) -> int:
     if not any(lrn_modes):
         options.refuse(args, ["lrn_impl"], "without LRN (add --lrn on or --lrn both)")
     sel = common.prepare(args, "run", lrn_used=any(lrn_modes))
+    max_rounds = common.max_rounds(args, args.rounds, MAX_ROUNDS_FACTOR * args.rounds)
     modes = ["train", "forward"] if args.mode == "both" else [args.mode]
     jobs = sweep.plan(sel.frameworks, modes, args.batch_size, lrn_modes, sel.base, rounds=args.rounds,
                       compile_modes=compile_modes, lrn_impls=lrn_impls)
 
     def work(show: Callable[[str], None], after_each: Callable[[], None], say: Callable[[str], None]) -> None:
-        sweep.execute(jobs, sel.run_dir, args.timeout, progress=show, after_each=after_each, notify=say)
+        sweep.execute(jobs, sel.run_dir, args.timeout, progress=show, after_each=after_each, notify=say,
+                      max_rounds=max_rounds)
 
     return common.execute_and_report(args, sel, "bench run", len(jobs), work)

@@ -39,7 +39,8 @@ def extend_to_target(adapter: Any, staged: list[Any], cfg: RunConfig, samples: l
                      clock: timing.Clock = time.perf_counter_ns) -> list[int]:
     """With ``target_ci``, add synchronised steps in chunks until the CI is tight or the cap is hit."""
     samples = list(samples)
-    while cfg.target_ci is not None and len(samples) < cfg.step_cap and not precise_enough(samples, cfg.target_ci):
+    while (cfg.target_ci is not None and len(samples) < cfg.step_cap
+           and not precise_enough(samples, cfg.target_ci, "median")):
         n = min(EXTEND_CHUNK, cfg.step_cap - len(samples))
         samples += timing.timed_steps(adapter, staged, cfg.mode, n, clock=clock)
     return samples

@@ -29,7 +29,7 @@ def interleave(variants: Mapping[bool, Any], staged: Mapping[bool, Sequence[Any]
                host: Sequence[tuple[Any, Any]] | None = None, chunk: int = CHUNK,
                clock: timing.Clock = time.perf_counter_ns) -> tuple[dict[bool, list[int]], dict[bool, int | None], int]:
     """Chunks of ``chunk`` synchronised steps per variant, order alternating A B, B A, ... Stops once
-    both variants have ``cfg.steps`` samples and both means' CIs are within ``cfg.target_ci``, or at
+    both variants have ``cfg.steps`` samples and both medians' CIs are within ``cfg.target_ci``, or at
     ``cfg.step_cap`` samples. Returns the samples, each variant's allocator peak, and the rounds."""
     samples: dict[bool, list[int]] = {lrn: [] for lrn in variants}
     peaks: dict[bool, int | None] = {lrn: None for lrn in variants}
@@ -50,7 +50,7 @@ def interleave(variants: Mapping[bool, Any], staged: Mapping[bool, Sequence[Any]
         n = min(len(s) for s in samples.values())
         if n >= cfg.step_cap:
             return samples, peaks, r
-        if n >= cfg.steps and all(precise_enough(s, cfg.target_ci) for s in samples.values()):
+        if n >= cfg.steps and all(precise_enough(s, cfg.target_ci, "median") for s in samples.values()):
             return samples, peaks, r
 
 

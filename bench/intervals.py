@@ -1,0 +1,173 @@
+"""Intervals that hold from one run to the next: estimates from several worker processes, with the
+process as the unit. Pure functions, no I/O.
+
+Why processes: a worker carries its own state (thread placement, memory layout, the machine's speed
+while it ran), so its steps are not independent draws of what the next run will see. Measured on
+the 2-core development machine: six invocations of the same ``bench run`` gave means 10% apart
+while each one-level interval claimed +-2%, and not one covered the others' median.
+
+How: each process gives one estimate (its median step time by default: robust to the 2-5x stalls
+of a shared host; or its mean); the run's estimate is their average, and its interval a t-interval
+over the process estimates. That is the variance-components estimate the process-level design
+allows: the spread of process estimates holds both the between-process and the within-process
+noise, and the t quantile keeps the interval honest with the few processes a run can afford (with
+3, a bootstrap over processes has only 10 distinct resamples and comes out too narrow). The two
+parts are reported apart: ``between_sd`` (the process effect beyond step noise) and ``within_sd``
+(step-to-step spread inside a process).
+
+Ratios: within one process (LRN off vs on) each process gives one ratio and the interval is over
+their logs; across processes (framework A vs B) the log estimates are compared with Welch's t.
+With one process there is nothing to say about the next run: the interval falls back to the
+steps of that process (bootstrap) and says so in ``method``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from bench.stats import CONFIDENCE, NOISE_FLOOR, Ratio, _bootstrap_ci, _mean, _median
+
+ESTIMATORS = ("median", "mean")
+ONE_PROCESS = "one process: steps resampled (covers this process only; use 3+ rounds)"
+OVER_PROCESSES = "t over process estimates"
+_NAN = float("nan")
+# se of a sample median relative to sd/sqrt(n) for a normal sample: sqrt(pi / 2)
+_MEDIAN_SE = math.sqrt(math.pi / 2)
+
+
+def _estimate(x: np.ndarray, estimator: str) -> float:
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"estimator must be one of {', '.join(ESTIMATORS)}; got {estimator!r}")
+    return float(np.median(x) if estimator == "median" else np.mean(x))
+
+
+def robust_sd(x: np.ndarray) -> float:
+    """IQR / 1.349: the sd of a normal sample, unmoved by a few stalled steps."""
+    q1, q3 = np.percentile(x, [25, 75])
+    return float((q3 - q1) / 1.349)
+
+
+def _within_se(x: np.ndarray, estimator: str) -> float:
+    if x.size < 2:
+        return _NAN
+    spread = robust_sd(x) * _MEDIAN_SE if estimator == "median" else float(x.std(ddof=1))
+    return spread / math.sqrt(x.size)
+
+
+def _t(df: int) -> float:
+    from scipy import stats
+
+    return float(stats.t.ppf(0.5 + CONFIDENCE / 2, df))
+
+
+def _groups(groups: Sequence[Sequence[float] | np.ndarray]) -> list[np.ndarray]:
+    out = [np.asarray(g, dtype=np.float64) for g in groups if len(g)]
+    if not out:
+        raise ValueError("need at least one process with samples")
+    if not all(np.isfinite(g).all() for g in out):
+        raise ValueError("samples contain NaN or inf")
+    return out
+
+
+@dataclass(frozen=True)
+class TwoLevel:
+    """An estimate (in the samples' unit) from one or more processes, with a 95% interval."""
+
+    estimator: str
+    processes: int
+    n: int  # steps over all processes
+    estimate: float
+    ci_low: float
+    ci_high: float
+    between_sd: float  # sd of the process effect beyond step noise (nan with one process)
+    within_sd: float  # robust step-to-step sd inside a process (median over processes)
+    se_within: float  # the within-process part of the estimate's standard error
+    method: str
+
+    @classmethod
+    def of(cls, groups: Sequence[Sequence[float] | np.ndarray], estimator: str = "median", seed: int = 0) -> TwoLevel:
+        gs = _groups(groups)
+        ests = np.array([_estimate(g, estimator) for g in gs])
+        ses = np.array([_within_se(g, estimator) for g in gs])
+        p = len(gs)
+        est = float(ests.mean())
+        se_within = float(math.sqrt(np.nansum(ses**2)) / p) if np.isfinite(ses).any() else _NAN
+        within = float(np.median([robust_sd(g) for g in gs]))
+        if p == 1:
+            lo, hi = _bootstrap_ci((gs[0],), _median if estimator == "median" else _mean, seed)
+            return cls(estimator, 1, int(gs[0].size), est, lo, hi, _NAN, within, se_within, ONE_PROCESS)
+        sd = float(ests.std(ddof=1))
+        half = _t(p - 1) * sd / math.sqrt(p)
+        between = math.sqrt(max(0.0, sd**2 - float(np.nanmean(ses**2)))) if np.isfinite(ses).any() else sd
+        return cls(estimator, p, int(sum(g.size for g in gs)), est, est - half, est + half, between, within,
+                   se_within, OVER_PROCESSES)
+
+    @property
+    def half_width_pct(self) -> float:
+        """Half-width of the interval in percent of the estimate."""
+        return 100 * (self.ci_high - self.ci_low) / 2 / self.estimate if self.estimate else _NAN
+
+    @property
+    def between_dominates(self) -> bool:
+        """Whether more processes (not more steps per process) are what would narrow the interval."""
+        return self.processes > 1 and (self.between_sd**2 / self.processes > self.se_within**2
+                                       or not math.isfinite(self.se_within))
+
+
+def _verdict(ratio: float, lo: float, hi: float, noise_floor: float) -> str:
+    separated = math.isfinite(lo) and (lo > 1.0 or hi < 1.0)
+    if not separated or abs(ratio - 1.0) < noise_floor:
+        return "inconclusive"
+    return "slower" if ratio > 1.0 else "faster"
+
+
+def paired_ratio(baseline: Sequence[Sequence[float] | np.ndarray], other: Sequence[Sequence[float] | np.ndarray],
+                 estimator: str = "median", noise_floor: float = NOISE_FLOOR, seed: int = 0) -> Ratio:
+    """other / baseline where both were measured in the same processes (``baseline[i]`` and
+    ``other[i]`` interleaved in process i): one ratio per process, the interval over their logs."""
+    from scipy import stats
+
+    a, b = _groups(baseline), _groups(other)
+    if len(a) != len(b):
+        raise ValueError(f"paired ratio needs the same processes on both sides; got {len(a)} and {len(b)}")
+    if len(a) == 1:
+        r = Ratio.of(a[0], b[0], noise_floor, seed, estimator=estimator)
+        return Ratio(r.ratio, r.ci_low, r.ci_high, r.p_value, r.verdict, ONE_PROCESS, 1)
+    logs = np.log([_estimate(y, estimator) / _estimate(x, estimator) for x, y in zip(a, b, strict=True)])
+    mean, sd, p = float(logs.mean()), float(logs.std(ddof=1)), len(logs)
+    half = _t(p - 1) * sd / math.sqrt(p)
+    pval = float(stats.ttest_1samp(logs, 0.0).pvalue) if sd > 0 else (1.0 if mean == 0 else 0.0)
+    ratio, lo, hi = math.exp(mean), math.exp(mean - half), math.exp(mean + half)
+    return Ratio(ratio, lo, hi, pval, _verdict(ratio, lo, hi, noise_floor), "t over per-process ratios", p)
+
+
+def independent_ratio(baseline: Sequence[Sequence[float] | np.ndarray], other: Sequence[Sequence[float] | np.ndarray],
+                      estimator: str = "median", noise_floor: float = NOISE_FLOOR, seed: int = 0) -> Ratio:
+    """other / baseline measured in different processes: each side's two-level estimate, the interval
+    of their ratio by Welch's t on the logs (delta method)."""
+    from scipy import stats
+
+    a, b = TwoLevel.of(baseline, estimator, seed), TwoLevel.of(other, estimator, seed)
+    if a.processes < 2 or b.processes < 2:
+        pooled_a, pooled_b = np.concatenate(_groups(baseline)), np.concatenate(_groups(other))
+        r = Ratio.of(pooled_a, pooled_b, noise_floor, seed, estimator=estimator)
+        return Ratio(r.ratio, r.ci_low, r.ci_high, r.p_value, r.verdict, ONE_PROCESS, min(a.processes, b.processes))
+    va = ((a.ci_high - a.estimate) / _t(a.processes - 1) / a.estimate) ** 2  # se of log estimate, squared
+    vb = ((b.ci_high - b.estimate) / _t(b.processes - 1) / b.estimate) ** 2
+    ratio = b.estimate / a.estimate
+    se = math.sqrt(va + vb)
+    if se == 0:
+        return Ratio(ratio, ratio, ratio, 1.0 if ratio == 1 else 0.0, _verdict(ratio, ratio, ratio, noise_floor),
+                     "Welch t over process estimates", min(a.processes, b.processes))
+    df = (va + vb) ** 2 / (va**2 / (a.processes - 1) + vb**2 / (b.processes - 1))
+    from scipy.stats import t as student
+
+    half = float(student.ppf(0.5 + CONFIDENCE / 2, df)) * se
+    lo, hi = ratio * math.exp(-half), ratio * math.exp(half)
+    pval = float(2 * stats.t.sf(abs(math.log(ratio)) / se, df))
+    return Ratio(ratio, lo, hi, pval, _verdict(ratio, lo, hi, noise_floor), "Welch t over process estimates",
+                 min(a.processes, b.processes))
