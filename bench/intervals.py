@@ -111,6 +111,18 @@ class TwoLevel:
         """Half-width of the interval in percent of the estimate."""
         return 100 * (self.ci_high - self.ci_low) / 2 / self.estimate if self.estimate else _NAN
 
+    def processes_for(self, target_pct: float) -> int | None:
+        """About how many processes would bring the half-width to ``target_pct`` at the process spread
+        seen (the t quantile taken for that many); None with one process."""
+        if self.processes < 2 or not self.estimate:
+            return None
+        half = (self.ci_high - self.ci_low) / 2
+        sd_pct = 100 * half / _t(self.processes - 1) * math.sqrt(self.processes) / self.estimate
+        n = 2
+        while n < 10_000 and _t(n - 1) * sd_pct / math.sqrt(n) > target_pct:
+            n += 1
+        return n
+
     @property
     def between_dominates(self) -> bool:
         """Whether more processes (not more steps per process) are what would narrow the interval."""

@@ -199,6 +199,8 @@ class SummaryRow(KeyFields):
     between_process_pct: float | None = _col("%")
     within_process_pct: float | None = _col("%")
     ci_method: str | None = _col("")
+    target_ci_pct: float | None = _col("%")
+    processes_needed: int | None = _col("count")
     unstable: bool | None = _col("")
     images_per_s: float | None = _col("images/s")
     flops_per_step: int | None = _col("FLOP")

@@ -138,6 +138,13 @@ def run_table(rows: list[SummaryRow], console: Console, title: str = "Time per s
     if "synthetic" in sources:
         console.print("[bold yellow]Data: SYNTHETIC MNIST-shaped batches (asked for, or MNIST was not found: "
                       "env.json says which); times are valid, no accuracy is implied.[/]")
+    wide = [r for r in rows if r.target_ci_pct and r.ci_half_width_pct and r.ci_half_width_pct > r.target_ci_pct]
+    for r in wide:
+        name = f"{r.framework} {r.mode} {r.batch_size}{' LRN' if r.lrn else ''}"
+        console.print(f"[yellow]{name}: ±{r.ci_half_width_pct:.1f}% is wider than the ±{r.target_ci_pct:g}% asked: "
+                      f"its {r.rounds} processes differ by {_pct(r.between_process_pct)} (between) against "
+                      f"{_pct(r.within_process_pct)} step noise "
+                      f"(within); about {r.processes_needed} processes would reach it (--max-rounds).[/]")
     if any(r.unstable for r in rows):
         console.print("[yellow]⚠ unstable rows (CV > 10% over all steps): close other programs and pin --threads; "
                       "the median and its interval over processes stay valid, the mean does not.[/]")
@@ -251,31 +258,39 @@ def layer_table(rows: list[dict[str, Any]], best: dict[str, str], console: Conso
 def parity_tables(summary: list[dict[str, Any]], pairs: list[dict[str, Any]], console: Console) -> None:
     table = Table(title="Accuracy parity on MNIST (10,000 test images)", title_justify="left", box=box.SIMPLE_HEAD,
                   pad_edge=False, collapse_padding=True)
-    for h in ("framework", "seeds", "final test acc %", "test loss", "train time s", "time to 98%", "time to 99%",
-              "step ms [95% CI]", "status"):
+    for h in ("framework", "seeds", "final test acc %", "last checkpoint %", "test loss", "train time s",
+              "time to 98%", "time to 99%", "step ms [95% CI]", "status"):
         table.add_column(h, justify="left" if h in ("framework", "status") else "right")
     for s in summary:
         if not s.get("seeds"):
-            table.add_row(s["framework"], "0", *["-"] * 6, f"{s['status']}: {s.get('error') or ''}"[:60])
+            table.add_row(s["framework"], "0", *["-"] * 7, f"{s['status']}: {s.get('error') or ''}"[:60])
             continue
         sd = f" ± {s['final_acc_sd']:.2f}" if s.get("final_acc_sd") is not None else ""
         t98, t99 = s.get("time_to_98_s"), s.get("time_to_99_s")
         reach = [f"{t:.0f} s ({s[k]})" if t is not None else f"not reached ({s[k]})"
                  for t, k in ((t98, "reached_98"), (t99, "reached_99"))]
-        table.add_row(s["framework"], str(s["seeds"]), f"{s['final_acc_mean']:.2f}{sd}", f"{s['final_test_loss']:.4f}",
-                      f"{s['train_time_s']:.0f}", *reach,
-                      f"{s['step_mean_ms']:.0f} [{s['step_ci_low_ms']:.0f}, {s['step_ci_high_ms']:.0f}]", s["status"])
+        status = s["status"] + (f" PLANTED {s['planted'].split(':')[0]}" if s.get("planted") else "")
+        table.add_row(s["framework"], str(s["seeds"]), f"{s['final_acc_mean']:.2f}{sd}",
+                      f"{s['last_checkpoint_acc']:.2f}", f"{s['final_test_loss']:.4f}", f"{s['train_time_s']:.0f}",
+                      *reach, f"{s['step_mean_ms']:.0f} [{s['step_ci_low_ms']:.0f}, {s['step_ci_high_ms']:.0f}]",
+                      status, style="yellow" if s.get("planted") else None)
     console.print(table)
     if pairs:
-        pt = Table(title="Pairwise difference of final accuracy (paired by seed)", title_justify="left",
-                   box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
-        for h in ("pair", "seeds", "difference pp [95% CI]", "within limit"):
-            pt.add_column(h)
+        pt = Table(title="Pairwise difference of final accuracy (paired by seed) against the margin",
+                   title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+        for h in ("pair", "seeds", "difference pp", "90% CI (TOST)", "margin", "verdict", "detectable pp",
+                  "seeds to settle"):
+            pt.add_column(h, justify="left" if h in ("pair", "verdict") else "right")
+        colour = {"PASS": "green", "FAIL": "bold red", "INCONCLUSIVE": "yellow"}
         for p in pairs:
-            ci = f" [{p['ci_low_pp']:+.2f}, {p['ci_high_pp']:+.2f}]" if p["seeds"] > 1 else " (one seed: no CI)"
-            pt.add_row(f"{p['a']} - {p['b']}", str(p["seeds"]), f"{p['diff_pp']:+.2f}{ci}",
-                       "[green]yes[/]" if p["passed"] else "[red]NO[/]")
+            ci = f"[{p['ci90_low_pp']:+.2f}, {p['ci90_high_pp']:+.2f}]" if p["seeds"] > 1 else "- (1 seed)"
+            pt.add_row(f"{p['a']} - {p['b']}", str(p["seeds"]), f"{p['diff_pp']:+.2f}", ci, f"±{p['margin_pp']:g}",
+                       f"[{colour[p['verdict']]}]{p['verdict']}[/]", _fmt(p.get("detectable_pp"), ".2f"),
+                       str(p["seeds_needed"]) if p.get("seeds_needed") else "-")
         console.print(pt)
+        console.print("PASS: the 90% interval lies inside ±margin (two one-sided tests at 5%); FAIL: it lies beyond "
+                      "the margin; detectable: the smallest difference this many seeds could have found (5% two-sided, "
+                      "80% power).")
     console.print("train time excludes evaluation and includes each batch's host-to-device copy; time to N%: "
                   "training time at the first evaluation at or above N% (resolution: --eval-every).")
 

@@ -86,6 +86,8 @@ def _row(key: JobKey, recs: list[Measurement], device_peaks: dict[str, Peak], se
         median_ci_low_ms=med.ci_low, median_ci_high_ms=med.ci_high, ci_half_width_pct=med.half_width_pct,
         between_process_pct=100 * med.between_sd / med.estimate if math.isfinite(med.between_sd) else None,
         within_process_pct=100 * med.within_sd / med.estimate, ci_method=med.method, unstable=st.unstable,
+        target_ci_pct=first.target_ci,
+        processes_needed=med.processes_for(first.target_ci) if first.target_ci else None,
         images_per_s=key.batch_size / headline_s, flops_per_step=flops, achieved_gflops=achieved,
         peak_gflops=peak_flops / 1e9 if peak_flops else None,
         pct_of_peak=100 * achieved / (peak_flops / 1e9) if peak_flops else None,

@@ -189,3 +189,13 @@ def test_lrn_means_the_same_in_every_command() -> None:
     for command in ("run", "verify", "compare", "parity"):
         assert parser.parse_args([command, "--lrn"]).lrn == "both", command
         assert parser.parse_args([command, "--lrn", "on"]).lrn == "on", command
+
+
+@pytest.mark.parametrize(("value", "fragment"), [
+    ("torch=lr", "invalid --plant 'torch=lr'; expected FW=KIND"),
+    ("keep-prob", "invalid --plant 'keep-prob'"),
+    ("pytorch=keep-prob", "with FW one of"),
+])
+def test_bad_plant_is_refused(value: str, fragment: str, capsys: pytest.CaptureFixture[str], mnist: object) -> None:
+    code, _, err = _run(["parity", "--plant", value, "--no-estimate"], capsys)
+    assert code == 2 and fragment in err and len(err.strip().splitlines()) == 1, err

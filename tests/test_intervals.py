@@ -95,3 +95,11 @@ def test_simulated_coverage_two_level_holds_one_level_does_not() -> None:
                        np.array([s.mean_ci_high for s in old]))
     assert cov_new >= 0.90, cov_new
     assert cov_old < 0.75, cov_old  # far below the 95% it claims
+
+
+def test_processes_needed_for_a_target() -> None:
+    rng = np.random.default_rng(4)
+    tl = TwoLevel.of([100 * s + rng.normal(0, 0.5, 30) for s in (0.95, 1.0, 1.05)])  # ~5% process sd
+    n = tl.processes_for(3.0)
+    assert n is not None and 10 <= n <= 14  # t(n-1) x 5% / sqrt(n) <= 3%: n = 12
+    assert tl.processes_for(50.0) == 2 and TwoLevel.of([[1.0, 2.0]]).processes_for(3.0) is None

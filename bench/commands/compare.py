@@ -15,7 +15,7 @@ from bench.commands import common, options
 STEPS = 20  # timed steps per process and variant before the --target-ci rule (3 processes: 60 per row)
 
 ROUNDS = 3  # worker processes per config (an LRN pair's worker holds both variants): the unit of every interval
-MAX_ROUNDS = 5  # with --target-ci, processes are added up to this many while the interval is wider
+MAX_ROUNDS = 3  # with --target-ci, processes are added up to this many (raise it: the default suite must fit 12 min)
 TIMING_DESTS = ("mode", "steps", "warmup", "compile", "rounds", "max_rounds", "dropout", "block_steps", "target_ci",
                 "max_steps",
                 "include_transfer", "lrn_impl", "seed", "data", "data_dir", "no_download")
