@@ -129,7 +129,7 @@ def test_compare_lrn_end_to_end(tmp_path: Path) -> None:
     if not fws:
         pytest.skip("no framework installed")
     out = subprocess.run([sys.executable, "-m", "bench", "compare", "--lrn", "--batch-size", "4", "--steps", "5",
-                          "--warmup", "1", "--data", "synthetic", "--no-layer",
+                          "--warmup", "1", "--data", "synthetic", "--no-layer", "--rounds", "2", "--max-rounds", "2",
                           "--out", str(tmp_path)], capture_output=True, text=True, timeout=1200)
     assert out.returncode == 0, out.stdout + out.stderr
     with open(tmp_path / "lrn_comparison.csv") as fh:
@@ -137,6 +137,7 @@ def test_compare_lrn_end_to_end(tmp_path: Path) -> None:
     assert {r["framework"] for r in rows} == set(fws) and {r["mode"] for r in rows} == {"train", "forward"}
     for r in rows:
         assert float(r["ci_low"]) <= float(r["slowdown"]) <= float(r["ci_high"])
+        assert r["processes"] == "2" and r["ci_method"] == "t over per-process ratios"
     assert (tmp_path / "lrn_slowdown.png").exists() and "What LRN costs" in out.stdout
     if len(fws) > 1:  # `nox -s torch` and friends run this with one framework
         assert (tmp_path / "framework_comparison.csv").exists() and "Frameworks side by side" in out.stdout

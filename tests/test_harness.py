@@ -166,7 +166,7 @@ def _bench(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]
 @pytest.mark.parametrize("fw", framework_params())
 def test_tiny_real_run(fw: str, tmp_path: Path) -> None:
     require_framework(fw)
-    out = _bench("run", "--frameworks", fw, "--batch-size", "8", "--steps", "3", "--warmup", "1",
+    out = _bench("run", "--frameworks", fw, "--batch-size", "8", "--steps", "3", "--warmup", "1", "--rounds", "2",
                  "--data", "synthetic", "--out", str(tmp_path))
     assert out.returncode == 0, out.stdout + out.stderr
     with open(tmp_path / "summary.csv") as fh:
@@ -175,14 +175,17 @@ def test_tiny_real_run(fw: str, tmp_path: Path) -> None:
         rows = list(reader)
     assert {r["mode"] for r in rows} == {"train", "forward"}
     for r in rows:
-        assert r["status"] == "ok" and r["framework"] == fw and r["n"] == "3"
+        assert r["status"] == "ok" and r["framework"] == fw and r["n"] == "6" and r["rounds"] == "2"
+        assert r["ci_method"] == "t over process estimates" and r["between_process_pct"] and r["within_process_pct"]
+        assert float(r["median_ci_low_ms"]) <= float(r["median_ms"]) <= float(r["median_ci_high_ms"])
         assert float(r["mean_ms"]) > 0 and r["data_source"] == "synthetic"
         assert float(r["pct_of_peak"]) > 0 and float(r["host_peak_rss_mib"]) > 100
         assert r["alloc_peak_mib"] == ""  # CPU: no allocator figure
         assert r["host"] and r["gpu"] == ""  # recorded by the worker; CPU rows have no GPU
     with open(tmp_path / "samples.csv") as fh:
         samples = list(csv.DictReader(fh))
-    assert len(samples) == 6 and set(samples[0]) == set(summary.SAMPLE_COLUMNS)
+    assert len(samples) == 12 and set(samples[0]) == set(summary.SAMPLE_COLUMNS)
+    assert {s["round"] for s in samples} == {"0", "1"}
     env = json.loads((tmp_path / "env.json").read_text())
     assert env["schema_version"] == records.SCHEMA_VERSION and env["git"]["commit"] and env["cpu_model"]
     assert (tmp_path / "step_times.png").stat().st_size > 1000
@@ -196,6 +199,7 @@ def test_tiny_real_run(fw: str, tmp_path: Path) -> None:
 def test_resume_and_interrupt(tmp_path: Path) -> None:
     require_framework("torch")
     args = ["run", "--frameworks", "torch", "--batch-size", "4", "--warmup", "0", "--data", "synthetic",
+            "--rounds", "1",
             "--out", str(tmp_path)]
     proc = subprocess.Popen([sys.executable, "-m", "bench", *args, "--steps", "400", "--mode", "both"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -108,7 +108,7 @@ def main(args: argparse.Namespace) -> int:
         steps = epochs * (train_size // args.batch_size)
         evals = epochs + (steps // eval_every if eval_every else 0)
         console.print(plan_text(frameworks, args.seeds, steps, evals, max_gap, device, args.batch_size,
-                                args.threads, None if args.no_estimate else ds.location))
+                                args.threads, None if args.no_estimate else ds.location, quick=args.quick))
     interrupted = False
     try:
         with console.status("training", refresh_per_second=1) as status:
@@ -187,7 +187,7 @@ def parse_plant(value: str | None, frameworks: list[str]) -> tuple[str, str] | N
 
 
 def plan_text(frameworks: list[str], seeds: int, steps: int, evals: int, margin: float, device: str,
-              batch: int, threads: int | None, data_dir: str | None) -> str:
+              batch: int, threads: int | None, data_dir: str | None, quick: bool = False) -> str:
     """What the run will do, how long it should take here (timed up front: a few steps per framework),
     and what verdict its seeds can give."""
     lines = [f"Plan: {len(frameworks) * seeds} training runs ({seeds} seed(s) x {len(frameworks)} frameworks), "
@@ -212,7 +212,7 @@ def plan_text(frameworks: list[str], seeds: int, steps: int, evals: int, margin:
         k = _t(1 - ALPHA, seeds - 1) / seeds**0.5
         lines.append(f"  {seeds} seeds: PASS needs |difference| + {k:.2f} x seed sd < {margin:g} pp; FAIL needs "
                      f"|difference| - {k:.2f} x seed sd > {margin:g} pp (per pair).")
-    if device == "cpu":
+    if device == "cpu" and not quick:
         lines.append(f"  On a CPU the full size is hours for {seeds} seeds; '--quick --seeds {max(seeds, 3)}' "
                      "(6,000 images, 1 epoch, margin 3 pp) is the size that can be decisive here.")
     return "\n".join(lines)
