@@ -5,7 +5,7 @@ steps resampled as if independent) and the one it uses now (several processes, t
 estimates), the share of runs whose 95% interval holds the median of the other runs' estimates.
 
     python benchmarks/coverage.py --invocations 8            # ~10 minutes on a 2-core CPU
-    python benchmarks/coverage.py --analyse reports/coverage-<time>   # re-analyse stored runs
+    python benchmarks/coverage.py --analyse reports/coverage-A reports/coverage-B   # re-analyse, pooled
 
 Both intervals come from the same invocations: "old" uses only the first worker process of each
 (what ``bench run`` and ``bench compare --lrn`` measured before: one process per config).
@@ -44,11 +44,15 @@ def _groups(run_dir: Path, lrn: bool | None = None) -> list[list[float]]:
     return [[s / 1e6 for s in m.samples_ns] for m in sorted(ms, key=lambda m: m.round)]
 
 
-def analyse(out: Path) -> dict[str, Any]:
-    meta = json.loads((out / "coverage.json").read_text())
-    result: dict[str, Any] = {"config": meta["config"], "invocations": len(meta["runs"])}
+def analyse(outs: list[Path]) -> dict[str, Any]:
+    metas = [json.loads((out / "coverage.json").read_text()) for out in outs]
+    if len({json.dumps(m["config"]) for m in metas}) > 1:
+        raise SystemExit("the experiments to pool ran different configs")
+    all_runs = [r for m in metas for r in m["runs"]]
+    result: dict[str, Any] = {"config": metas[0]["config"], "experiments": [str(o) for o in outs],
+                              "invocations": len(all_runs)}
     for kind in ("step", "ratio"):
-        runs = [r for r in meta["runs"] if r["kind"] == kind and r["returncode"] == 0]
+        runs = [r for r in all_runs if r["kind"] == kind and r["returncode"] == 0]
         old, new = [], []
         for r in runs:
             d = Path(r["dir"])
@@ -75,7 +79,7 @@ def analyse(out: Path) -> dict[str, Any]:
                 "new": float(np.median([100 * (h - lo) / 2 / e for e, lo, h in new]))},
             "wall_s_per_answer": float(np.median(walls)),
         }
-    (out / "coverage_result.json").write_text(json.dumps(result, indent=2))
+    (outs[-1] / "coverage_result.json").write_text(json.dumps(result, indent=2))
     return result
 
 
@@ -112,17 +116,17 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=40)
     p.add_argument("--ratio-steps", type=int, default=20)
     p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--analyse", type=Path, help="only analyse a stored experiment folder")
+    p.add_argument("--analyse", type=Path, nargs="+", help="only analyse stored experiment folders (pooled)")
     args = p.parse_args()
-    out = args.analyse or run(args)
-    result = analyse(out)
+    outs = args.analyse or [run(args)]
+    result = analyse(outs)
     for kind, what in (("step", "step time (median)"), ("ratio", "LRN ratio")):
         r = result[kind]
         print(f"{what}: {r['runs']} runs, estimates {r['spread_of_estimates_pct']:.1f}% apart; coverage old "
               f"{r['old']['coverage']:.0%} (half-width {r['median_half_width_pct']['old']:.1f}%), new "
               f"{r['new']['coverage']:.0%} (half-width {r['median_half_width_pct']['new']:.1f}%); "
               f"{r['wall_s_per_answer']:.0f} s per answer")
-    print(f"stored in {out}")
+    print(f"stored in {outs[-1]}")
 
 
 if __name__ == "__main__":

@@ -199,3 +199,13 @@ def test_lrn_means_the_same_in_every_command() -> None:
 def test_bad_plant_is_refused(value: str, fragment: str, capsys: pytest.CaptureFixture[str], mnist: object) -> None:
     code, _, err = _run(["parity", "--plant", value, "--no-estimate"], capsys)
     assert code == 2 and fragment in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_max_rounds_below_rounds_is_refused_before_any_folder(tmp_path: Any,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    code, _, err = _run(["run", "--frameworks", "torch", "--rounds", "3", "--target-ci", "2", "--max-rounds", "2",
+                         "--out", str(out)], capsys)
+    assert code == 2 and "--max-rounds 2 is below --rounds 3" in err and not out.exists()
+    code, _, err = _run(["run", "--frameworks", "torch", "--max-rounds", "5"], capsys)
+    assert code == 2 and "--max-rounds has no effect without --target-ci" in err

@@ -56,10 +56,10 @@ def main(args: argparse.Namespace) -> int:
     if lrn_impls == "fastest" and not with_layer:
         options.refuse(args, ["lrn_impl"], "as 'fastest' without the layer micro-benchmark that picks it "
                        "(drop --no-layer, or name FW=IMPL)")
-    sel = common.prepare(args, "compare", lrn_used=args.lrn != "off" or args.layer)
-    modes = ["train", "forward"] if args.mode == "both" else [args.mode]
     rounds = args.rounds
     max_rounds = common.max_rounds(args, rounds, MAX_ROUNDS)
+    sel = common.prepare(args, "compare", lrn_used=args.lrn != "off" or args.layer)
+    modes = ["train", "forward"] if args.mode == "both" else [args.mode]
     lrn_params = {"depth_radius": args.lrn_radius, "bias": args.lrn_bias, "alpha": args.lrn_alpha,
                   "beta": args.lrn_beta}
     chosen: dict[str, str] = {}

@@ -38,8 +38,8 @@ def main(args: argparse.Namespace) -> int:
     lrn_modes = options.LRN_MODES[args.lrn]
     if not any(lrn_modes):
         options.refuse(args, ["lrn_impl"], "without LRN (add --lrn on or --lrn both)")
-    sel = common.prepare(args, "run", lrn_used=any(lrn_modes))
     max_rounds = common.max_rounds(args, args.rounds, MAX_ROUNDS_FACTOR * args.rounds)
+    sel = common.prepare(args, "run", lrn_used=any(lrn_modes))
     modes = ["train", "forward"] if args.mode == "both" else [args.mode]
     jobs = sweep.plan(sel.frameworks, modes, args.batch_size, lrn_modes, sel.base, rounds=args.rounds,
                       compile_modes=compile_modes, lrn_impls=lrn_impls)
