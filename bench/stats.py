@@ -80,7 +80,8 @@ class Stats:
     median_ci_high: float = _in("sample")
 
     @classmethod
-    def from_samples(cls, samples: Sequence[float] | np.ndarray, seed: int = 0) -> Stats:
+    def from_samples(cls, samples: Sequence[float] | np.ndarray, seed: int = 0, intervals: bool = True) -> Stats:
+        """``intervals=False`` skips the bootstraps (their fields are NaN): for descriptive use."""
         x = np.asarray(samples, dtype=np.float64)
         if x.ndim != 1 or x.size == 0:
             raise ValueError(f"need a non-empty 1-D sample, got shape {x.shape}")
@@ -90,8 +91,8 @@ class Stats:
         mean = float(x.mean())
         std = float(x.std(ddof=1)) if n > 1 else _NAN
         p5, q1, median, q3, p95 = (float(v) for v in np.percentile(x, [5, 25, 50, 75, 95]))
-        mlo, mhi = _bootstrap_ci((x,), _mean, seed)
-        dlo, dhi = _bootstrap_ci((x,), _median, seed)
+        mlo, mhi = _bootstrap_ci((x,), _mean, seed) if intervals else (_NAN, _NAN)
+        dlo, dhi = _bootstrap_ci((x,), _median, seed) if intervals else (_NAN, _NAN)
         return cls(n=n, mean=mean, std=std, min=float(x.min()), max=float(x.max()), median=median, p5=p5,
                    p95=p95, iqr=q3 - q1, cv=std / mean if mean else _NAN, mean_ci_low=mlo, mean_ci_high=mhi,
                    median_ci_low=dlo, median_ci_high=dhi)

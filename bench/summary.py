@@ -67,7 +67,7 @@ def _row(key: JobKey, recs: list[Measurement], device_peaks: dict[str, Peak], se
         return SummaryRow(**base, status=recs[-1].status or "failed", error=recs[-1].error)
     bad = [m for m in recs if m.status != "ok"]
     groups = [[s / NS_PER_MS for s in m.samples_ns] for m in ok]  # one group per worker process
-    st = Stats.from_samples([s for g in groups for s in g], seed=seed)  # descriptive, over every step
+    st = Stats.from_samples([s for g in groups for s in g], intervals=False)  # descriptive, over every step
     med, mean = TwoLevel.of(groups, "median", seed), TwoLevel.of(groups, "mean", seed)
     headline_s = med.estimate / 1e3  # throughput and FLOP/s from the headline, the median
     flops = int(first.flops_per_step or 0)

@@ -63,13 +63,14 @@ def pin_cores(threads: int) -> list[int]:
 
 def prepare_process(threads: int | None, device: str) -> dict[str, str]:
     """Environment every framework reads at import; returns what was set, for provenance."""
-    from bench import registry
-
     env: dict[str, str] = {}
     if device == "cpu":
         env["CUDA_VISIBLE_DEVICES"] = ""  # a CPU row must not touch (or allocate on) a GPU
     if threads:
         env.update({"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)})
+    os.environ.update(env)  # before the registry below imports NumPy, whose BLAS reads them at load
+    from bench import registry
+
     for reg in registry.registrations().values():
         env.update(reg.worker_env(threads, device))
     os.environ.update(env)

@@ -75,11 +75,11 @@ def prepare(args: argparse.Namespace, prefix: str, lrn_used: bool) -> Selection:
                                  dropout=args.dropout, **lrn),
                      steps=args.steps, warmup=args.warmup, block_steps=args.block_steps,
                      include_transfer=args.include_transfer, target_ci=args.target_ci, max_steps=args.max_steps)
+    kind, data_dir, data_text = resolve_data(args.data, args.data_dir, args.no_download, args.seed)
     if args.resume and args.out is None:
         run_dir = storage.resolve_existing(None)
-    else:
+    else:  # last: a refused run leaves no empty folder behind
         run_dir = storage.create_run_dir(args.out, prefix=prefix, resume=args.resume)
-    kind, data_dir, data_text = resolve_data(args.data, args.data_dir, args.no_download, args.seed)
     return Selection(frameworks, device, run_dir, replace(base, data=kind, data_dir=data_dir), data_text)
 
 
