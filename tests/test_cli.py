@@ -150,7 +150,7 @@ def test_out_folder_with_results_needs_resume(tmp_path: Any, capsys: pytest.Capt
     (["run", "--lrn-impl", "jax=matmul"], "--lrn-impl has no effect without LRN"),
     (["run", "--max-steps", "50"], "--max-steps has no effect without --target-ci"),
     (["run", "--lrn", "on", "--lrn-impl", "fastest"], "--lrn-impl fastest needs the layer micro-benchmark"),
-    (["parity", "--trajectory", "--seeds", "3"], "--seeds has no effect with --trajectory"),
+    (["parity", "--trajectory", "--seeds", "5"], "--seeds has no effect with --trajectory"),
     (["parity", "--trajectory-steps", "50"], "--trajectory-steps has no effect without --trajectory"),
     (["parity", "--quick", "--epochs", "3"], "--epochs has no effect with --quick"),
     (["parity", "--lrn"], "parity trains one model per framework: use --lrn off or --lrn on (received both)"),

@@ -108,6 +108,12 @@ def execute_and_report(args: argparse.Namespace, sel: Selection, title: str, tot
     if "synthetic" in sel.data_text:
         console.print(f"[bold yellow]Data: {sel.data_text}. Timing only; every row is marked synthetic.[/]")
     console.print(f"{total} jobs, one worker process each, on {sel.device}; results in [bold]{run_dir}[/]")
+    # What the reports need, imported before any work: a Ctrl-C landing inside a first import (the
+    # refresh after each job imports these) leaves a half-initialised module that breaks the final
+    # report, and the run would end in an internal error instead of keeping its results.
+    import matplotlib.figure  # noqa: F401
+    import pandas  # noqa: F401
+    import scipy.stats  # noqa: F401
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     interrupted = False
