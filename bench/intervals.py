@@ -58,7 +58,7 @@ def _within_se(x: np.ndarray, estimator: str) -> float:
     return spread / math.sqrt(x.size)
 
 
-def _t(df: int) -> float:
+def _t(df: float) -> float:
     from scipy import stats
 
     return float(stats.t.ppf(0.5 + CONFIDENCE / 2, df))
@@ -176,9 +176,7 @@ def independent_ratio(baseline: Sequence[Sequence[float] | np.ndarray], other: S
         return Ratio(ratio, ratio, ratio, 1.0 if ratio == 1 else 0.0, _verdict(ratio, ratio, ratio, noise_floor),
                      "Welch t over process estimates", min(a.processes, b.processes))
     df = (va + vb) ** 2 / (va**2 / (a.processes - 1) + vb**2 / (b.processes - 1))
-    from scipy.stats import t as student
-
-    half = float(student.ppf(0.5 + CONFIDENCE / 2, df)) * se
+    half = _t(df) * se
     lo, hi = ratio * math.exp(-half), ratio * math.exp(half)
     pval = float(2 * stats.t.sf(abs(math.log(ratio)) / se, df))
     return Ratio(ratio, lo, hi, pval, _verdict(ratio, lo, hi, noise_floor), "Welch t over process estimates",

@@ -5,6 +5,7 @@ LRN layer micro-benchmark), or the layer micro-benchmark alone (``--layer``)."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -60,8 +61,7 @@ def main(args: argparse.Namespace) -> int:
     max_rounds = common.max_rounds(args, rounds, MAX_ROUNDS)
     sel = common.prepare(args, "compare", lrn_used=args.lrn != "off" or args.layer)
     modes = ["train", "forward"] if args.mode == "both" else [args.mode]
-    lrn_params = {"depth_radius": args.lrn_radius, "bias": args.lrn_bias, "alpha": args.lrn_alpha,
-                  "beta": args.lrn_beta}
+    lrn_params = dataclasses.asdict(sel.base.model.lrn_params)  # the validated config, not the raw options
     chosen: dict[str, str] = {}
     base = sel.base
 
