@@ -31,8 +31,9 @@ class Outcome:
     returncode: int | None = None
 
 
-def _source_root() -> str:
-    return str(Path(bench.__file__).resolve().parent.parent)
+def source_root() -> Path:
+    """The folder holding this ``bench`` package (and ``impls``): what workers import by default."""
+    return Path(bench.__file__).resolve().parent.parent
 
 
 def _stderr_tail(path: Path, lines: int = 5) -> str:
@@ -44,37 +45,70 @@ def _stderr_tail(path: Path, lines: int = 5) -> str:
     return " | ".join(useful[-lines:])[-600:]
 
 
-def run_worker(task: str, params: dict[str, Any], *, threads: int | None = None, device: str = "cpu",
-               timeout: float | None = None, workdir: Path | None = None) -> Outcome:
-    """Run ``task`` in a fresh ``python -m bench.worker`` and return its outcome."""
-    own_tmp = None
-    if workdir is None:
-        own_tmp = tempfile.TemporaryDirectory(prefix="bench-worker-")
-        workdir = Path(own_tmp.name)
-    try:
-        job_path, result_path, err_path = workdir / "job.json", workdir / "result.json", workdir / "stderr.log"
-        job_path.write_text(json.dumps({"task": task, "params": params, "threads": threads, "device": device}))
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [_source_root(), env.get("PYTHONPATH")]))
-        env["BENCH_PARENT_PID"] = str(os.getpid())  # the worker dies with this process
-        start = time.perf_counter()
-        with open(err_path, "wb") as err:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "bench.worker", str(job_path), str(result_path)],
-                stdout=err, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True,
+@dataclass(frozen=True)
+class Source:
+    """Which code a worker runs: a source tree (``bench/`` and ``impls/`` from it, imported first because
+    the worker starts in it) and a Python interpreter (its installed frameworks). The default is this
+    checkout and this interpreter; ``bench ab`` gives each side its own revision's tree."""
+
+    root: Path = field(default_factory=source_root)
+    python: str = sys.executable
+
+
+class Running:
+    """A started worker. :meth:`wait` turns whatever became of it into an :class:`Outcome`; the temporary
+    folder it ran in is removed then (unless the caller gave one)."""
+
+    def __init__(self, task: str, params: dict[str, Any], *, threads: int | None, device: str,
+                 workdir: Path | None, source: Source, env: dict[str, str] | None, pass_fds: tuple[int, ...]) -> None:
+        self._own_tmp: tempfile.TemporaryDirectory[str] | None = None
+        if workdir is None:
+            self._own_tmp = tempfile.TemporaryDirectory(prefix="bench-worker-")
+            workdir = Path(self._own_tmp.name)
+        self.workdir = workdir
+        self.job_path, self.result_path = self.workdir / "job.json", self.workdir / "result.json"
+        self.err_path = self.workdir / "stderr.log"
+        self.job_path.write_text(json.dumps({"task": task, "params": params, "threads": threads, "device": device}))
+        child_env = dict(os.environ)
+        child_env.update(env or {})
+        root = str(source.root)
+        child_env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, child_env.get("PYTHONPATH")]))
+        child_env["BENCH_PARENT_PID"] = str(os.getpid())  # the worker dies with this process
+        self.start = time.perf_counter()
+        with open(self.err_path, "wb") as err:
+            # cwd is the source tree: ``python -m`` puts it first on sys.path, so that tree's bench is the one run
+            self.proc = subprocess.Popen(
+                [source.python, "-m", "bench.worker", str(self.job_path), str(self.result_path)],
+                stdout=err, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=child_env, cwd=root,
+                start_new_session=True, pass_fds=pass_fds,
             )
-            try:
-                rc = proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                _kill(proc)
-                return Outcome("timeout", error=f"worker exceeded --timeout {timeout:g} s and was killed",
-                               wall_s=time.perf_counter() - start)
-            except BaseException:
-                _kill(proc)
-                raise
-        wall = time.perf_counter() - start
-        if result_path.exists():
-            result = json.loads(result_path.read_text())
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def kill(self) -> None:
+        _kill(self.proc)
+
+    def wait(self, timeout: float | None = None) -> Outcome:
+        try:
+            return self._wait(timeout)
+        finally:
+            if self._own_tmp is not None:
+                self._own_tmp.cleanup()
+
+    def _wait(self, timeout: float | None) -> Outcome:
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill(self.proc)
+            return Outcome("timeout", error=f"worker exceeded --timeout {timeout:g} s and was killed",
+                           wall_s=time.perf_counter() - self.start)
+        except BaseException:
+            _kill(self.proc)
+            raise
+        wall = time.perf_counter() - self.start
+        if self.result_path.exists():
+            result = json.loads(self.result_path.read_text())
             status = result.pop("status", "ok")
             return Outcome(status, result, result.get("error"), wall, rc)
         if rc < 0:
@@ -83,12 +117,26 @@ def run_worker(task: str, params: dict[str, Any], *, threads: int | None = None,
                 return Outcome("oom", error="worker killed by SIGKILL (most often the kernel's out-of-memory killer)",
                                wall_s=wall, returncode=rc)
             return Outcome("failed", error=f"worker killed by {sig}", wall_s=wall, returncode=rc)
-        tail = _stderr_tail(err_path)
+        tail = _stderr_tail(self.err_path)
         return Outcome("failed", error=f"worker exited with code {rc} and no result: {tail}",
                        wall_s=wall, returncode=rc)
-    finally:
-        if own_tmp is not None:
-            own_tmp.cleanup()
+
+
+def start_worker(task: str, params: dict[str, Any], *, threads: int | None = None, device: str = "cpu",
+                 workdir: Path | None = None, source: Source | None = None, env: dict[str, str] | None = None,
+                 pass_fds: tuple[int, ...] = ()) -> Running:
+    """Start ``task`` in a fresh ``python -m bench.worker`` and return at once; ``env`` is added to the
+    worker's environment (before anything in it runs), ``pass_fds`` stay open in it."""
+    return Running(task, params, threads=threads, device=device, workdir=workdir, source=source or Source(),
+                   env=env, pass_fds=pass_fds)
+
+
+def run_worker(task: str, params: dict[str, Any], *, threads: int | None = None, device: str = "cpu",
+               timeout: float | None = None, workdir: Path | None = None, source: Source | None = None,
+               env: dict[str, str] | None = None) -> Outcome:
+    """Run ``task`` in a fresh ``python -m bench.worker`` and return its outcome."""
+    return start_worker(task, params, threads=threads, device=device, workdir=workdir, source=source,
+                        env=env).wait(timeout)
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 TASKS: dict[str, str] = {
     "measure": "measure",
     "lrn_pair": "pair",
+    "lockstep": "lockstep",
     "lrn_layer": "lrn_layer",
     "parity": "parity",
     "verify": "verify",
