@@ -58,10 +58,11 @@ def _within_se(x: np.ndarray, estimator: str) -> float:
     return spread / math.sqrt(x.size)
 
 
-def _t(df: float) -> float:
+def _t(df: float, confidence: float = CONFIDENCE) -> float:
+    """The two-sided t quantile for ``confidence`` with ``df`` degrees of freedom."""
     from scipy import stats
 
-    return float(stats.t.ppf(0.5 + CONFIDENCE / 2, df))
+    return float(stats.t.ppf(0.5 + confidence / 2, df))
 
 
 def _groups(groups: Sequence[Sequence[float] | np.ndarray]) -> list[np.ndarray]:
@@ -137,47 +138,97 @@ def _verdict(ratio: float, lo: float, hi: float, noise_floor: float) -> str:
     return "slower" if ratio > 1.0 else "faster"
 
 
+@dataclass(frozen=True)
+class LogRatio:
+    """log(other / baseline) with its standard error and degrees of freedom: every ratio interval and
+    test here is built from these three numbers, at whatever confidence a caller needs (a gate over
+    many rows asks for a wider, simultaneous one)."""
+
+    log: float
+    se: float
+    df: float
+    units: int  # the independent units behind se: pairs, or the smaller side's processes
+    method: str
+
+    @property
+    def ratio(self) -> float:
+        return math.exp(self.log)
+
+    def interval(self, confidence: float = CONFIDENCE) -> tuple[float, float]:
+        if not math.isfinite(self.se):
+            return (_NAN, _NAN)
+        half = _t(self.df, confidence) * self.se if self.se > 0 else 0.0
+        return (math.exp(self.log - half), math.exp(self.log + half))
+
+    @property
+    def p_value(self) -> float:
+        """Two-sided p of 'no difference' (t with ``df``)."""
+        from scipy import stats
+
+        if not math.isfinite(self.se):
+            return _NAN
+        if self.se == 0:
+            return 1.0 if self.log == 0 else 0.0
+        return float(2 * stats.t.sf(abs(self.log) / self.se, self.df))
+
+
+PAIRED = "t over per-process ratios"
+WELCH = "Welch t over process estimates"
+
+
+def log_ratio_paired(baseline: Sequence[Sequence[float] | np.ndarray], other: Sequence[Sequence[float] | np.ndarray],
+                     estimator: str = "median", method: str = PAIRED) -> LogRatio:
+    """other / baseline measured side by side (``baseline[i]`` with ``other[i]``: one process holding
+    both, or two processes run in lockstep): one log ratio per pair, their mean and its standard error."""
+    a, b = _groups(baseline), _groups(other)
+    if len(a) != len(b):
+        raise ValueError(f"a paired ratio needs the same pairs on both sides; got {len(a)} and {len(b)}")
+    logs = np.log([_estimate(y, estimator) / _estimate(x, estimator) for x, y in zip(a, b, strict=True)])
+    p = len(logs)
+    se = float(logs.std(ddof=1)) / math.sqrt(p) if p > 1 else _NAN
+    return LogRatio(float(logs.mean()), se, p - 1, p, method)
+
+
+def log_ratio_welch(baseline: Sequence[Sequence[float] | np.ndarray], other: Sequence[Sequence[float] | np.ndarray],
+                    estimator: str = "median") -> LogRatio:
+    """other / baseline measured in different processes: the ratio of the two sides' two-level
+    estimates (mean of process estimates), its log's standard error by the delta method, Welch's df."""
+    ea = np.array([_estimate(g, estimator) for g in _groups(baseline)])
+    eb = np.array([_estimate(g, estimator) for g in _groups(other)])
+    log = float(math.log(eb.mean() / ea.mean()))
+    units = int(min(ea.size, eb.size))
+    if units < 2:
+        return LogRatio(log, _NAN, _NAN, units, WELCH)
+    va = float(ea.var(ddof=1)) / ea.size / float(ea.mean()) ** 2  # relative variance of each side's estimate
+    vb = float(eb.var(ddof=1)) / eb.size / float(eb.mean()) ** 2
+    se = math.sqrt(va + vb)
+    df = (va + vb) ** 2 / (va**2 / (ea.size - 1) + vb**2 / (eb.size - 1)) if se > 0 else float(ea.size + eb.size - 2)
+    return LogRatio(log, se, df, units, WELCH)
+
+
 def paired_ratio(baseline: Sequence[Sequence[float] | np.ndarray], other: Sequence[Sequence[float] | np.ndarray],
                  estimator: str = "median", noise_floor: float = NOISE_FLOOR, seed: int = 0) -> Ratio:
     """other / baseline where both were measured in the same processes (``baseline[i]`` and
     ``other[i]`` interleaved in process i): one ratio per process, the interval over their logs."""
-    from scipy import stats
-
     a, b = _groups(baseline), _groups(other)
     if len(a) != len(b):
         raise ValueError(f"paired ratio needs the same processes on both sides; got {len(a)} and {len(b)}")
     if len(a) == 1:
         r = Ratio.of(a[0], b[0], noise_floor, seed, estimator=estimator)
         return Ratio(r.ratio, r.ci_low, r.ci_high, r.p_value, r.verdict, ONE_PROCESS, 1)
-    logs = np.log([_estimate(y, estimator) / _estimate(x, estimator) for x, y in zip(a, b, strict=True)])
-    mean, sd, p = float(logs.mean()), float(logs.std(ddof=1)), len(logs)
-    half = _t(p - 1) * sd / math.sqrt(p)
-    pval = float(stats.ttest_1samp(logs, 0.0).pvalue) if sd > 0 else (1.0 if mean == 0 else 0.0)
-    ratio, lo, hi = math.exp(mean), math.exp(mean - half), math.exp(mean + half)
-    return Ratio(ratio, lo, hi, pval, _verdict(ratio, lo, hi, noise_floor), "t over per-process ratios", p)
+    lr = log_ratio_paired(a, b, estimator)
+    lo, hi = lr.interval()
+    return Ratio(lr.ratio, lo, hi, lr.p_value, _verdict(lr.ratio, lo, hi, noise_floor), PAIRED, lr.units)
 
 
 def independent_ratio(baseline: Sequence[Sequence[float] | np.ndarray], other: Sequence[Sequence[float] | np.ndarray],
                       estimator: str = "median", noise_floor: float = NOISE_FLOOR, seed: int = 0) -> Ratio:
     """other / baseline measured in different processes: each side's two-level estimate, the interval
-    of their ratio by Welch's t on the logs (delta method)."""
-    from scipy import stats
-
-    a, b = TwoLevel.of(baseline, estimator, seed), TwoLevel.of(other, estimator, seed)
-    if a.processes < 2 or b.processes < 2:
-        pooled_a, pooled_b = np.concatenate(_groups(baseline)), np.concatenate(_groups(other))
-        r = Ratio.of(pooled_a, pooled_b, noise_floor, seed, estimator=estimator)
-        return Ratio(r.ratio, r.ci_low, r.ci_high, r.p_value, r.verdict, ONE_PROCESS, min(a.processes, b.processes))
-    va = ((a.ci_high - a.estimate) / _t(a.processes - 1) / a.estimate) ** 2  # se of log estimate, squared
-    vb = ((b.ci_high - b.estimate) / _t(b.processes - 1) / b.estimate) ** 2
-    ratio = b.estimate / a.estimate
-    se = math.sqrt(va + vb)
-    if se == 0:
-        return Ratio(ratio, ratio, ratio, 1.0 if ratio == 1 else 0.0, _verdict(ratio, ratio, ratio, noise_floor),
-                     "Welch t over process estimates", min(a.processes, b.processes))
-    df = (va + vb) ** 2 / (va**2 / (a.processes - 1) + vb**2 / (b.processes - 1))
-    half = _t(df) * se
-    lo, hi = ratio * math.exp(-half), ratio * math.exp(half)
-    pval = float(2 * stats.t.sf(abs(math.log(ratio)) / se, df))
-    return Ratio(ratio, lo, hi, pval, _verdict(ratio, lo, hi, noise_floor), "Welch t over process estimates",
-                 min(a.processes, b.processes))
+    of their ratio by Welch's t on the logs."""
+    a, b = _groups(baseline), _groups(other)
+    if len(a) < 2 or len(b) < 2:
+        r = Ratio.of(np.concatenate(a), np.concatenate(b), noise_floor, seed, estimator=estimator)
+        return Ratio(r.ratio, r.ci_low, r.ci_high, r.p_value, r.verdict, ONE_PROCESS, min(len(a), len(b)))
+    lr = log_ratio_welch(a, b, estimator)
+    lo, hi = lr.interval()
+    return Ratio(lr.ratio, lo, hi, lr.p_value, _verdict(lr.ratio, lo, hi, noise_floor), WELCH, lr.units)
