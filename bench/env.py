@@ -4,6 +4,7 @@ versions come from package metadata, GPUs from NVML, framework specifics from th
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import os
 import platform
 import subprocess
@@ -28,7 +29,19 @@ def flag_vars() -> tuple[str, ...]:
                                                                                     *reg.env_defaults)]))
 
 
-def package_versions() -> dict[str, str | None]:
+def package_versions(python: str | None = None) -> dict[str, str | None]:
+    """Versions of the recorded packages in this interpreter, or in another one (``python``: asked in a
+    subprocess, e.g. the venv one side of ``bench ab`` runs)."""
+    if python is not None:
+        code = ("import importlib.metadata as m, json, sys\n"
+                "def v(n):\n    try:\n        return m.version(n)\n    except m.PackageNotFoundError:\n"
+                "        return None\nprint(json.dumps({n: v(n) for n in sys.argv[1:]}))")
+        try:
+            text = subprocess.run([python, "-c", code, *packages()], capture_output=True, text=True, timeout=60,
+                                  check=True).stdout
+            return dict(json.loads(text))
+        except (OSError, subprocess.SubprocessError, ValueError):
+            return {name: None for name in packages()}
     out: dict[str, str | None] = {}
     for name in packages():
         try:

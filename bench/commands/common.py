@@ -94,6 +94,43 @@ def max_rounds(args: argparse.Namespace, rounds: int, default: int) -> int:
     return int(value)
 
 
+def with_progress(console: Any, total: int, work: Work, first: Callable[[Callable[[str], None]], None] | None = None,
+                  refresh: Callable[[], object] | None = None) -> bool:
+    """``work(show, after_each, say)`` under a progress bar of ``total`` jobs (``first``, if given, is one
+    more step before them). Returns True when Ctrl-C stopped it: every finished record is on disk."""
+    # What the reports need, imported before any work: a Ctrl-C landing inside a first import (the
+    # refresh after each job imports these) leaves a half-initialised module that breaks the final
+    # report, and the run would end in an internal error instead of keeping its results.
+    import matplotlib.figure  # noqa: F401
+    import pandas  # noqa: F401
+    import scipy.stats  # noqa: F401
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    try:
+        # Repainted only when a job starts or ends: on a 2-core machine a 10 Hz progress bar in the
+        # parent steals measurable CPU from the worker being timed.
+        with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console,
+                      transient=True, auto_refresh=False) as progress:
+            task = progress.add_task("starting", total=total + (1 if first else 0))
+
+            def show(text: str) -> None:
+                progress.update(task, description=text, refresh=True)
+
+            if first:
+                first(show)
+                progress.advance(task)
+
+            def after_each() -> None:
+                if refresh:
+                    refresh()
+                progress.update(task, advance=1, refresh=True)
+
+            work(show, after_each, progress.console.print)
+    except KeyboardInterrupt:
+        return True
+    return False
+
+
 def execute_and_report(args: argparse.Namespace, sel: Selection, title: str, total: int, work: Work,
                        show_run_table: bool = True) -> int:
     """Provenance, the GEMM reference, then ``work(show, after_each, say)`` under a progress bar;
@@ -108,36 +145,13 @@ def execute_and_report(args: argparse.Namespace, sel: Selection, title: str, tot
     if "synthetic" in sel.data_text:
         console.print(f"[bold yellow]Data: {sel.data_text}. Timing only; every row is marked synthetic.[/]")
     console.print(f"{total} jobs, one worker process each, on {sel.device}; results in [bold]{run_dir}[/]")
-    # What the reports need, imported before any work: a Ctrl-C landing inside a first import (the
-    # refresh after each job imports these) leaves a half-initialised module that breaks the final
-    # report, and the run would end in an internal error instead of keeping its results.
-    import matplotlib.figure  # noqa: F401
-    import pandas  # noqa: F401
-    import scipy.stats  # noqa: F401
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    interrupted = False
-    try:
-        # Repainted only when a job starts or ends: on a 2-core machine a 10 Hz progress bar in the
-        # parent steals measurable CPU from the worker being timed.
-        with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console,
-                      transient=True, auto_refresh=False) as progress:
-            task = progress.add_task("starting", total=total + 1)
-            if not any(r.get("kind") == "gemm" and r.get("status") == "ok" for r in storage.read_records(run_dir)):
-                progress.update(task, description="GEMM reference for % of peak", refresh=True)
-                sweep.run_gemm(run_dir, sel.frameworks, sel.device, args.threads, args.timeout)
-            progress.advance(task)
+    def gemm(show: Callable[[str], None]) -> None:
+        if not any(r.get("kind") == "gemm" and r.get("status") == "ok" for r in storage.read_records(run_dir)):
+            show("GEMM reference for % of peak")
+            sweep.run_gemm(run_dir, sel.frameworks, sel.device, args.threads, args.timeout)
 
-            def show(text: str) -> None:
-                progress.update(task, description=text, refresh=True)
-
-            def after_each() -> None:
-                report.refresh(run_dir)
-                progress.update(task, advance=1, refresh=True)
-
-            work(show, after_each, progress.console.print)
-    except KeyboardInterrupt:
-        interrupted = True
+    interrupted = with_progress(console, total, work, first=gemm, refresh=lambda: report.refresh(run_dir))
     rows = report.finalize(run_dir, title)
     storage.update_latest(run_dir)
     if show_run_table:

@@ -136,10 +136,10 @@ def lrn_params(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def add_timing(p: argparse.ArgumentParser, steps: int, warmup: int, target_ci: float | None, max_steps: int,
-               rounds: int | None, rounds_help: str, max_rounds_help: str) -> None:
+               rounds: int | None, rounds_help: str, max_rounds_help: str, mode: str = "both") -> None:
     """What to measure and how; the defaults differ per command."""
-    p.add_argument("--mode", choices=("train", "forward", "both"), default="both",
-                   help="time training steps, inference forward passes, or both [default: both]")
+    p.add_argument("--mode", choices=("train", "forward", "both"), default=mode,
+                   help=f"time training steps, inference forward passes, or both [default: {mode}]")
     p.add_argument("--batch-size", type=positive, nargs="+", default=[128], help="one or several (a sweep)")
     p.add_argument("--steps", type=positive, default=steps, help=f"timed steps per job [default: {steps}]")
     p.add_argument("--warmup", type=non_negative, default=warmup,
@@ -239,3 +239,46 @@ def parse_lrn_impl(values: list[str] | None) -> dict[str, str] | str:
         return "fastest"
     return parse_per_framework(items, "--lrn-impl", lambda r: r.lrn_impls, "LRN implementation",
                                "IMPL (or 'fastest')")
+
+
+def percent(value: str) -> float:
+    """A percentage in [0, 100), returned as a fraction."""
+    try:
+        x = float(value)
+    except ValueError:
+        x = -1.0
+    if not 0 <= x < 100:
+        raise argparse.ArgumentTypeError(f"expected a percentage from 0 to 100, got {value!r}")
+    return x / 100
+
+
+def add_gate(p: argparse.ArgumentParser) -> None:
+    """How a regression is decided and where the verdict goes (``bench check`` and ``bench ab``)."""
+    from bench import gate
+
+    g = p.add_argument_group("gate")
+    g.add_argument("--alpha", type=positive_float, default=gate.ALPHA,
+                   help=f"family-wise false-alarm rate over all rows (Holm; simultaneous intervals) [{gate.ALPHA}]")
+    g.add_argument("--noise-floor", type=percent, default=gate.NOISE_FLOOR, metavar="PCT",
+                   help="a regression's interval must clear 1 + this (%%): smaller shifts never fail the gate "
+                        f"[{100 * gate.NOISE_FLOOR:g}]")
+    g.add_argument("--detect", type=percent, default=gate.DETECT, metavar="PCT",
+                   help=f"'no change' needs the interval to rule out a slowdown this large (%%) "
+                        f"[{100 * gate.DETECT:g}]")
+    g.add_argument("--strict", action="store_true",
+                   help="refuse (exit 2) when the two sides' provenance differs (versions, device, threads, data)")
+    g.add_argument("--markdown", metavar="FILE", help="also write the verdict as Markdown (e.g. $GITHUB_STEP_SUMMARY)")
+    g.add_argument("--export", nargs=2, action="append", metavar=("FORMAT", "FILE"),
+                   help="also write the candidate's figures for a dashboard: github (github-action-benchmark, "
+                        "customSmallerIsBetter) or bencher (Bencher Metric Format); repeatable")
+
+
+def parse_exports(values: list[list[str]] | None) -> list[tuple[str, str]]:
+    from bench.export import FORMATS
+
+    out = []
+    for kind, path in values or []:
+        if kind not in FORMATS:
+            raise UsageError(f"invalid --export format {kind!r}; allowed: {', '.join(FORMATS)}")
+        out.append((kind, path))
+    return out
