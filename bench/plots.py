@@ -124,3 +124,39 @@ def parity_plots(curves: list[dict[str, Any]], run_dir: Path) -> None:
         ax.legend(fontsize=8)
         ax.set_title(ylabel + " per framework")
         storage.atomic_write(run_dir / name, _figure_bytes(fig))
+
+
+def history_plots(trends: list[Any], out_dir: Path) -> list[Path]:
+    """history-<framework>.png: median step time per commit with its 95% interval, one line per
+    benchmark and machine, step changes marked with their commit."""
+    from bench.history import framework_of
+
+    by_fw: dict[str, list[Any]] = {}
+    for t in trends:
+        by_fw.setdefault(framework_of(t), []).append(t)
+    paths = []
+    for fw, ts in sorted(by_fw.items()):
+        fig, axes = _figure(max(7.0, 0.25 * max(len(t.entries) for t in ts)), 4.5)
+        ax = axes[0]
+        for t in ts:
+            xs = list(range(len(t.entries)))
+            ys = [e.estimate_ms for e in t.entries]
+            line = ax.plot(xs, ys, marker="o", ms=3, label=f"{t.label} ({t.machine[:30]})")[0]
+            ax.fill_between(xs, [e.ci_low_ms for e in t.entries], [e.ci_high_ms for e in t.entries],
+                            color=line.get_color(), alpha=0.15)
+            for c in t.changes:
+                ax.axvline(c.index - 0.5, color=line.get_color(), ls="--", lw=1)
+                ax.annotate(f"{t.entries[c.index].commit[:7]} {100 * (c.ratio - 1):+.0f}%",
+                            (c.index - 0.5, ys[c.index]), fontsize=7, rotation=90, va="bottom", ha="right",
+                            color=line.get_color())
+        longest = max(ts, key=lambda t: len(t.entries))
+        ax.set_xticks(range(len(longest.entries)), [e.commit[:7] for e in longest.entries], fontsize=6, rotation=90)
+        ax.set_xlabel("commit (in commit-time order)")
+        ax.set_ylabel("median ms per step (95% CI)")
+        ax.set_title(f"{fw}: step time by commit; dashed: a step change")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+        path = out_dir / f"history-{fw}.png"
+        storage.atomic_write(path, _figure_bytes(fig))
+        paths.append(path)
+    return paths

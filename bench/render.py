@@ -309,3 +309,21 @@ def trajectory_table(rows: list[dict[str, Any]], console: Console) -> None:
     console.print(table)
     console.print("max rel diff: largest |loss_a - loss_b| / |loss_b| over framework pairs; envelope: the "
                   "tolerance tests/test_parity.py defends (doubling from 1e-4 per step, capped at 15%).")
+
+
+def history_table(trends: list[Any], console: Console) -> None:
+    table = Table(title="Performance history (per benchmark and machine, in commit order)", title_justify="left",
+                  box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    for h in ("benchmark", "machine", "commits", "first ms", "latest ms [95% CI]", "step changes (commit: change)"):
+        table.add_column(h, justify="right" if h in ("commits", "first ms", "latest ms [95% CI]") else "left")
+    for t in trends:
+        first, last = t.entries[0], t.entries[-1]
+        changes = ", ".join(f"{t.entries[c.index].commit[:10]}: {100 * (c.ratio - 1):+.1f}% (p {c.p_value:.3f})"
+                            for c in t.changes) or "none"
+        table.add_row(t.label, t.machine, str(len(t.entries)), f"{first.estimate_ms:.1f}",
+                      f"{last.estimate_ms:.1f} [{_fmt(last.ci_low_ms)}, {_fmt(last.ci_high_ms)}]", changes,
+                      style="yellow" if t.changes else None)
+    console.print(table)
+    console.print("step change: binary segmentation of the per-commit medians (log scale), each split tested by a "
+                  "permutation test on the largest two-sample t (so every split tried is accounted for), beyond the "
+                  "noise floor; the commit named is the first of the new level.")
