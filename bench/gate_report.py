@@ -39,7 +39,8 @@ def overall(result: GateResult) -> str:
         return f"REGRESSION in {len(result.regressions)} of {len(result.rows)} rows"
     if "inconclusive" in verdicts:
         n = sum(r.verdict == "inconclusive" for r in result.rows)
-        return f"no regression found; {n} of {len(result.rows)} rows inconclusive (the gate could not see 10%)"
+        return (f"no regression found; {n} of {len(result.rows)} rows inconclusive (a slowdown of "
+                f"{100 * result.settings.detect:g}% could not be ruled out there)")
     return f"no regression in {len(result.rows)} rows"
 
 

@@ -1,0 +1,183 @@
+"""How often does the regression gate cry wolf, and how often does it catch a real 10% slowdown?
+
+Real gates on this machine: A/A (``bench ab HEAD``: the project against itself) and A/B (``bench ab
+HEAD PLANTED``, where PLANTED is a commit made here with git plumbing, never on a branch, whose torch
+adapter does extra real work in every training step: a no-grad forward pass over some images of the
+batch), alternating so the machine's drift hits both kinds. Then a simulation of many gates drawn
+from the real samples' two-level structure: each simulated gate draws its lockstep pairs (with
+replacement) from the real ones, and resamples the steps inside each worker process.
+
+    python benchmarks/gate_experiment.py run --gates 6 --out benchmarks/results/gate-A   # ~35 min, 2-core CPU
+    python benchmarks/gate_experiment.py analyse benchmarks/results/gate-A [more folders] --simulate 1000
+
+``run --ci`` is the small gate ``.ci/run`` calls: one A/A gate that must say "no change" and one A/B gate
+with a larger plant that must say "regression".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import gate, series  # noqa: E402
+from bench.gate import Series  # noqa: E402
+
+PLANT_FILE = "impls/torch_alexnet.py"
+PLANT_ANCHOR = "        loss.backward()\n        self.opt.step()\n"
+PLANT = ("        loss.backward()\n"
+         "        with torch.no_grad():  # PLANTED by benchmarks/gate_experiment.py: extra work in every step\n"
+         "            self.model(x[:{images}])\n"
+         "        self.opt.step()\n")
+
+
+def git(*args: str, env: dict[str, str] | None = None, data: bytes | None = None) -> str:
+    out = subprocess.run(["git", "-C", str(ROOT), *args], input=data, capture_output=True, check=True,
+                         env={**os.environ, **(env or {})})
+    return out.stdout.decode().strip()
+
+
+def planted_commit(base: str, images: int) -> str:
+    """A commit (reachable from no branch) that is ``base`` plus the plant; the working tree is untouched."""
+    text = git("show", f"{base}:{PLANT_FILE}")
+    if PLANT_ANCHOR not in text + "\n":
+        raise SystemExit(f"cannot plant: the anchor is no longer in {PLANT_FILE}")
+    blob = git("hash-object", "-w", "--stdin", data=(text + "\n").replace(PLANT_ANCHOR, PLANT.format(images=images))
+               .encode())
+    index = {"GIT_INDEX_FILE": str(ROOT / ".git" / "bench-plant-index")}
+    git("read-tree", base, env=index)
+    git("update-index", "--cacheinfo", f"100644,{blob},{PLANT_FILE}", env=index)
+    tree = git("write-tree", env=index)
+    os.unlink(index["GIT_INDEX_FILE"])
+    ident = {"GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@localhost", "GIT_COMMITTER_NAME": "bench",
+             "GIT_COMMITTER_EMAIL": "bench@localhost"}
+    return git("commit-tree", tree, "-p", git("rev-parse", base), "-m",
+               f"PLANTED slowdown: {images} extra forward images per torch train step", env=ident)
+
+
+def one_gate(base: str, candidate: str, out: Path, extra: list[str]) -> dict[str, Any]:
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "bench", "ab", base, candidate, "--frameworks", "torch",
+                           "--out", str(out), *extra], capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    result = json.loads((out / "gate.json").read_text()) if (out / "gate.json").exists() else {}
+    rows = result.get("rows") or [{}]
+    return {"dir": str(out), "exit_code": proc.returncode, "wall_s": wall, "verdict": rows[0].get("verdict"),
+            "ratio": rows[0].get("ratio"), "ci": [rows[0].get("ci_low"), rows[0].get("ci_high")],
+            "stderr": proc.stderr[-500:]}
+
+
+def run(args: argparse.Namespace) -> None:
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    base = git("rev-parse", "HEAD")
+    planted = planted_commit(base, args.images)
+    meta: dict[str, Any] = {"base": base, "planted": planted, "images": args.images, "argv": sys.argv, "gates": []}
+    extra = ["--rounds", str(args.pairs), "--steps", str(args.steps)] + (["--mode", args.mode] if args.mode else [])
+    for i in range(args.gates):
+        for kind, cand in (("aa", base), ("ab", planted)):
+            g = one_gate(base, cand, out / f"{kind}-{i}", extra)
+            g["kind"] = kind
+            meta["gates"].append(g)
+            print(f"{kind} {i}: exit {g['exit_code']} {g['verdict']} ratio {g['ratio']} in {g['wall_s']:.0f} s",
+                  flush=True)
+            (out / "experiment.json").write_text(json.dumps(meta, indent=2))
+    if args.ci:
+        aa, ab = (next(g for g in meta["gates"] if g["kind"] == k) for k in ("aa", "ab"))
+        ok = aa["exit_code"] == 0 and aa["verdict"] == "no change" and ab["exit_code"] == 1
+        print(f"CI gate: A/A {aa['verdict']} (exit {aa['exit_code']}), planted {ab['verdict']} (exit "
+              f"{ab['exit_code']}): {'OK' if ok else 'FAILED'}")
+        if not ok:
+            print(aa["stderr"], ab["stderr"], file=sys.stderr)
+            raise SystemExit(1)
+
+
+# --- analysis -------------------------------------------------------------------------------------
+def _pairs(gate_dir: Path) -> list[tuple[list[float], list[float]]]:
+    a = series.load([str(gate_dir / "base")], "base").series[0]
+    b = series.load([str(gate_dir / "candidate")], "candidate").series[0]
+    return [(a.groups[k], b.groups[k]) for k in sorted(set(a.groups) & set(b.groups))]
+
+
+def _series(pairs: list[tuple[np.ndarray, np.ndarray]]) -> tuple[Series, Series]:
+    key = (("benchmark", "simulated"),)
+    return (Series(key, {str(i): a.tolist() for i, (a, _) in enumerate(pairs)}, "cpu", True),
+            Series(key, {str(i): b.tolist() for i, (_, b) in enumerate(pairs)}, "cpu", True))
+
+
+def simulate(pool: list[tuple[list[float], list[float]]], gates: int, pairs: int, seed: int,
+             scale: float = 1.0, settings: gate.Settings | None = None) -> dict[str, float]:
+    """Verdict shares of ``gates`` gates, each ``pairs`` pairs drawn from ``pool`` with steps resampled
+    inside every process; ``scale`` multiplies the candidate's steps (a clean planted effect)."""
+    rng = np.random.default_rng(seed)
+    arrays = [(np.asarray(a), np.asarray(b)) for a, b in pool]
+    counts: dict[str, int] = dict.fromkeys(gate.VERDICTS, 0)
+    for _ in range(gates):
+        drawn = [arrays[i] for i in rng.integers(0, len(arrays), pairs)]
+        sim = [(rng.choice(a, a.size), scale * rng.choice(b, b.size)) for a, b in drawn]
+        counts[gate.check(*[[s] for s in _series(sim)], settings).rows[0].verdict] += 1
+    return {k: v / gates for k, v in counts.items()}
+
+
+def analyse(args: argparse.Namespace) -> None:
+    metas = [json.loads((Path(d) / "experiment.json").read_text()) for d in args.dirs]
+    gates_all = [g for m in metas for g in m["gates"]]
+    pools: dict[str, list[tuple[list[float], list[float]]]] = {"aa": [], "ab": []}
+    for g in gates_all:
+        if g["exit_code"] in (0, 1):
+            pools[g["kind"]] += _pairs(Path(g["dir"]))
+    out: dict[str, Any] = {"experiments": args.dirs, "planted_images": sorted({m["images"] for m in metas})}
+    for kind in ("aa", "ab"):
+        gs = [g for g in gates_all if g["kind"] == kind]
+        out[kind] = {"gates": len(gs), "verdicts": {v: sum(g["verdict"] == v for g in gs) for v in gate.VERDICTS},
+                     "exit_codes": [g["exit_code"] for g in gs], "ratios": [g["ratio"] for g in gs],
+                     "wall_s": [round(g["wall_s"], 1) for g in gs], "pairs_pooled": len(pools[kind])}
+    logs = {k: np.log([np.median(b) / np.median(a) for a, b in pools[k]]) for k in pools}
+    out["pair_log_ratio"] = {k: {"mean": float(v.mean()), "sd": float(v.std(ddof=1)), "n": int(v.size),
+                                 "min": float(v.min()), "max": float(v.max())} for k, v in logs.items()}
+    out["planted_effect"] = float(np.exp(logs["ab"].mean() - logs["aa"].mean()))
+    pairs = args.pairs
+    out["simulation"] = {
+        "gates": args.simulate, "pairs_per_gate": pairs,
+        "false_alarm (A/A pool)": simulate(pools["aa"], args.simulate, pairs, 1),
+        "real plant (A/B pool)": simulate(pools["ab"], args.simulate, pairs, 2),
+        "clean 10% on the A/A pool": simulate(pools["aa"], args.simulate, pairs, 3, scale=1.10),
+    }
+    text = json.dumps(out, indent=2)
+    print(text)
+    if args.save:
+        Path(args.save).write_text(text + "\n")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run")
+    r.add_argument("--gates", type=int, default=6, help="gates of each kind (A/A, A/B), alternating")
+    r.add_argument("--images", type=int, default=40, help="extra forward images per train step in the plant")
+    r.add_argument("--pairs", type=int, default=6)
+    r.add_argument("--steps", type=int, default=20)
+    r.add_argument("--mode", choices=("train",), default=None)
+    r.add_argument("--out", required=True)
+    r.add_argument("--ci", action="store_true", help="assert A/A says no change and A/B is caught (exit 1 if not)")
+    a = sub.add_parser("analyse")
+    a.add_argument("dirs", nargs="+")
+    a.add_argument("--simulate", type=int, default=1000)
+    a.add_argument("--pairs", type=int, default=6, help="pairs per simulated gate (bench ab's default)")
+    a.add_argument("--save", help="write the analysis JSON here")
+    args = p.parse_args()
+    run(args) if args.cmd == "run" else analyse(args)
+
+
+if __name__ == "__main__":
+    main()
