@@ -1,6 +1,7 @@
 """Sessions: ``tests`` (everything, all frameworks), one per framework extra (``torch``,
 ``tensorflow``, ``jax``: the suite with that framework alone), ``lint`` (ruff + mypy), ``bench``
-(the default benchmark suite), ``parity``.
+(the default benchmark suite), ``parity``, ``perf`` (the pytest-benchmark suite, one pytest process
+per framework).
 
 Every install goes through constraints-cpu.txt so a CPU-only machine gets the CPU wheels; set
 BENCH_CONSTRAINTS="" to install without it (GPU machines wanting the CUDA builds).
@@ -19,7 +20,7 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.sessions = ["tests"]
 
 CONSTRAINTS = os.environ.get("BENCH_CONSTRAINTS", "constraints-cpu.txt")
-TEST_DEPS = ("pytest", "hypothesis")
+TEST_DEPS = ("pytest", "hypothesis", "pytest-benchmark")
 # One session per framework extra in pyproject.toml (the extras are the frameworks' install recipes;
 # read with a pattern, since tomllib needs Python 3.11 and nox may run on 3.10).
 _PYPROJECT = Path(__file__).with_name("pyproject.toml").read_text()
@@ -75,3 +76,19 @@ def parity(session: nox.Session) -> None:
     the CI-sized run."""
     _install(session, "-e", ".[all]")
     session.run("python", "-m", "bench", "parity", *session.posargs)
+
+
+@nox.session
+def perf(session: nox.Session) -> None:
+    """The pytest-benchmark suite (benchmarks/test_steps.py): one pytest process per installed framework,
+    each with its own storage (.benchmarks/<framework>), so pytest-benchmark's own options work per
+    framework: ``nox -s perf -- --benchmark-autosave --benchmark-save-data``, then
+    ``nox -s perf -- --benchmark-compare``; ``bench check`` gates two saves. BENCH_PERF_FRAMEWORKS=torch,jax
+    picks some."""
+    _install(session, "-e", ".[all]", *TEST_DEPS)
+    wanted = [f for f in os.environ.get("BENCH_PERF_FRAMEWORKS", ",".join(FRAMEWORK_EXTRAS)).split(",") if f]
+    storage_given = any(a.startswith("--benchmark-storage") for a in session.posargs)
+    for framework in wanted:
+        storage = [] if storage_given else [f"--benchmark-storage=file://.benchmarks/{framework}"]
+        session.run("pytest", "benchmarks", "-m", framework, "-p", "no:cacheprovider", "--benchmark-disable-gc",
+                    *storage, *session.posargs)

@@ -2,10 +2,11 @@
 
 Each side is a source tree (a revision exported from git with ``git archive``, or the working tree
 itself) run by the same interpreter, so the frameworks are the same and only the project's code
-differs. For every pair slot, one worker per side is alive at once and the two take turns a few
-synchronised steps at a time (A B B A ...; :mod:`bench.tasks.lockstep`), the side that starts
-alternating from slot to slot. A stall of a shared machine then lands on both sides of a pair, and
-the gate's ratio is taken within each pair (:mod:`bench.gate`), with the pair as the unit.
+differs. For every pair slot, one worker per side is alive at once and the two take turns, one
+synchronised step at a time by default (A B B A ...; :mod:`bench.tasks.lockstep`), the side that
+starts alternating from slot to slot. A slow spell of a shared machine then lands on both sides of
+a turn, and the gate's ratio is taken step by step within each pair (:mod:`bench.gate`), with the
+pair as the unit of its interval.
 
 Revisions are validated with git before anything runs; git is always called with an argument list,
 never through a shell.
@@ -65,8 +66,9 @@ def resolve(repo: Path, revision: str) -> str:
 
 
 def dirty_files(repo: Path) -> list[str]:
-    text = git(repo, "status", "--porcelain", "--untracked-files=no")
-    return [line[3:] for line in str(text).splitlines() if line.strip()]
+    """Tracked files with uncommitted changes (``XY path`` entries of ``git status -z``)."""
+    raw = git(repo, "status", "--porcelain=v1", "-z", "--untracked-files=no", binary=True).decode()
+    return [entry[3:] for entry in raw.split("\0") if len(entry) > 3]
 
 
 def missing_files(repo: Path, commit: str) -> list[str]:

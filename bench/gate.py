@@ -4,8 +4,9 @@ Pure: series in, rows out (loading them is :mod:`bench.series`).
 For each row common to both sides, the ratio candidate / baseline of the two-level estimate (each
 process's median, :mod:`bench.intervals`) with an interval over the independent units:
 
-- **lockstep pairs** (``bench ab``): one base and one candidate worker alive at once, taking turns a
-  few steps at a time, so the machine's slow spells hit both; one log ratio per pair, t over pairs;
+- **lockstep pairs** (``bench ab``): one base and one candidate worker alive at once, taking turns
+  step by step, so the machine's slow spells hit both; each pair's log ratio is the median of its
+  step-by-step log ratios, and the interval a t over pairs;
 - otherwise **processes** on each side (two stored runs, pytest-benchmark saves): Welch's t on the
   two sides' process estimates;
 - with one process on a side there is nothing to say about the next run: the ratio is shown, the
@@ -28,7 +29,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from bench.errors import UsageError
-from bench.intervals import LogRatio, TwoLevel, log_ratio_paired, log_ratio_welch
+from bench.intervals import LogRatio, TwoLevel, log_ratio_lockstep, log_ratio_welch
 from bench.stats import Ratio
 
 ALPHA = 0.05  # family-wise false-alarm rate over all rows of one gate
@@ -39,7 +40,6 @@ NOISE_FLOOR = 0.03
 DETECT = 0.10  # a slowdown this large must be ruled out for "no change" (the gate's purpose: catch 10%)
 POWER = 0.80  # the power at which each row's smallest detectable slowdown is quoted
 VERDICTS = ("regression", "improvement", "no change", "inconclusive")
-LOCKSTEP = "t over lockstep pairs"
 ONE_LEVEL = "one process per side: steps resampled (says nothing about the next run)"
 
 
@@ -126,7 +126,7 @@ def _log_ratio(a: Series, b: Series) -> tuple[LogRatio | None, list[list[float]]
     common = sorted(set(a.groups) & set(b.groups)) if a.paired and b.paired else []
     if len(common) >= 2:
         ga, gb = [a.groups[i] for i in common], [b.groups[i] for i in common]
-        return log_ratio_paired(ga, gb, method=LOCKSTEP), ga, gb
+        return log_ratio_lockstep(ga, gb), ga, gb
     ga, gb = list(a.groups.values()), list(b.groups.values())
     if len(ga) >= 2 and len(gb) >= 2:
         return log_ratio_welch(ga, gb), ga, gb

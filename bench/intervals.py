@@ -177,7 +177,7 @@ WELCH = "Welch t over process estimates"
 
 
 def log_ratio_paired(baseline: Sequence[Sequence[float] | np.ndarray], other: Sequence[Sequence[float] | np.ndarray],
-                     estimator: str = "median", method: str = PAIRED) -> LogRatio:
+                     estimator: str = "median") -> LogRatio:
     """other / baseline measured side by side (``baseline[i]`` with ``other[i]``: one process holding
     both, or two processes run in lockstep): one log ratio per pair, their mean and its standard error."""
     a, b = _groups(baseline), _groups(other)
@@ -186,7 +186,27 @@ def log_ratio_paired(baseline: Sequence[Sequence[float] | np.ndarray], other: Se
     logs = np.log([_estimate(y, estimator) / _estimate(x, estimator) for x, y in zip(a, b, strict=True)])
     p = len(logs)
     se = float(logs.std(ddof=1)) / math.sqrt(p) if p > 1 else _NAN
-    return LogRatio(float(logs.mean()), se, p - 1, p, method)
+    return LogRatio(float(logs.mean()), se, p - 1, p, PAIRED)
+
+
+LOCKSTEP = "t over lockstep pairs"
+
+
+def log_ratio_lockstep(baseline: Sequence[Sequence[float] | np.ndarray],
+                       other: Sequence[Sequence[float] | np.ndarray]) -> LogRatio:
+    """other / baseline from lockstep pairs (``bench ab``): in pair i the two sides' workers took turns
+    step by step, so step t of one and step t of the other ran moments apart. The pair's log ratio is
+    the median over t of log(other_t / baseline_t): a slow spell of the machine hits both steps of a
+    turn and cancels, one that hits a single step is an outlier the median ignores. The interval is a
+    t over pairs (the processes' own effects stay in it)."""
+    a, b = _groups(baseline), _groups(other)
+    if len(a) != len(b):
+        raise ValueError(f"lockstep pairs need both sides of every pair; got {len(a)} and {len(b)}")
+    logs = np.array([float(np.median(np.log(y[:n] / x[:n]))) for x, y in zip(a, b, strict=True)
+                     for n in [min(x.size, y.size)]])
+    p = len(logs)
+    se = float(logs.std(ddof=1)) / math.sqrt(p) if p > 1 else _NAN
+    return LogRatio(float(logs.mean()), se, p - 1, p, LOCKSTEP)
 
 
 def log_ratio_welch(baseline: Sequence[Sequence[float] | np.ndarray], other: Sequence[Sequence[float] | np.ndarray],

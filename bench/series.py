@@ -75,8 +75,7 @@ def from_run(run_dir: Path) -> tuple[list[Series], dict[str, Any], str | None]:
         paired = all(isinstance(s, dict) for s in steps)
         groups = {(f"{s['session']}:{s['slot']}" if paired and isinstance(s, dict) else f"{run_dir}#{m.round}"):
                   [t / NS_PER_MS for t in m.samples_ns] for m, s in zip(ok, steps, strict=True)}
-        out.append(Series(_key(key), groups, key.gpu or f"{cpu} ({key.host or 'host unknown'})", paired,
-                          str(run_dir), label(key)))
+        out.append(Series(_key(key), groups, key.gpu or cpu, paired, str(run_dir), label(key)))
     provenance = {k: v for k, v in _flatten({f: env.get(f) for f in ENV_FIELDS if f in env}).items()}
     commit = (env.get("git") or {}).get("commit")
     return out, provenance, commit
@@ -100,9 +99,9 @@ def from_pytest_benchmark(path: Path, data: dict[str, Any]) -> tuple[list[Series
         raw = stats.get("data")
         samples = [float(x) * 1e3 for x in raw] if raw else [float(stats["median"]) * 1e3]
         name = str(b.get("fullname") or b.get("name"))
-        device = bench_info.get("gpu") or f"{cpu} ({machine.get('node', 'host unknown')})"
+        device = bench_info.get("gpu") or cpu
         out.append(Series((("benchmark", name),), {f"{path}": samples}, device, False, str(path), name))
-    provenance = _flatten({k: v for k, v in machine.items() if k not in ("node",)})
+    provenance = _flatten(machine)
     commit = (data.get("commit_info") or {}).get("id")
     return out, provenance, commit
 

@@ -117,14 +117,18 @@ def _series(pairs: list[tuple[np.ndarray, np.ndarray]]) -> tuple[Series, Series]
 
 def simulate(pool: list[tuple[list[float], list[float]]], gates: int, pairs: int, seed: int,
              scale: float = 1.0, settings: gate.Settings | None = None) -> dict[str, float]:
-    """Verdict shares of ``gates`` gates, each ``pairs`` pairs drawn from ``pool`` with steps resampled
-    inside every process; ``scale`` multiplies the candidate's steps (a clean planted effect)."""
+    """Verdict shares of ``gates`` gates, each ``pairs`` pairs drawn from ``pool`` with their turns
+    resampled (step t of both sides together, keeping the lockstep pairing); ``scale`` multiplies the
+    candidate's steps (a clean planted effect)."""
     rng = np.random.default_rng(seed)
     arrays = [(np.asarray(a), np.asarray(b)) for a, b in pool]
     counts: dict[str, int] = dict.fromkeys(gate.VERDICTS, 0)
     for _ in range(gates):
         drawn = [arrays[i] for i in rng.integers(0, len(arrays), pairs)]
-        sim = [(rng.choice(a, a.size), scale * rng.choice(b, b.size)) for a, b in drawn]
+        sim = []
+        for a, b in drawn:
+            turns = rng.integers(0, min(a.size, b.size), min(a.size, b.size))
+            sim.append((a[turns], scale * b[turns]))
         counts[gate.check(*[[s] for s in _series(sim)], settings).rows[0].verdict] += 1
     return {k: v / gates for k, v in counts.items()}
 

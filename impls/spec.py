@@ -196,6 +196,64 @@ def flops_per_step(mode: str, batch_size: int) -> int:
     raise ValueError(f"mode must be 'train' or 'forward', got {mode!r}")
 
 
+# --- profiling scopes ---------------------------------------------------------------------------
+PASSES = ("forward", "backward", "update")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """A named part of a step that profiles attribute time to: each layer of the table (its ReLU
+    included), and what the table leaves implicit: the flatten before fc1, each dropout, the loss, and
+    the optimiser update. Every adapter names its ops with these (name scopes, record_function,
+    jax.named_scope), so the three profiles line up row for row."""
+
+    name: str
+    kind: str  # conv, lrn, pool, flatten, dense, dropout, loss, optimizer
+    layer: str = ""  # the LAYERS row it belongs to ("" for flatten, loss, optimizer)
+
+
+def scopes(lrn: bool) -> tuple[Scope, ...]:
+    out: list[Scope] = []
+    for layer in layers(lrn):
+        if layer.kind == "dense" and layer.name == DENSE_LAYERS[0]:
+            out.append(Scope("flatten", "flatten"))
+        out.append(Scope(layer.name, layer.kind, layer.name))
+        if layer.dropout:
+            out.append(Scope(f"{layer.name}.dropout", "dropout", layer.name))
+    return (*out, Scope("loss", "loss"), Scope("optimizer", "optimizer"))
+
+
+def scope_names(lrn: bool = True) -> tuple[str, ...]:
+    return tuple(s.name for s in scopes(lrn))
+
+
+def scope_input_shape(scope: Scope) -> tuple[int, ...]:
+    """The activation shape (without the batch axis) that enters ``scope``."""
+    acts = shapes().activations
+    prev: tuple[int, ...] = IMAGE_SHAPE
+    for layer in LAYERS:
+        if scope.layer == layer.name or (scope.kind == "flatten" and layer.kind == "dense"):
+            if scope.kind == "dropout":
+                return acts[layer.name]
+            return (math.prod(prev),) if scope.kind == "dense" else prev  # dense layers see the flattened input
+        prev = acts[layer.name]
+    if scope.kind == "loss":
+        return (NUM_CLASSES,)
+    raise ValueError(f"scope {scope.name!r} has no input activation")
+
+
+def scope_flops(scope: Scope, batch: int, pass_: str) -> int | None:
+    """FLOPs of a conv or dense scope (2 per multiply-add); None for the others (elementwise work,
+    not what a GEMM peak measures). Backward is twice forward (input and weight gradients), except
+    for the first layer, whose input needs no gradient."""
+    if scope.kind not in ("conv", "dense") or pass_ == "update":
+        return None
+    forward = 2 * forward_macs_per_image()[scope.layer] * batch
+    if pass_ == "forward":
+        return forward
+    return forward if scope.layer == PARAM_LAYERS[0] else 2 * forward
+
+
 def _truncated_normal(rng: np.random.Generator, shape: tuple[int, ...], std: float) -> np.ndarray:
     """Normal(0, std) resampled beyond two standard deviations (TF's truncated_normal)."""
     out = rng.standard_normal(shape)

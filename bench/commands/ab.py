@@ -17,7 +17,7 @@ from bench.errors import UsageError
 
 PAIRS = 6  # lockstep pairs per config: the units of the interval (t with 5 degrees of freedom)
 STEPS = 20  # timed steps per side and pair
-CHUNK = 3  # steps per turn: a side never runs more than ~1 s (CPU, batch 128) without the other
+CHUNK = 1  # steps per turn (A B B A ...): step t of one side and of the other run moments apart
 WARMUP = 5
 NOT_HERE = ("target_ci", "max_steps", "max_rounds", "block_steps")
 AB_JSON = "ab.json"

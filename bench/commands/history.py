@@ -24,6 +24,8 @@ def add_parser(sub: Any) -> None:
                    "candidate/ half of a bench ab job, or pytest-benchmark JSON saves")
     a.add_argument("--store", default=history.STORE, help=f"the store folder [default: {history.STORE}]")
     a.add_argument("--commit", help="the commit measured [default: the one recorded in the run (env.json)]")
+    a.add_argument("--machine", help="name the machine instead of its host name (e.g. on CI runners whose host "
+                                     "names change every job); the CPU or GPU model is always part of the id")
     options.finish(a, append)
     r = inner.add_parser("report", help="trend per benchmark and machine, step changes by commit, CSV and PNG")
     r.add_argument("--store", default=history.STORE, help=f"the store folder [default: {history.STORE}]")
@@ -48,13 +50,13 @@ def _commit_time(commit: str, fallback: str) -> str:
         return fallback
 
 
-def entries_of(path: str, commit: str | None) -> list[history.Entry]:
+def entries_of(path: str, commit: str | None, machine: str | None = None) -> list[history.Entry]:
     side = series.load([path], "path")
     sha = commit or (side.commits[0] if side.commits else None)
     if not sha:
         raise UsageError(f"{path}: no commit recorded (env.json has no git commit); pass --commit SHA")
     utc = records.utc_now()
-    host = str(side.provenance.get("hostname") or side.provenance.get("bench.host") or "unknown-host")
+    host = machine or str(side.provenance.get("hostname") or side.provenance.get("bench.host") or "unknown-host")
     out = []
     for s in side.series:
         groups = list(s.groups.values())
@@ -66,7 +68,7 @@ def entries_of(path: str, commit: str | None) -> list[history.Entry]:
 
 
 def append(args: argparse.Namespace) -> int:
-    entries = [e for path in args.paths for e in entries_of(path, args.commit)]
+    entries = [e for path in args.paths for e in entries_of(path, args.commit, args.machine)]
     store = history.append(Path(args.store), entries)
     machines = sorted({e.machine for e in entries})
     print(f"appended {len(entries)} benchmark(s) at {entries[0].commit[:10]} to {store} ({', '.join(machines)})")

@@ -1,8 +1,8 @@
 """Worker task ``lockstep``: one side of an A/B pair that the parent steers chunk by chunk.
 
 Two workers (say, the base and the candidate revision of bench) are alive at once; the parent lets
-them take turns, a few synchronised steps each (A B B A ...), so a stall of the shared machine or a
-slow minute hits both sides of the pair, not one. The worker builds, compiles and warms up alone
+them take turns, one synchronised step each by default (A B B A ...), so a stall of the shared
+machine or a slow minute hits both sides of the pair, not one. The worker builds, compiles and warms up alone
 (the parent starts the other only once this one says ``ready``), then runs the chunks it is told to,
 then returns an ordinary measurement result. Only one side computes at any time: the other is
 blocked on its channel.

@@ -1,0 +1,143 @@
+"""``bench ab``: revisions validated with git before anything runs (one line for each kind of bad input),
+lockstep pairs that keep both records whatever one side does, and the whole job end to end on the
+test-only NumPy framework."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench import ab, records, runner, storage
+from bench.config import ModelConfig, RunConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+GIT_ID = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+
+
+def _git(repo: Path, *args: str, **env: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True, input="",
+                          env={**os.environ, **GIT_ID, **env}).stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A clone of this repository with its working tree: ``bench ab`` run from it sees its git only."""
+    path = tmp_path_factory.mktemp("repo") / "bench"
+    subprocess.run(["git", "clone", "--quiet", "--no-hardlinks", str(ROOT), str(path)], check=True)
+    return path
+
+
+def _ab(cwd: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    return subprocess.run([sys.executable, "-m", "bench", "ab", *argv], cwd=cwd, capture_output=True, text=True,
+                          timeout=900, env={**env, "COLUMNS": "200"})
+
+
+def test_a_bad_revision_is_one_line(clone: Path) -> None:
+    out = _ab(clone, "no-such-branch", "--data", "synthetic")
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
+    assert "unknown revision 'no-such-branch'" in out.stderr and "commit, branch or tag" in out.stderr
+    out = _ab(clone, "--frameworks", "torch", "--", "-x")
+    assert out.returncode == 2 and "invalid revision '-x'" in out.stderr
+
+
+def test_a_dirty_tree_is_one_line(clone: Path) -> None:
+    readme = clone / "README.md"
+    original = readme.read_text()
+    readme.write_text(original + "\nlocal edit\n")
+    try:
+        out = _ab(clone, "HEAD", "--data", "synthetic")
+    finally:
+        readme.write_text(original)
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
+    assert "uncommitted changes (README.md)" in out.stderr and "--allow-dirty" in out.stderr
+    assert not list((clone / "reports").glob("*-ab")), "a refused job must leave no folder behind"
+
+
+def test_a_revision_without_the_package_is_one_line(clone: Path, tmp_path: Path) -> None:
+    empty = _git(clone, "commit-tree", _git(clone, "mktree"), "-m", "no bench here")
+    index = {"GIT_INDEX_FILE": str(tmp_path / "index")}  # a scratch index: the clone's own stays as it is
+    _git(clone, "read-tree", "HEAD", **index)
+    _git(clone, "rm", "-q", "--cached", "bench/tasks/lockstep.py", **index)
+    old = _git(clone, "commit-tree", _git(clone, "write-tree", **index), "-p", "HEAD", "-m", "before bench ab")
+    for rev, missing in ((empty, "bench/worker.py, bench/tasks/lockstep.py, impls/frameworks.py"),
+                         (old, "bench/tasks/lockstep.py")):
+        out = _ab(clone, rev, "--data", "synthetic")
+        assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
+        assert f"has no runnable bench for an A/B job: {missing} missing" in out.stderr
+
+
+def _side(name: str, root: Path, run_dir: Path) -> ab.Side:
+    run_dir.mkdir(parents=True)
+    return ab.Side(name, ab.Revision(ab.WORKING_TREE, "0" * 40), runner.Source(root, sys.executable), run_dir)
+
+
+def _broken_tree(tmp_path: Path, replace: str) -> Path:
+    """A copy of this tree whose lockstep worker misbehaves after saying ready."""
+    root = tmp_path / "broken"
+    for part in ("bench", "impls", "tests"):
+        shutil.copytree(ROOT / part, root / part, ignore=shutil.ignore_patterns("__pycache__"))
+    path = root / "bench" / "tasks" / "lockstep.py"
+    path.write_text(path.read_text().replace('    chan.send({"ready": True})\n',
+                                             f'    chan.send({{"ready": True}})\n{replace}\n'))
+    return root
+
+
+@pytest.mark.parametrize(("how", "status", "text"), [
+    ("    raise RuntimeError('planted mid-pair failure')", "failed", "planted mid-pair failure"),
+    ("    import time; time.sleep(600)", "timeout", "stopped answering"),
+], ids=["crash", "hang"])
+def test_one_side_failing_records_both_and_loses_nothing(tmp_path: Path, numpy_framework: str, how: str,
+                                                         status: str, text: str) -> None:
+    cfg = RunConfig(ModelConfig(numpy_framework), mode="forward", batch_size=2, steps=4, warmup=0, data="synthetic")
+    sides = [_side("base", ROOT, tmp_path / "base"), _side("candidate", _broken_tree(tmp_path, how),
+                                                           tmp_path / "cand")]
+    recs = ab.run_slot(cfg, sides, 0, "s", chunk=2, timeout=20)
+    base, cand = recs
+    assert cand.status == status and text in (cand.error or "")
+    assert base.status == "failed" and "the other side of the pair failed" in (base.error or "")
+    for side in sides:  # both records are on disk, with their pair
+        (rec,) = storage.read_records(side.run_dir)
+        assert rec["lockstep"]["session"] == "s" and rec["lockstep"]["slot"] == 0
+
+
+def test_lockstep_pairs_take_turns(tmp_path: Path, numpy_framework: str) -> None:
+    cfg = RunConfig(ModelConfig(numpy_framework), mode="forward", batch_size=2, steps=5, warmup=0, data="synthetic")
+    sides = [_side("base", ROOT, tmp_path / "base"), _side("candidate", ROOT, tmp_path / "cand")]
+    for slot in (0, 1):
+        ab.run_slot(cfg, sides, slot, "s", chunk=2, timeout=120)
+    for side in sides:
+        ms = records.measurements(storage.read_records(side.run_dir))
+        assert [m.status for m in ms] == ["ok", "ok"] and all(len(m.samples_ns) == 5 for m in ms)
+        assert [m.extra["chunks"] for m in ms] == [3, 3]  # 2 + 2 + 1 steps, in turns
+        assert [m.extra["lockstep"]["order"][0] for m in ms] == ["base", "candidate"]  # who starts alternates
+        assert ms[0].extra["source_root"] == str(ROOT)
+
+
+def test_ab_end_to_end_and_resume(tmp_path: Path, numpy_framework: str) -> None:
+    out = tmp_path / "job"
+    argv = ["HEAD", "--allow-dirty", "--frameworks", "numpy", "--mode", "forward", "--batch-size", "2", "--steps",
+            "3", "--rounds", "2", "--warmup", "0", "--data", "synthetic", "--out", str(out)]
+    outputs = ["--markdown", str(tmp_path / "summary.md"), "--export", "bencher", str(tmp_path / "bmf.json")]
+    run = subprocess.run([sys.executable, "-m", "bench", "ab", *argv, *outputs], cwd=ROOT, capture_output=True,
+                         text=True, timeout=900, env={**os.environ, "COLUMNS": "200"})
+    assert run.returncode in (0, 1), run.stderr
+    assert "numpy forward batch 2 LRN off (none)" in run.stdout and "2 pairs" in run.stdout
+    gate = json.loads((out / "gate.json").read_text())
+    assert gate["rows"][0]["method"] == "t over lockstep pairs" and gate["rows"][0]["units"] == 2
+    assert (out / "gate.md").read_text() == (tmp_path / "summary.md").read_text()
+    assert "numpy forward batch 2 LRN off (none)" in json.loads((tmp_path / "bmf.json").read_text())
+    for side in ("base", "candidate"):
+        assert (out / side / "summary.csv").exists() and (out / side / storage.ENV).exists()
+    env = storage.read_json(out / "base" / storage.ENV)
+    assert env["git"]["revision"] == "HEAD" and env["source_root"] != str(ROOT)  # the base ran its own export
+    again = subprocess.run([sys.executable, "-m", "bench", "ab", *argv, "--resume"], cwd=ROOT, capture_output=True,
+                           text=True, timeout=900, env={**os.environ, "COLUMNS": "200"})
+    assert again.returncode in (0, 1) and "0 lockstep pairs" in again.stdout
+    assert len(storage.read_records(out / "base")) == 2  # nothing measured twice
