@@ -10,6 +10,7 @@ from typing import Any
 
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from bench import export, storage
@@ -60,15 +61,15 @@ def table(result: GateResult, console: Console, differences: Sequence[tuple[str,
     for h in HEADERS:
         t.add_column(h, justify="left" if h in ("benchmark", "verdict", "why") else "right")
     for r in result.rows:
-        c = cells(r)
+        c = [escape(x) for x in cells(r)]  # benchmark names like test_step[torch-train] are not markup
         c[7] = f"[{COLOURS[r.verdict]}]{r.verdict}[/]"
         t.add_row(*c)
     console.print(t)
     for what, labels in (("baseline", result.only_baseline), ("candidate", result.only_candidate)):
         if labels:
-            console.print(f"[yellow]only in the {what} (not compared): {', '.join(labels)}[/]")
+            console.print(f"[yellow]only in the {what} (not compared): {escape(', '.join(labels))}[/]")
     for name, a, b in differences:
-        console.print(f"[yellow]provenance differs: {name}: baseline {a!r}, candidate {b!r}[/]")
+        console.print(f"[yellow]provenance differs: {escape(f'{name}: baseline {a!r}, candidate {b!r}')}[/]")
     console.print(settings_text(result))
     colour = "bold red" if result.regressions else "bold green"
     console.print(f"[{colour}]Gate: {overall(result)}[/]")

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 if TYPE_CHECKING:
@@ -320,7 +321,7 @@ def history_table(trends: list[Any], console: Console) -> None:
         first, last = t.entries[0], t.entries[-1]
         changes = ", ".join(f"{t.entries[c.index].commit[:10]}: {100 * (c.ratio - 1):+.1f}% (p {c.p_value:.3f})"
                             for c in t.changes) or "none"
-        table.add_row(t.label, t.machine, str(len(t.entries)), f"{first.estimate_ms:.1f}",
+        table.add_row(escape(t.label), t.machine, str(len(t.entries)), f"{first.estimate_ms:.1f}",
                       f"{last.estimate_ms:.1f} [{_fmt(last.ci_low_ms)}, {_fmt(last.ci_high_ms)}]", changes,
                       style="yellow" if t.changes else None)
     console.print(table)

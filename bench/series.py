@@ -98,9 +98,10 @@ def from_pytest_benchmark(path: Path, data: dict[str, Any]) -> tuple[list[Series
         stats = b.get("stats") or {}
         raw = stats.get("data")
         samples = [float(x) * 1e3 for x in raw] if raw else [float(stats["median"]) * 1e3]
-        name = str(b.get("fullname") or b.get("name"))
+        full = str(b.get("fullname") or b.get("name"))
         device = bench_info.get("gpu") or cpu
-        out.append(Series((("benchmark", name),), {f"{path}": samples}, device, False, str(path), name))
+        out.append(Series((("benchmark", full),), {f"{path}": samples}, device, False, str(path),
+                          str(b.get("name") or full)))
     provenance = _flatten(machine)
     commit = (data.get("commit_info") or {}).get("id")
     return out, provenance, commit
