@@ -18,6 +18,7 @@ import importlib.util
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -70,6 +71,39 @@ class Gemm(abc.ABC):
     @abc.abstractmethod
     def sync(self) -> None:
         """Block until the last matmul has finished, without copying its result to the host."""
+
+
+@dataclass(frozen=True)
+class OpTime:
+    """One op (or kernel) of a profiled step, attributed to a scope of :func:`impls.spec.scopes`."""
+
+    name: str  # the op or kernel, as the framework's profiler names it
+    scope: str | None  # the spec scope it ran for; None when nothing in the profile tells
+    pass_: str  # forward, backward or update ("" when not known)
+    total_ns: int  # summed over the profiled steps
+    calls: int
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What a framework's own profiler saw over ``steps`` synchronised steps of the real model."""
+
+    ops: list[OpTime]
+    steps: int
+    traces: list[str]  # files written into the trace folder (Perfetto / TensorBoard open them)
+    clock: str  # what an op's time is: "host self time", "device kernel time", ...
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class Isolated:
+    """One scope of the model alone at its real shapes, inputs already on the device: ``forward``
+    and ``forward_backward`` (None where a scope has no backward: the optimiser) may be asynchronous;
+    ``sync`` waits for them."""
+
+    forward: Callable[[], Any]
+    forward_backward: Callable[[], Any] | None
+    sync: Callable[[], None]
 
 
 @dataclass(frozen=True)
@@ -147,6 +181,18 @@ class FrameworkAdapter(abc.ABC):
     def describe(self) -> dict[str, str]:
         """Implementation facts recorded with results (compile mode, LRN op, device)."""
         return {"compile": str(self.config.compile), "lrn_impl": str(self.config.lrn_impl)}
+
+    # --- profiling (optional: a framework without them is reported as not profiled) ------------
+    def profile(self, batch: Any, mode: str, steps: int, trace_dir: Path) -> Profile:
+        """``steps`` synchronised steps of ``mode`` under the framework's profiler, every op attributed
+        to a scope (:func:`impls.spec.scopes`) and a pass; the framework's trace written into
+        ``trace_dir``."""
+        raise NotImplementedError(f"{self.name} has no profiler hook")
+
+    def isolated(self, scope: spec.Scope, batch_size: int, mode: str) -> Isolated:
+        """``scope`` alone, built from the same code as the model (same ops, same LRN variant), on
+        random inputs of its real shape; ``mode`` train records what backward needs, forward does not."""
+        raise NotImplementedError(f"{self.name} has no isolated-layer hook")
 
     def param_count(self) -> int:
         return sum(int(np.prod(w.shape)) for w in self.get_weights().values())

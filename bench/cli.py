@@ -12,12 +12,12 @@ import os
 import sys
 import traceback
 
-from bench.commands import ab, calibrate, check, compare, data, env, history, parity, report, run, verify
+from bench.commands import ab, calibrate, check, compare, data, env, history, parity, profile, report, run, verify
 from bench.commands.options import Parser
 from bench.errors import BenchError
 
 # in the order --help lists them
-COMMANDS = (data, verify, run, compare, parity, report, env, calibrate, check, ab, history)
+COMMANDS = (data, verify, run, compare, profile, parity, report, env, calibrate, check, ab, history)
 
 
 def build_parser() -> argparse.ArgumentParser:

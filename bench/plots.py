@@ -160,3 +160,37 @@ def history_plots(trends: list[Any], out_dir: Path) -> list[Path]:
         storage.atomic_write(path, _figure_bytes(fig))
         paths.append(path)
     return paths
+
+
+def profile_breakdown(rows: list[dict[str, Any]], summaries: list[dict[str, Any]], path: Path) -> None:
+    """Stacked bars, two per framework (its profiler; each layer alone): ms per step by scope, the
+    backward pass hatched, with the measured whole step marked."""
+    from matplotlib import colormaps
+
+    configs = [(s["framework"], s["mode"], s["batch_size"], s["lrn"]) for s in summaries]
+    scopes = list(dict.fromkeys(r["scope"] for r in rows))
+    cmap = colormaps["tab20"]
+    colours = {sc: cmap(i % 20) for i, sc in enumerate(scopes)}
+    fig, axes = _figure(max(6.0, 2.2 * len(configs)), 5.5)
+    ax = axes[0]
+    labels = []
+    for ci, cfg in enumerate(configs):
+        for si, source in enumerate(("profiler", "isolated")):
+            x = ci * 2.6 + si
+            bottom = 0.0
+            for r in rows:
+                if (r["framework"], r["mode"], r["batch_size"], r["lrn"]) == cfg and r["source"] == source:
+                    ax.bar(x, r["ms"], bottom=bottom, color=colours[r["scope"]], hatch="//" if r["pass"] == "backward"
+                           else None, edgecolor="white", lw=0.3, label=r["scope"])
+                    bottom += r["ms"]
+            labels.append((x, f"{cfg[0]}\n{source}"))
+        ax.hlines(summaries[ci]["step_ms"], ci * 2.6 - 0.5, ci * 2.6 + 1.5, colors="black", linestyles="--", lw=1)
+    handles, names = ax.get_legend_handles_labels()
+    unique = dict(zip(names, handles, strict=True))
+    ax.legend(list(unique.values()), list(unique.keys()), fontsize=7, ncol=2, loc="upper left",
+              bbox_to_anchor=(1.0, 1.0))
+    ax.set_xticks([x for x, _ in labels], [t for _, t in labels], fontsize=8)
+    ax.set_ylabel("ms per step (hatched: backward)")
+    ax.set_title("Per-layer breakdown of a step; dashed: the whole step measured")
+    ax.grid(axis="y", alpha=0.3)
+    storage.atomic_write(path, _figure_bytes(fig))

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 SCHEMA_VERSION = 2
-KINDS = ("measure", "gemm", "lrn_layer", "parity", "trajectory")
+KINDS = ("measure", "gemm", "lrn_layer", "parity", "trajectory", "profile")
 
 
 def utc_now() -> str:
@@ -73,8 +73,8 @@ class JobKey(KeyFields):
 
 
 # Result fields a worker returns for one measurement; anything else it returns is kept in ``extra``.
-_RESULT_FIELDS = ("data_source", "compile_ns", "samples_ns", "target_ci", "block_mean_ns", "block_steps",
-                  "flops_per_step", "final_loss", "memory", "versions", "describe", "gemm_flops_per_s",
+_RESULT_FIELDS = ("data_source", "compile_ns", "samples_ns", "page_faults", "preemptions", "target_ci",
+                  "block_mean_ns", "block_steps", "flops_per_step", "final_loss", "memory", "versions", "describe", "gemm_flops_per_s",
                   "gemm_source", "worker_env")
 
 
@@ -96,6 +96,8 @@ class Measurement:
     data_source: str | None = None
     compile_ns: int | None = None
     samples_ns: tuple[int, ...] = ()
+    page_faults: tuple[int, ...] = ()  # per timed step (minor + major), aligned with samples_ns
+    preemptions: tuple[int, ...] = ()  # involuntary context switches per timed step
     target_ci: float | None = None
     block_mean_ns: float | None = None
     block_steps: int = 0
@@ -127,7 +129,8 @@ class Measurement:
     def from_dict(cls, d: dict[str, Any]) -> Measurement:
         known = {f.name for f in fields(cls)} | set(JobKey.names()) | {"schema_version", "kind"}
         kw: dict[str, Any] = {f.name: d[f.name] for f in fields(cls) if f.name in d and f.name not in ("key", "extra")}
-        kw["samples_ns"] = tuple(int(s) for s in d.get("samples_ns") or ())
+        for name in ("samples_ns", "page_faults", "preemptions"):
+            kw[name] = tuple(int(s) for s in d.get(name) or ())
         kw["round"] = int(d.get("round", 0))
         for name in ("memory", "versions", "describe", "worker_env", "config"):
             kw[name] = dict(d.get(name) or {})
@@ -142,8 +145,9 @@ class Measurement:
         if identity:
             key = dataclasses.replace(key, host=str(identity.get("host") or key.host), gpu=identity.get("gpu"))
         kw = {k: result.pop(k) for k in _RESULT_FIELDS if k in result}
-        if "samples_ns" in kw:
-            kw["samples_ns"] = tuple(int(s) for s in kw["samples_ns"])
+        for name in ("samples_ns", "page_faults", "preemptions"):
+            if name in kw:
+                kw[name] = tuple(int(s) for s in kw[name])
         for k in ("status", "error", "traceback", "lrn", "kind"):
             result.pop(k, None)
         return cls(key=key, round=round, status=status, error=error, extra=result, **kw, **protocol)
@@ -209,6 +213,8 @@ class SummaryRow(KeyFields):
     pct_of_peak: float | None = _col("%")
     relative_to_fastest: float | None = _col("ratio")
     compile_s: float | None = _col("s")
+    page_faults_per_step: float | None = _col("count")
+    preemptions_per_step: float | None = _col("count")
     block_mean_ms: float | None = _col("ms")
     sync_overhead_pct: float | None = _col("%")
     host_peak_rss_mib: float | None = _col("MiB")

@@ -25,6 +25,12 @@ def _mib(value: Any) -> float | None:
     return None if value is None else round(float(value) / MIB, 1)
 
 
+def _per_step(counts: Sequence[Sequence[int]]) -> float | None:
+    """Mean count per timed step over the rounds that recorded one (older records did not)."""
+    steps = [c for per_round in counts for c in per_round]
+    return sum(steps) / len(steps) if steps else None
+
+
 def _max_or_none(values: Iterable[Any]) -> Any:
     present = [v for v in values if v is not None]
     return max(present) if present else None
@@ -92,6 +98,8 @@ def _row(key: JobKey, recs: list[Measurement], device_peaks: dict[str, Peak], se
         peak_gflops=peak_flops / 1e9 if peak_flops else None,
         pct_of_peak=100 * achieved / (peak_flops / 1e9) if peak_flops else None,
         compile_s=sum(m.compile_ns or 0 for m in ok) / len(ok) / 1e9, block_mean_ms=block_ms,
+        page_faults_per_step=_per_step([m.page_faults for m in ok]),
+        preemptions_per_step=_per_step([m.preemptions for m in ok]),
         sync_overhead_pct=100 * (mean.estimate - block_ms) / mean.estimate if block_ms else None,
         host_peak_rss_mib=_mib(_max_or_none(m.get("host_peak_rss_bytes") for m in mems)),
         alloc_peak_mib=_mib(_max_or_none(m.get("alloc_peak_bytes") for m in mems)),

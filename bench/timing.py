@@ -10,6 +10,7 @@ synchronisations, which shows what per-step syncing costs.
 from __future__ import annotations
 
 import gc
+import resource
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,12 +26,33 @@ class Steppable(Protocol):
     def prepare(self, images: Any, labels: Any) -> Any: ...
 
 
+class Counters:
+    """Page faults and involuntary context switches (preemptions) of every timed step, read with
+    getrusage just outside the timed window: a step that re-faults freed activations or keeps being
+    preempted shows it here, next to its time."""
+
+    def __init__(self) -> None:
+        self.page_faults: list[int] = []
+        self.preemptions: list[int] = []
+
+    @staticmethod
+    def read() -> tuple[int, int]:
+        ru = resource.getrusage(resource.RUSAGE_SELF)  # every thread of the process
+        return ru.ru_minflt + ru.ru_majflt, ru.ru_nivcsw
+
+    def add(self, before: tuple[int, int]) -> None:
+        after = self.read()
+        self.page_faults.append(after[0] - before[0])
+        self.preemptions.append(after[1] - before[1])
+
+
 @dataclass
 class Timings:
     compile_ns: int
     samples_ns: list[int]
     block_ns: int | None = None  # total of the pipelined block
     block_steps: int = 0
+    counters: Counters | None = None
 
     @property
     def block_mean_ns(self) -> float | None:
@@ -75,8 +97,9 @@ def measure(adapter: Steppable, batches: Sequence[Any], mode: str, steps: int, w
     gc_was_enabled = gc.isenabled()
     gc.collect()
     gc.disable()
+    counters = Counters()
     try:
-        samples = timed_region(one, sync, steps, clock)
+        samples = timed_region(one, sync, steps, clock, counters)
         block_ns = None
         if block_steps:
             sync()
@@ -88,24 +111,29 @@ def measure(adapter: Steppable, batches: Sequence[Any], mode: str, steps: int, w
     finally:
         if gc_was_enabled:
             gc.enable()
-    return Timings(compile_ns, samples, block_ns, block_steps)
+    return Timings(compile_ns, samples, block_ns, block_steps, counters)
 
 
-def timed_region(one: Callable[[int], Any], sync: Callable[[], None], steps: int, clock: Clock) -> list[int]:
-    """The timed region: sync, clock, step, sync, clock; nothing else."""
+def timed_region(one: Callable[[int], Any], sync: Callable[[], None], steps: int, clock: Clock,
+                 counters: Counters | None = None) -> list[int]:
+    """The timed region: sync, clock, step, sync, clock; nothing else (the counters are read before
+    the first clock read and after the second)."""
     samples = [0] * steps
     for i in range(steps):
         sync()
+        before = counters.read() if counters is not None else None
         t0 = clock()
         one(i)
         sync()
         samples[i] = clock() - t0
+        if before is not None and counters is not None:
+            counters.add(before)
     return samples
 
 
 def timed_steps(adapter: Steppable, batches: Sequence[Any], mode: str, steps: int,
                 clock: Clock = time.perf_counter_ns, host_batches: Sequence[tuple[Any, Any]] | None = None,
-                offset: int = 0) -> list[int]:
+                offset: int = 0, counters: Counters | None = None) -> list[int]:
     """Per-step synchronised samples without compile or warm-up (the caller has warmed up). With
     ``host_batches`` each timed step includes its host-to-device copy; ``offset`` continues the cycle
     through the batches across calls."""
@@ -120,7 +148,7 @@ def timed_steps(adapter: Steppable, batches: Sequence[Any], mode: str, steps: in
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return timed_region(one, adapter.synchronize, steps, clock)
+        return timed_region(one, adapter.synchronize, steps, clock, counters)
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -152,3 +180,27 @@ def bare_loop(adapter: Steppable, batches: Sequence[Any], mode: str, steps: int,
         step(batches[i % k])
     adapter.synchronize()
     return (clock() - t0) / steps
+
+
+def dispatch_split(adapter: Steppable, batches: Sequence[Any], mode: str, steps: int,
+                   clock: Clock = time.perf_counter_ns) -> tuple[list[int], list[int]]:
+    """Per step: the host time until the step call returns (dispatch; the framework may still be
+    computing), and the time until the device is idle. A synchronous framework returns late; an
+    asynchronous one early, and the gap is device time the host did not wait for."""
+    step = step_fn(adapter, mode)
+    host, total = [0] * steps, [0] * steps
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for i in range(steps):
+            adapter.synchronize()
+            t0 = clock()
+            step(batches[i % len(batches)])
+            t1 = clock()
+            adapter.synchronize()
+            total[i] = clock() - t0
+            host[i] = t1 - t0
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return host, total

@@ -9,6 +9,13 @@ of ones over the channel axis).
 from __future__ import annotations
 
 import functools
+import gzip
+import json
+import re
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -17,7 +24,7 @@ import numpy as np
 import optax
 from jax import lax
 
-from bench.adapter import DeviceInfo, FrameworkAdapter, Gemm, LrnLayer, check_batch
+from bench.adapter import DeviceInfo, FrameworkAdapter, Gemm, Isolated, LrnLayer, OpTime, Profile, check_batch
 from impls import spec
 
 # Every conv and matmul of the model asks for full float32 (no TF32/bf16 passes on GPU) itself, so
@@ -47,27 +54,53 @@ def lrn(x: jax.Array, impl: str = "reduce_window", p: spec.LrnParams = spec.DEFA
     return x * lax.pow(d, jnp.asarray(-p.beta, x.dtype))
 
 
+ScopeFn = Callable[[dict[str, jax.Array], jax.Array, Any], jax.Array]
+
+
+def scope_fn(scope: spec.Scope, *, lrn_impl: str, rate: float,
+             lrn_params: spec.LrnParams = spec.DEFAULT_LRN) -> ScopeFn:
+    """The computation of one scope, ``f(params, x, dropout_key)``: the model runs these in order, the
+    isolated timing one alone."""
+    name = scope.layer
+    if scope.kind == "conv":
+        def conv(params: dict[str, jax.Array], x: jax.Array, key: Any) -> jax.Array:
+            y = lax.conv_general_dilated(x, params[f"{name}.w"], (1, 1), "SAME",
+                                         dimension_numbers=("NHWC", "HWIO", "NHWC"), precision=HIGHEST)
+            return jax.nn.relu(y + params[f"{name}.b"])
+        return conv
+    if scope.kind == "lrn":
+        return lambda params, x, key: lrn(x, lrn_impl, lrn_params)
+    if scope.kind == "pool":
+        return lambda params, x, key: lax.reduce_window(x, -jnp.inf, lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "SAME")
+    if scope.kind == "flatten":
+        return lambda params, x, key: x.reshape(x.shape[0], -1)  # NHWC flatten
+    if scope.kind == "dense":
+        relu = next(layer.relu for layer in spec.LAYERS if layer.name == name)
+
+        def dense(params: dict[str, jax.Array], x: jax.Array, key: Any) -> jax.Array:
+            y = jnp.matmul(x, params[f"{name}.w"], precision=HIGHEST) + params[f"{name}.b"]
+            return jax.nn.relu(y) if relu else y
+        return dense
+    if scope.kind == "dropout":
+        def dropout(params: dict[str, jax.Array], x: jax.Array, key: Any) -> jax.Array:
+            if key is None or rate <= 0:
+                return x
+            keep = jax.random.bernoulli(key, 1.0 - rate, x.shape)
+            return jnp.where(keep, x / (1.0 - rate), 0.0)
+        return dropout
+    raise ValueError(f"scope {scope.name!r} is not part of the forward pass")
+
+
 def forward(params: dict[str, jax.Array], x: jax.Array, *, use_lrn: bool, lrn_impl: str, rate: float,
             key: jax.Array | None, lrn_params: spec.LrnParams = spec.DEFAULT_LRN) -> jax.Array:
-    for layer in spec.layers(use_lrn):
-        if layer.kind == "conv":
-            y = lax.conv_general_dilated(x, params[f"{layer.name}.w"], (1, 1), "SAME",
-                                         dimension_numbers=("NHWC", "HWIO", "NHWC"), precision=HIGHEST)
-            x = jax.nn.relu(y + params[f"{layer.name}.b"])
-        elif layer.kind == "lrn":
-            x = lrn(x, lrn_impl, lrn_params)
-        elif layer.kind == "pool":
-            x = lax.reduce_window(x, -jnp.inf, lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "SAME")
-        else:
-            if x.ndim == 4:
-                x = x.reshape(x.shape[0], -1)  # NHWC flatten
-            x = jnp.matmul(x, params[f"{layer.name}.w"], precision=HIGHEST) + params[f"{layer.name}.b"]
-            if layer.relu:
-                x = jax.nn.relu(x)
-            if layer.dropout and key is not None and rate > 0:
-                key, sub = jax.random.split(key)
-                keep = jax.random.bernoulli(sub, 1.0 - rate, x.shape)
-                x = jnp.where(keep, x / (1.0 - rate), 0.0)
+    for scope in spec.scopes(use_lrn):
+        if scope.kind in ("loss", "optimizer"):
+            continue
+        sub = None
+        if scope.kind == "dropout" and key is not None and rate > 0:
+            key, sub = jax.random.split(key)
+        with jax.named_scope(scope.name):  # names the ops for the profiler; costs nothing at run time
+            x = scope_fn(scope, lrn_impl=lrn_impl, rate=rate, lrn_params=lrn_params)(params, x, sub)
     return x
 
 
@@ -87,13 +120,15 @@ class JaxAlexNet(FrameworkAdapter):
 
         def loss_fn(params: Any, x: jax.Array, y: jax.Array, key: jax.Array) -> jax.Array:
             logits = fwd(params, x, key=key)
-            return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+            with jax.named_scope("loss"):
+                return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
 
         def train(params: Any, opt_state: Any, key: jax.Array, x: jax.Array, y: jax.Array) -> Any:
             key, sub = jax.random.split(key)
             loss, grads = jax.value_and_grad(loss_fn)(params, x, y, sub)
-            updates, opt_state = self.opt.update(grads, opt_state, params)
-            return optax.apply_updates(params, updates), opt_state, key, loss
+            with jax.named_scope("optimizer"):
+                updates, opt_state = self.opt.update(grads, opt_state, params)
+                return optax.apply_updates(params, updates), opt_state, key, loss
 
         def grads(params: Any, x: jax.Array, y: jax.Array, key: jax.Array) -> Any:
             return jax.value_and_grad(loss_fn)(params, x, y, key)
@@ -164,6 +199,93 @@ class JaxAlexNet(FrameworkAdapter):
                     "conv": "1-D conv of ones over channels"}[str(self.config.lrn_impl)]
         return {"compile": "jax.jit (donated state)", "lrn_impl": lrn_desc}
 
+    # --- profiling ------------------------------------------------------------------------------
+    def profile(self, batch: Any, mode: str, steps: int, trace_dir: Path) -> Profile:
+        """jax.profiler over ``steps`` synchronised steps. Each thunk the trace shows is an instruction of
+        the compiled step; its ``op_name`` metadata in the compiled HLO carries the named scope (and
+        ``transpose(...)`` for the backward pass)."""
+        if mode == "train":
+            compiled = self._train.lower(self.params, self.opt_state, self.key, *batch).compile()
+        else:
+            compiled = self._infer.lower(self.params, batch[0]).compile()
+        acts = spec.shapes().activations
+        pool_scopes = [sc for sc in spec.scopes(self.config.lrn) if sc.kind == "pool"]
+        op_names = _op_names(compiled.as_text() or "", {spec.scope_input_shape(sc): sc.name for sc in pool_scopes},
+                             {acts[sc.name]: sc.name for sc in pool_scopes})
+        step = self.train_step if mode == "train" else self.forward_step
+        with tempfile.TemporaryDirectory(prefix="bench-jax-trace-") as tmp:
+            with jax.profiler.trace(tmp, create_perfetto_trace=True):
+                for _ in range(steps):
+                    step(batch)
+                    self.synchronize()
+            perfetto = next(Path(tmp).rglob("perfetto_trace.json.gz"))
+            events = json.loads(gzip.decompress(perfetto.read_bytes()))
+            shutil.copytree(tmp, trace_dir / "jax_profile", dirs_exist_ok=True)  # TensorBoard/XProf: the xplane
+        traces = [str(p.relative_to(trace_dir)) for p in (trace_dir / "jax_profile").rglob("*") if p.is_file()]
+        totals: dict[str, list[float]] = {}
+        for e in events.get("traceEvents", events) if isinstance(events, dict) else events:
+            op = (e.get("args") or {}).get("hlo_op")
+            if e.get("ph") == "X" and op:
+                entry = totals.setdefault(op, [0.0, 0])
+                entry[0] += float(e.get("dur", 0))
+                entry[1] += 1
+        scopes = spec.scope_names(self.config.lrn)
+        out = []
+        for op, (us, calls) in totals.items():
+            scope, pass_ = _scope_of(op_names.get(op, ""), scopes)
+            out.append(OpTime(op, scope, pass_, int(us * 1000), int(calls)))
+        return Profile(out, steps, traces, f"thunk time on the {self.device.platform} backend (XLA)")
+
+    def isolated(self, scope: spec.Scope, batch_size: int, mode: str) -> Isolated:
+        cfg = self.config
+        rng = np.random.default_rng(0)
+        if scope.kind == "optimizer":
+            grads = jax.tree_util.tree_map(lambda p: jnp.full_like(p, 1e-3), self.params)
+            update = jax.jit(lambda g, s, p: optax.apply_updates(p, self.opt.update(g, s, p)[0]))
+            state = {"last": None}
+
+            def step() -> Any:
+                state["last"] = update(grads, self.opt_state, self.params)
+                return state["last"]
+            return Isolated(step, None, lambda: jax.block_until_ready(state["last"]))
+        shape = spec.scope_input_shape(scope)
+        params = {k: v for k, v in self.params.items() if k.split(".")[0] == scope.layer}
+        key = jax.device_put(jax.random.PRNGKey(0), self.device) if scope.kind == "dropout" else None
+        if scope.kind == "loss":
+            y = self._put(rng.integers(0, spec.NUM_CLASSES, batch_size), np.int32)
+            x = self._put(rng.normal(0, 1, (batch_size, *shape)), np.float32)
+
+            def fn(p: Any, t: jax.Array) -> jax.Array:
+                return optax.softmax_cross_entropy_with_integer_labels(t, y).mean()
+        else:
+            x = self._put(np.maximum(rng.normal(0, 1, (batch_size, *shape)), 0), np.float32)
+            inner = scope_fn(scope, lrn_impl=str(cfg.lrn_impl), rate=cfg.dropout, lrn_params=cfg.lrn_params)
+
+            def fn(p: Any, t: jax.Array) -> jax.Array:
+                return inner(p, t, key if mode == "train" else None)
+        first = scope.layer == spec.PARAM_LAYERS[0]
+        fwd = jax.jit(fn)
+        cot = jnp.ones_like(fwd(params, x))
+
+        def vjp(p: Any, t: jax.Array) -> Any:
+            _, pull = jax.vjp(fn, p, t)
+            grads_p, grads_x = pull(cot)
+            return grads_p if first else (grads_p, grads_x)  # the first layer needs no input gradient
+
+        fb = jax.jit(vjp)
+        state = {"last": None}
+
+        def forward() -> Any:
+            state["last"] = fwd(params, x)
+            return state["last"]
+
+        def forward_backward() -> Any:
+            state["last"] = fb(params, x)
+            return state["last"]
+
+        return Isolated(forward, forward_backward if mode == "train" else None,
+                        lambda: jax.block_until_ready(state["last"]))
+
     @classmethod
     def lrn_layer(cls, impl: str, params: spec.LrnParams, device: str) -> LrnLayer:
         return _JaxLrn(impl, params, device)
@@ -175,6 +297,83 @@ class JaxAlexNet(FrameworkAdapter):
     @classmethod
     def devices(cls) -> DeviceInfo:
         return DeviceInfo([str(d) for d in jax.devices()], f"backend {jax.default_backend()}")
+
+
+_COMPUTATION = re.compile(r"^\s*(?:ENTRY\s+)?%?([\w.\-]+)\s.*\{\s*$")
+_INSTRUCTION = re.compile(r"^\s*(ROOT\s+)?%?([\w.\-]+)\s*=\s*(.*?)\s([a-z][\w\-]*)\((.*)$")  # name = shape op(
+_SHAPE = re.compile(r"\w+\[([\d,]*)\]")  # the first (of a tuple) array shape
+_OP_NAME = re.compile(r'op_name="([^"]*)"')
+_CALLS = re.compile(r"calls=%?([\w.\-]+)")
+_WRAPPERS = re.compile(r"(transpose|jvp|vmap|pjit|jit|remat|checkpoint)\(|\)")
+_WEIGHT = re.compile(r"params\[\\?'(\w+)\.[wb]\\?'\]")
+_LAYOUT = ("copy", "transpose", "bitcast", "reshape")  # ops that only move a producer's data
+
+
+def _op_names(hlo_text: str, pools_in: dict[tuple[int, ...], str],
+              pools_out: dict[tuple[int, ...], str]) -> dict[str, str]:
+    """HLO instruction name -> the JAX name stack it came from: its own ``op_name`` metadata, else that
+    of the computation it calls (XLA's wrapped fusions carry none themselves); a layout copy takes its
+    operand's. XLA:CPU rewrites max-pooling's gradient into index-tracking reduce-windows, iotas and
+    scatters without any metadata: those are named by their shape (without the batch axis): a pool's
+    output for its reduce-window, its input for the iotas that index it and the scatter of its
+    gradient, as ``pool:<scope>:<pass>``."""
+    instrs: dict[str, tuple[str | None, str | None, str, tuple[int, ...], list[str]]] = {}
+    bodies: dict[str, list[tuple[bool, str | None]]] = {}
+    computation = ""
+    for line in hlo_text.splitlines():
+        m = _INSTRUCTION.match(line)
+        if m is None:
+            c = _COMPUTATION.match(line)
+            if c:
+                computation = c.group(1)
+            continue
+        root, name, shape_text, opcode, rest = m.groups()
+        dims = _SHAPE.search(shape_text)
+        own, calls = _OP_NAME.search(rest), _CALLS.search(rest)
+        operands = re.findall(r"%([\w.\-]+)", rest.split(")", 1)[0])
+        shape = tuple(int(d) for d in dims.group(1).split(",") if d) if dims else ()
+        instrs.setdefault(name, (own.group(1) if own else None, calls.group(1) if calls else None,
+                                 name if opcode == "fusion" else opcode, shape, operands))
+        bodies.setdefault(computation, []).append((bool(root), own.group(1) if own else None))
+
+    def called(comp: str) -> str | None:
+        body = bodies.get(comp, [])
+        return next((n for is_root, n in body if is_root and n), None) or next((n for _, n in body if n), None)
+
+    memo: dict[str, str | None] = {}
+
+    def resolve(name: str, depth: int = 0) -> str | None:
+        if name in memo or name not in instrs or depth > 20:
+            return memo.get(name)
+        op_name, calls, kind, shape, operands = instrs[name]
+        found = op_name or (called(calls) if calls else None)
+        if found is None and "reduce-window" in kind and shape[1:] in pools_out:
+            found = f"pool:{pools_out[shape[1:]]}:forward"
+        if found is None and ("iota" in kind or "scatter" in kind) and shape[1:] in pools_in:
+            found = f"pool:{pools_in[shape[1:]]}:{'backward' if 'scatter' in kind else 'forward'}"
+        if found is None and any(kind.startswith(k) or f"_{k}" in kind for k in _LAYOUT):
+            found = next((r for o in operands if (r := resolve(o, depth + 1))), None)
+        memo[name] = found
+        return found
+
+    return {name: found for name in instrs if (found := resolve(name))}
+
+
+def _scope_of(op_name: str, scopes: tuple[str, ...]) -> tuple[str | None, str]:
+    """(scope, pass) from a name stack like ``jit(train)/transpose(jvp(conv1))/conv_general_dilated``."""
+    if op_name.startswith("pool:"):
+        _, pool, pass_ = op_name.split(":")
+        return pool, pass_
+    weight = _WEIGHT.search(op_name)
+    if weight:  # a layout copy of a weight: its layer, the pass not known
+        return (weight.group(1), "") if weight.group(1) in scopes else (None, "")
+    parts = [_WRAPPERS.sub("", part) for part in op_name.split("/")]
+    scope = next((part for part in reversed(parts) if part in scopes), None)
+    if scope is None:
+        return None, ""
+    if scope == "optimizer":
+        return scope, "update"
+    return scope, "backward" if "transpose(" in op_name else "forward"
 
 
 def _device(device: str) -> Any:

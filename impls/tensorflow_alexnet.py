@@ -7,12 +7,14 @@ sqrt(v) and defaults to 1e-7). Dropout is stateless (seed, step) so it also comp
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
-from bench.adapter import DeviceInfo, FrameworkAdapter, Gemm, LrnLayer, check_batch
+from bench.adapter import DeviceInfo, FrameworkAdapter, Gemm, Isolated, LrnLayer, OpTime, Profile, check_batch
 from impls import spec
 
 
@@ -65,30 +67,43 @@ class TensorFlowAlexNet(FrameworkAdapter):
         return tf.nn.local_response_normalization(x, depth_radius=p.depth_radius, bias=p.bias, alpha=p.alpha,
                                                   beta=p.beta)
 
+    def _scope_fn(self, scope: spec.Scope, training: bool) -> Any:
+        """The computation of one scope: the model runs these in order, the isolated timing one alone."""
+        v, name = self.vars, scope.layer
+        if scope.kind == "conv":
+            return lambda x: tf.nn.relu(tf.nn.conv2d(x, v[f"{name}.w"], 1, "SAME") + v[f"{name}.b"])
+        if scope.kind == "lrn":
+            return self._lrn_layer
+        if scope.kind == "pool":
+            return lambda x: tf.nn.max_pool2d(x, 2, 2, "SAME")
+        if scope.kind == "flatten":
+            return lambda x: tf.reshape(x, [-1, int(np.prod(x.shape[1:]))])  # NHWC flatten
+        if scope.kind == "dense":
+            relu = next(layer.relu for layer in spec.LAYERS if layer.name == name)
+            return lambda x: (tf.nn.relu if relu else tf.identity)(tf.matmul(x, v[f"{name}.w"]) + v[f"{name}.b"])
+        if scope.kind == "dropout":
+            rate = self.config.dropout
+            if not (training and rate > 0):
+                return tf.identity
+            index = [layer.name for layer in spec.layers(self.config.lrn)].index(name)  # the mask's seed
+
+            def dropout(x: tf.Tensor) -> tf.Tensor:
+                seed = tf.stack([tf.constant(self.config.seed * 1000 + index, tf.int64), self.step])
+                return tf.nn.experimental.stateless_dropout(x, rate, seed=seed)
+            return dropout
+        raise ValueError(f"scope {scope.name!r} is not part of the forward pass")
+
     def _forward(self, x: tf.Tensor, training: bool) -> tf.Tensor:
-        v = self.vars
-        rate = self.config.dropout
-        for i, layer in enumerate(spec.layers(self.config.lrn)):
-            if layer.kind == "conv":
-                x = tf.nn.relu(tf.nn.conv2d(x, v[f"{layer.name}.w"], 1, "SAME") + v[f"{layer.name}.b"])
-            elif layer.kind == "lrn":
-                x = self._lrn_layer(x)
-            elif layer.kind == "pool":
-                x = tf.nn.max_pool2d(x, 2, 2, "SAME")
-            else:
-                if x.shape.rank == 4:
-                    x = tf.reshape(x, [-1, int(np.prod(x.shape[1:]))])  # NHWC flatten
-                x = tf.matmul(x, v[f"{layer.name}.w"]) + v[f"{layer.name}.b"]
-                if layer.relu:
-                    x = tf.nn.relu(x)
-                if layer.dropout and training and rate > 0:
-                    seed = tf.stack([tf.constant(self.config.seed * 1000 + i, tf.int64), self.step])
-                    x = tf.nn.experimental.stateless_dropout(x, rate, seed=seed)
+        for scope in spec.scopes(self.config.lrn):
+            if scope.kind not in ("loss", "optimizer"):
+                with tf.name_scope(scope.name.replace(".", "_")):  # op names carry the scope (and its gradients')
+                    x = self._scope_fn(scope, training)(x)
         return x
 
     def _loss(self, x: tf.Tensor, y: tf.Tensor, training: bool) -> tf.Tensor:
         logits = self._forward(x, training)
-        return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
+        with tf.name_scope("loss"):
+            return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
 
     def _loss_and_grads(self, x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, list[tf.Tensor]]:
         with tf.GradientTape() as tape:
@@ -97,6 +112,11 @@ class TensorFlowAlexNet(FrameworkAdapter):
 
     def _train(self, x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
         loss, grads = self._loss_and_grads(x, y)
+        with tf.name_scope("optimizer"):
+            self._adam(grads)
+        return loss
+
+    def _adam(self, grads: list[tf.Tensor]) -> None:
         t = tf.cast(self.step.assign_add(1), tf.float32)
         c1 = 1.0 - tf.pow(spec.ADAM_BETA1, t)
         c2 = 1.0 - tf.pow(spec.ADAM_BETA2, t)
@@ -104,7 +124,6 @@ class TensorFlowAlexNet(FrameworkAdapter):
             m = self.m[name].assign(spec.ADAM_BETA1 * self.m[name] + (1.0 - spec.ADAM_BETA1) * g)
             v = self.v[name].assign(spec.ADAM_BETA2 * self.v[name] + (1.0 - spec.ADAM_BETA2) * tf.square(g))
             self.vars[name].assign_sub(spec.ADAM_LR * (m / c1) / (tf.sqrt(v / c2) + spec.ADAM_EPS))
-        return loss
 
     def _infer(self, x: tf.Tensor) -> tf.Tensor:
         return self._forward(x, False)
@@ -180,6 +199,98 @@ class TensorFlowAlexNet(FrameworkAdapter):
         mode = {"function": "tf.function", "xla": "tf.function(jit_compile=True)", "eager": "eager"}
         return {"compile": mode[str(self.config.compile)], "lrn_impl": lrn}
 
+    # --- profiling ------------------------------------------------------------------------------
+    def profile(self, batch: Any, mode: str, steps: int, trace_dir: Path) -> Profile:
+        """The TensorFlow profiler over ``steps`` synchronised steps (its XPlane, which TensorBoard opens,
+        plus a Chrome trace of it for Perfetto). Ops carry the name scope of their layer, and the
+        tape puts a gradient op under ``gradient_tape/<the forward op's scope>``."""
+        step = self.train_step if mode == "train" else self.forward_step
+        logdir = trace_dir / "tensorflow_profile"
+        tf.profiler.experimental.start(str(logdir))
+        try:
+            for _ in range(steps):
+                step(batch)
+                self.synchronize()
+        finally:
+            tf.profiler.experimental.stop()
+        from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+        space = xplane_pb2.XSpace()
+        space.ParseFromString(next(logdir.rglob("*.xplane.pb")).read_bytes())
+        scopes = {name.replace(".", "_"): name for name in spec.scope_names(self.config.lrn)}
+        totals: dict[tuple[str, str | None, str], list[int]] = {}
+        chrome = []
+        for plane in space.planes:
+            names = {k: m.name for k, m in plane.event_metadata.items()}
+            for line in plane.lines:
+                for ev in line.events:
+                    name = names.get(ev.metadata_id, "")
+                    start_us = (line.timestamp_ns * 1000 + ev.offset_ps) / 1e6
+                    chrome.append({"ph": "X", "name": name, "pid": plane.id, "tid": line.id, "ts": start_us,
+                                   "dur": ev.duration_ps / 1e6})
+                    op, sep, kind = name.rpartition(":")
+                    if not sep or "::" in name or " " in name or not op:  # not "scope/op:OpType"
+                        continue
+                    scope, pass_ = _scope_of(op, scopes)
+                    entry = totals.setdefault((kind, scope, pass_), [0, 0])
+                    entry[0] += ev.duration_ps // 1000
+                    entry[1] += 1
+        trace = trace_dir / "tensorflow_trace.json"
+        trace.write_text(json.dumps({"traceEvents": chrome, "displayTimeUnit": "ms"}))
+        traces = [str(p.relative_to(trace_dir)) for p in logdir.rglob("*") if p.is_file()] + [trace.name]
+        ops = [OpTime(kind, scope, pass_, ns, calls) for (kind, scope, pass_), (ns, calls) in totals.items()]
+        return Profile(ops, steps, traces, "op time on the executor threads (host)")
+
+    def isolated(self, scope: spec.Scope, batch_size: int, mode: str) -> Isolated:
+        rng = np.random.default_rng(0)
+        last: dict[str, Any] = {"t": None}
+        if scope.kind == "optimizer":
+            grads = [tf.fill(self.vars[n].shape, 1e-3) for n in spec.WEIGHT_NAMES]
+            update = tf.function(self._adam)
+
+            def step() -> Any:
+                update(grads)
+                return None
+            return Isolated(step, None, _sync_devices)
+        shape = spec.scope_input_shape(scope)
+        training = mode == "train"
+        host = rng.normal(0, 1, (batch_size, *shape))
+        if scope.kind == "loss":
+            with tf.device(self.device):
+                y = tf.identity(tf.constant(rng.integers(0, spec.NUM_CLASSES, batch_size).astype(np.int32)))
+
+            def fn(t: tf.Tensor) -> tf.Tensor:
+                return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=t))
+        else:
+            host = np.maximum(host, 0)  # post-ReLU-like activations
+            fn = self._scope_fn(scope, training)
+        with tf.device(self.device):
+            x = tf.identity(tf.constant(host.astype(np.float32)))
+        params = [self.vars[n] for n in spec.WEIGHT_NAMES if n.split(".")[0] == scope.layer]
+        first = scope.layer == spec.PARAM_LAYERS[0]
+        jit = self.config.compile == "xla"
+
+        def fb(t: tf.Tensor) -> Any:
+            with tf.GradientTape() as tape:
+                tape.watch(t)
+                out = fn(t)
+            return tape.gradient(out, params if first else [t, *params])
+
+        forward_fn = fn if self.config.compile == "eager" else tf.function(fn, jit_compile=jit)
+        fb_fn = fb if self.config.compile == "eager" else tf.function(fb, jit_compile=jit)
+
+        def forward() -> Any:
+            with tf.device(self.device):
+                last["t"] = forward_fn(x)
+            return last["t"]
+
+        def forward_backward() -> Any:
+            with tf.device(self.device):
+                last["t"] = fb_fn(x)
+            return last["t"]
+
+        return Isolated(forward, forward_backward if training else None, _sync_devices)
+
     @classmethod
     def lrn_layer(cls, impl: str, params: spec.LrnParams, device: str) -> LrnLayer:
         return _TfLrn(impl, params, device)
@@ -193,6 +304,18 @@ class TensorFlowAlexNet(FrameworkAdapter):
         info = tf.sysconfig.get_build_info()
         build = f"built with CUDA {info['cuda_version']}" if info.get("cuda_version") else "CPU build"
         return DeviceInfo([d.name for d in tf.config.list_physical_devices()], build)
+
+
+def _scope_of(op: str, scopes: dict[str, str]) -> tuple[str | None, str]:
+    """(scope, pass) from a TensorFlow op name: ``conv1/Relu``, ``gradient_tape/conv1/...``,
+    ``optimizer/...``; the name scope may sit below the function's own prefix."""
+    parts = op.split("/")
+    scope = next((scopes[p] for p in parts if p in scopes), None)
+    if scope is None:
+        return None, ""
+    if scope == "optimizer":
+        return scope, "update"
+    return scope, "backward" if "gradient_tape" in parts else "forward"
 
 
 def _sync_devices(last: tf.Tensor | None = None) -> None:

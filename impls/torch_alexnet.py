@@ -7,6 +7,9 @@ activations are permuted back to NHWC before the flatten; kernels are OIHW and `
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -14,8 +17,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.adapter import DeviceInfo, FrameworkAdapter, Gemm, LrnLayer, check_batch
+from bench.adapter import DeviceInfo, FrameworkAdapter, Gemm, Isolated, LrnLayer, OpTime, Profile, check_batch
 from impls import spec
+
+
+def _no_scope(name: str) -> contextlib.nullcontext[None]:
+    return contextlib.nullcontext()
+
+
+SCOPE_PREFIX = "bench:"  # record_function names of the profiled scopes
 
 
 class _Net(nn.Module):
@@ -34,24 +44,32 @@ class _Net(nn.Module):
         self.lrn_call: Any = torch.compile(self.lrn) if lrn_impl == "compiled" else self.lrn
         self.pool = nn.MaxPool2d(2, 2, ceil_mode=True)
         self.dropout = dropout
+        self.scope: Callable[[str], Any] = _no_scope  # record_function while profiled
+        self.fns = {s.name: self.scope_fn(s) for s in spec.scopes(lrn) if s.kind not in ("loss", "optimizer")}
+
+    def scope_fn(self, scope: spec.Scope) -> Callable[[torch.Tensor], torch.Tensor]:
+        """The computation of one scope: the model runs these in order, the isolated timing one alone."""
+        if scope.kind == "conv":
+            conv = getattr(self, scope.layer)
+            return lambda x: F.relu(conv(x))
+        if scope.kind == "lrn":
+            return lambda x: self.lrn_call(x)
+        if scope.kind == "pool":
+            return self.pool
+        if scope.kind == "flatten":
+            return lambda x: x.permute(0, 2, 3, 1).flatten(1)  # NHWC flatten order
+        if scope.kind == "dense":
+            dense = getattr(self, scope.layer)
+            relu = next(layer.relu for layer in spec.LAYERS if layer.name == scope.layer)
+            return (lambda x: F.relu(dense(x))) if relu else dense
+        if scope.kind == "dropout":
+            return lambda x: F.dropout(x, self.dropout, self.training) if self.dropout > 0 else x
+        raise ValueError(f"scope {scope.name!r} is not part of the forward pass")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: NCHW
-        for layer in spec.LAYERS:
-            if layer.kind == "conv":
-                x = F.relu(getattr(self, layer.name)(x))
-            elif layer.kind == "lrn":
-                if self.use_lrn:
-                    x = self.lrn_call(x)
-            elif layer.kind == "pool":
-                x = self.pool(x)
-            else:
-                if x.dim() == 4:
-                    x = x.permute(0, 2, 3, 1).flatten(1)  # NHWC flatten order
-                x = getattr(self, layer.name)(x)
-                if layer.relu:
-                    x = F.relu(x)
-                if layer.dropout and self.dropout > 0:
-                    x = F.dropout(x, self.dropout, self.training)
+        for name, fn in self.fns.items():
+            with self.scope(name):
+                x = fn(x)
         return x
 
 
@@ -142,10 +160,15 @@ class TorchAlexNet(FrameworkAdapter):
     def train_step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         self.net.train()
         x, y = batch
-        self.opt.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(self.model(x), y)
+        scope = self.net.scope
+        with scope("optimizer"):
+            self.opt.zero_grad(set_to_none=True)
+        logits = self.model(x)
+        with scope("loss"):
+            loss = F.cross_entropy(logits, y)
         loss.backward()
-        self.opt.step()
+        with scope("optimizer"):
+            self.opt.step()
         return loss.detach()
 
     def forward_step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
@@ -189,6 +212,63 @@ class TorchAlexNet(FrameworkAdapter):
             lrn = "torch.compile(nn.LocalResponseNorm)"
         return {"compile": str(self.config.compile), "lrn_impl": lrn, "threads": str(torch.get_num_threads())}
 
+    # --- profiling ------------------------------------------------------------------------------
+    def profile(self, batch: Any, mode: str, steps: int, trace_dir: Path) -> Profile:
+        """torch.profiler over ``steps`` synchronised steps; each scope runs under record_function, and a
+        backward op is attributed to the scope whose forward op has its autograd sequence number."""
+        from torch.profiler import ProfilerActivity, record_function
+        from torch.profiler import profile as torch_profile
+
+        cuda = self.device.type == "cuda"
+        step = self.train_step if mode == "train" else self.forward_step
+        self.net.scope = lambda name: record_function(SCOPE_PREFIX + name)
+        try:
+            activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+            with torch_profile(activities=activities) as prof:
+                for _ in range(steps):
+                    step(batch)
+                    self.synchronize()
+        finally:
+            self.net.scope = _no_scope
+        trace = trace_dir / "torch_trace.json"
+        prof.export_chrome_trace(str(trace))
+        return Profile(_attribute(prof.events(), cuda), steps, [trace.name],
+                       "device kernel time (CUDA)" if cuda else "host self time (CPU ops)")
+
+    def isolated(self, scope: spec.Scope, batch_size: int, mode: str) -> Isolated:
+        net, dev = self.net, self.device
+        rng = np.random.default_rng(0)
+        if scope.kind == "optimizer":
+            for param in net.parameters():
+                param.grad = torch.full_like(param, 1e-3)
+            return Isolated(self.opt.step, None, self.synchronize)
+        shape = spec.scope_input_shape(scope)
+        if scope.kind == "loss":
+            y = torch.from_numpy(rng.integers(0, spec.NUM_CLASSES, batch_size)).to(dev)
+            fn: Callable[[torch.Tensor], torch.Tensor] = lambda t: F.cross_entropy(t, y)  # noqa: E731
+            host = rng.normal(0, 1, (batch_size, *shape))
+        else:
+            fn = net.fns[scope.name]
+            host = np.maximum(rng.normal(0, 1, (batch_size, *shape)), 0)  # post-ReLU-like activations
+            if host.ndim == 4:
+                host = host.transpose(0, 3, 1, 2)  # NCHW
+        x = torch.from_numpy(np.ascontiguousarray(host, np.float32)).to(dev)
+        net.train(mode == "train")
+        params = list(getattr(net, scope.layer).parameters()) if scope.kind in ("conv", "dense") else []
+        wrt = ([] if scope.layer == spec.PARAM_LAYERS[0] else [x.requires_grad_(True)]) + params
+        grad = torch.ones_like(fn(x.detach())) if scope.kind != "loss" else None
+
+        def forward() -> Any:
+            if mode == "train":
+                return fn(x)  # records what backward needs, as in a training step
+            with torch.inference_mode():
+                return fn(x.detach())
+
+        def forward_backward() -> Any:
+            return torch.autograd.grad(fn(x), wrt, grad)
+
+        return Isolated(forward, forward_backward if mode == "train" and wrt else None, self.synchronize)
+
     @classmethod
     def lrn_layer(cls, impl: str, params: spec.LrnParams, device: str) -> LrnLayer:
         return _TorchLrn(impl, params, device)
@@ -201,6 +281,50 @@ class TorchAlexNet(FrameworkAdapter):
     def devices(cls) -> DeviceInfo:
         devs = ["cpu"] + [f"cuda:{i} {torch.cuda.get_device_name(i)}" for i in range(torch.cuda.device_count())]
         return DeviceInfo(devs, f"built with CUDA {torch.version.cuda}" if torch.version.cuda else "CPU build")
+
+
+def _scope_of(event: Any) -> str | None:
+    while event is not None:
+        if event.name.startswith(SCOPE_PREFIX):
+            return str(event.name[len(SCOPE_PREFIX):])
+        event = event.cpu_parent
+    return None
+
+
+def _backward_node(event: Any) -> Any:
+    while event is not None:
+        if event.name.startswith("autograd::engine::evaluate_function: "):
+            return event
+        event = event.cpu_parent
+    return None
+
+
+def _attribute(events: Any, cuda: bool) -> list[OpTime]:
+    """Self time per (op, scope, pass). Forward: the enclosing record_function scope. Backward: the
+    autograd node's sequence number, which its forward op carries too."""
+    forward_seq: dict[int, str] = {}
+    for e in events:
+        scope = _scope_of(e)
+        if scope is not None and e.sequence_nr >= 0:
+            forward_seq.setdefault(e.sequence_nr, scope)
+    totals: dict[tuple[str, str | None, str], list[int]] = {}
+    for e in events:
+        own = e.self_device_time_total if cuda else e.self_cpu_time_total  # microseconds
+        if own <= 0:
+            continue
+        node = _backward_node(e)
+        scope = _scope_of(e)
+        if node is not None:
+            scope, pass_ = forward_seq.get(node.sequence_nr), "backward"
+        elif scope == "optimizer":
+            pass_ = "update"
+        else:
+            pass_ = "forward" if scope is not None else ""
+        name = "python and dispatch" if e.name.startswith(SCOPE_PREFIX) else e.name  # a scope's own time
+        entry = totals.setdefault((name, scope, pass_), [0, 0])
+        entry[0] += int(own * 1000)
+        entry[1] += 1
+    return [OpTime(name, scope, pass_, ns, calls) for (name, scope, pass_), (ns, calls) in totals.items()]
 
 
 def _torch_device(device: str) -> torch.device:

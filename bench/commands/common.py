@@ -61,25 +61,29 @@ class Selection:
 
 def prepare(args: argparse.Namespace, prefix: str, lrn_used: bool) -> Selection:
     """Everything validated before the first worker: frameworks, device, options that would not take
-    effect, the folder, the base config, the data."""
+    effect, the folder, the base config, the data. Protocol options a command does not offer
+    (``--target-ci``, ``--resume``, ...) take their defaults."""
     frameworks = options.parse_frameworks(args.frameworks)
     device = resolve_device(args.device)
     if not lrn_used:
         options.refuse(args, options.LRN_PARAM_DESTS, "without LRN (add --lrn on or --lrn both)")
-    if args.target_ci is None:
+    target_ci = getattr(args, "target_ci", None)
+    if target_ci is None:
         options.refuse(args, ["max_steps"], "without --target-ci (it caps the adaptive sampling)")
     lrn = options.lrn_params(args)
     for fw in frameworks:  # LRN parameters against every backend that will run them (GPU kernel limits)
         ModelConfig(fw, lrn=True, device=device, **lrn)
     base = RunConfig(ModelConfig(frameworks[0], device=device, threads=args.threads, seed=args.seed,
                                  dropout=args.dropout, **lrn),
-                     steps=args.steps, warmup=args.warmup, block_steps=args.block_steps,
-                     include_transfer=args.include_transfer, target_ci=args.target_ci, max_steps=args.max_steps)
+                     steps=args.steps, warmup=args.warmup, block_steps=getattr(args, "block_steps", 0),
+                     include_transfer=getattr(args, "include_transfer", False), target_ci=target_ci,
+                     max_steps=getattr(args, "max_steps", 0))
     kind, data_dir, data_text = resolve_data(args.data, args.data_dir, args.no_download, args.seed)
-    if args.resume and args.out is None:
+    resume = getattr(args, "resume", False)
+    if resume and args.out is None:
         run_dir = storage.resolve_existing(None)
     else:  # last: a refused run leaves no empty folder behind
-        run_dir = storage.create_run_dir(args.out, prefix=prefix, resume=args.resume)
+        run_dir = storage.create_run_dir(args.out, prefix=prefix, resume=resume)
     return Selection(frameworks, device, run_dir, replace(base, data=kind, data_dir=data_dir), data_text)
 
 

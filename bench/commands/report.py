@@ -26,6 +26,10 @@ def main(args: argparse.Namespace) -> int:
         verdict = (storage.read_json(env_path) if env_path.exists() else {}).get("parity", {})
         return report_parity(run_dir, verdict.get("target", 99.0), verdict.get("max_gap", 0.3),
                              verdict.get("seeds", 1), console)
+    if any(r.get("kind") == "profile" for r in recs):
+        from bench.commands.profile import report as report_profile
+
+        return 0 if report_profile(run_dir, console) else 1
     rows = report.finalize(run_dir, title=f"bench report {run_dir.name}")
     if rows:
         render.run_table(rows, console, title=f"Stored results: {run_dir}")

@@ -10,6 +10,7 @@ TASKS: dict[str, str] = {
     "measure": "measure",
     "lrn_pair": "pair",
     "lockstep": "lockstep",
+    "profile": "profile",
     "lrn_layer": "lrn_layer",
     "parity": "parity",
     "verify": "verify",

@@ -21,7 +21,7 @@ import numpy as np
 from bench import memory, registry, timing
 from bench.channel import Channel
 from bench.config import RunConfig
-from bench.tasks.measure import host_batches
+from bench.tasks.measure import counts, host_batches
 from impls import spec
 
 
@@ -37,10 +37,11 @@ def run(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
     host = batches if cfg.include_transfer else None
     chan.send({"ready": True})
     samples: list[int] = []
+    counters = timing.Counters()
     chunks = 0
     while not (msg := chan.recv()).get("stop"):
         samples += timing.timed_steps(adapter, staged, cfg.mode, int(msg["steps"]), host_batches=host,
-                                      offset=len(samples))
+                                      offset=len(samples), counters=counters)
         chunks += 1
         chan.send({"done": len(samples)})
     final_loss = adapter.loss_value(adapter.train_step(staged[0])) if cfg.mode == "train" else None
@@ -50,6 +51,7 @@ def run(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
         "data_source": source,
         "compile_ns": compile_ns,
         "samples_ns": samples,
+        **counts(counters),
         "flops_per_step": spec.flops_per_step(cfg.mode, cfg.batch_size),
         "final_loss": final_loss,
         "memory": memory.snapshot(adapter.memory()),

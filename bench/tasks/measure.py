@@ -35,14 +35,21 @@ def host_batches(cfg: RunConfig, n: int = STAGED_BATCHES) -> tuple[list[tuple[np
 EXTEND_CHUNK = 10
 
 
+def counts(counters: timing.Counters | None) -> dict[str, list[int]]:
+    """The per-step counters as result fields (aligned with ``samples_ns``)."""
+    if counters is None:
+        return {}
+    return {"page_faults": counters.page_faults, "preemptions": counters.preemptions}
+
+
 def extend_to_target(adapter: Any, staged: list[Any], cfg: RunConfig, samples: list[int],
-                     clock: timing.Clock = time.perf_counter_ns) -> list[int]:
+                     clock: timing.Clock = time.perf_counter_ns, counters: timing.Counters | None = None) -> list[int]:
     """With ``target_ci``, add synchronised steps in chunks until the CI is tight or the cap is hit."""
     samples = list(samples)
     while (cfg.target_ci is not None and len(samples) < cfg.step_cap
            and not precise_enough(samples, cfg.target_ci, "median")):
         n = min(EXTEND_CHUNK, cfg.step_cap - len(samples))
-        samples += timing.timed_steps(adapter, staged, cfg.mode, n, clock=clock)
+        samples += timing.timed_steps(adapter, staged, cfg.mode, n, clock=clock, counters=counters)
     return samples
 
 
@@ -56,7 +63,7 @@ def run(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
     block = cfg.block_steps if cfg.block_steps else min(cfg.steps, 20)
     t = timing.measure(adapter, staged, cfg.mode, cfg.steps, cfg.warmup, block_steps=block,
                        host_batches=batches if cfg.include_transfer else None)
-    samples = extend_to_target(adapter, staged, cfg, t.samples_ns)
+    samples = extend_to_target(adapter, staged, cfg, t.samples_ns, counters=t.counters)
     final_loss = adapter.loss_value(adapter.train_step(staged[0])) if cfg.mode == "train" else None
     if final_loss is not None and not np.isfinite(final_loss):
         raise FloatingPointError(f"training diverged: loss {final_loss} after {cfg.steps + cfg.warmup + 1} steps")
@@ -64,6 +71,7 @@ def run(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
         "data_source": source,
         "compile_ns": t.compile_ns,
         "samples_ns": samples,
+        **counts(t.counters),
         "target_ci": cfg.target_ci,
         "block_mean_ns": t.block_mean_ns,
         "block_steps": t.block_steps,

@@ -19,7 +19,7 @@ from bench import memory, registry, timing
 from bench.config import RunConfig
 from bench.stats import precise_enough
 from bench.tasks import gemm
-from bench.tasks.measure import host_batches
+from bench.tasks.measure import counts, host_batches
 from impls import spec
 
 CHUNK = 5  # synchronised steps per variant per round
@@ -27,11 +27,13 @@ CHUNK = 5  # synchronised steps per variant per round
 
 def interleave(variants: Mapping[bool, Any], staged: Mapping[bool, Sequence[Any]], cfg: RunConfig,
                host: Sequence[tuple[Any, Any]] | None = None, chunk: int = CHUNK,
-               clock: timing.Clock = time.perf_counter_ns) -> tuple[dict[bool, list[int]], dict[bool, int | None], int]:
+               clock: timing.Clock = time.perf_counter_ns, counters: Mapping[bool, timing.Counters] | None = None,
+               ) -> tuple[dict[bool, list[int]], dict[bool, int | None], int]:
     """Chunks of ``chunk`` synchronised steps per variant, order alternating A B, B A, ... Stops once
     both variants have ``cfg.steps`` samples and both medians' CIs are within ``cfg.target_ci``, or at
     ``cfg.step_cap`` samples. Returns the samples, each variant's allocator peak, and the rounds."""
     samples: dict[bool, list[int]] = {lrn: [] for lrn in variants}
+    counters = {lrn: timing.Counters() for lrn in variants}
     peaks: dict[bool, int | None] = {lrn: None for lrn in variants}
     keys = list(variants)
     r = 0
@@ -41,7 +43,7 @@ def interleave(variants: Mapping[bool, Any], staged: Mapping[bool, Sequence[Any]
             adapter = variants[lrn]
             adapter.reset_peak_memory()
             samples[lrn] += timing.timed_steps(adapter, staged[lrn], cfg.mode, chunk, clock=clock, host_batches=host,
-                                               offset=len(samples[lrn]))
+                                               offset=len(samples[lrn]), counters=counters[lrn])
             # An allocator peak that cannot be reset (can_reset_peak False) would mix both models.
             peak = adapter.memory().get("alloc_peak_bytes") if adapter.can_reset_peak else None
             if peak is not None:
@@ -62,7 +64,9 @@ def run(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
     staged = {lrn: [a.prepare(x, y) for x, y in batches] for lrn, a in variants.items()}
     compile_ns = {lrn: timing.measure(a, staged[lrn], cfg.mode, steps=1, warmup=cfg.warmup).compile_ns
                   for lrn, a in variants.items()}
-    samples, peaks, rounds = interleave(variants, staged, cfg, batches if cfg.include_transfer else None)
+    counters = {lrn: timing.Counters() for lrn in variants}
+    samples, peaks, rounds = interleave(variants, staged, cfg, batches if cfg.include_transfer else None,
+                                        counters=counters)
     block = cfg.block_steps if cfg.block_steps else min(cfg.steps, 20)
     blocks = {lrn: timing.timed_block(a, staged[lrn], cfg.mode, block) for lrn, a in variants.items()}
     host = memory.snapshot()
@@ -72,7 +76,8 @@ def run(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
         mem = dict(host)
         mem["alloc_peak_bytes"] = peaks[lrn]
         out.append({**ref, "lrn": lrn, "data_source": source, "compile_ns": compile_ns[lrn],
-                    "samples_ns": samples[lrn], "block_mean_ns": blocks[lrn] / block, "block_steps": block,
+                    "samples_ns": samples[lrn], **counts(counters[lrn]), "block_mean_ns": blocks[lrn] / block,
+                    "block_steps": block,
                     "target_ci": cfg.target_ci, "chunk": CHUNK, "rounds_interleaved": rounds,
                     "flops_per_step": spec.flops_per_step(cfg.mode, cfg.batch_size),
                     "memory": mem, "versions": adapter.versions(), "describe": adapter.describe()})

@@ -1,0 +1,83 @@
+"""``bench profile``: per-layer shapes and FLOPs from the spec, the whole command end to end for every
+installed framework at a tiny size (traces written and readable, attribution covering at least 90% of
+the profiled op time, the sum of the layers and the whole step both reported), and ``bench report``."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from bench.cli import main
+from impls import spec
+from tests.conftest import framework_params, require_framework
+
+BATCH = 2
+
+
+def test_scope_shapes_and_flops_match_the_spec() -> None:
+    acts = spec.shapes().activations
+    scopes = spec.scopes(lrn=True)
+    assert [s.name for s in scopes][:4] == ["conv1", "lrn1", "pool1", "conv2"]
+    assert [s.name for s in scopes][-4:] == ["fc2.dropout", "fc3", "loss", "optimizer"]
+    assert spec.scope_input_shape(scopes[0]) == spec.IMAGE_SHAPE
+    fc1 = next(s for s in scopes if s.name == "fc1")
+    assert spec.scope_input_shape(fc1) == (4 * 4 * 128,)  # the flattened pool3 output
+    assert spec.scope_input_shape(next(s for s in scopes if s.name == "conv3")) == acts["pool2"]
+    forward = sum(spec.scope_flops(s, 8, "forward") or 0 for s in scopes)
+    backward = sum(spec.scope_flops(s, 8, "backward") or 0 for s in scopes)
+    assert forward == spec.forward_flops_per_image() * 8
+    conv1 = spec.scope_flops(scopes[0], 8, "forward")
+    assert conv1 == 2 * 3 * 3 * 1 * 64 * 28 * 28 * 8 and backward == 2 * forward - conv1  # no input grad for conv1
+    assert spec.scope_flops(next(s for s in scopes if s.kind == "lrn"), 8, "forward") is None
+    assert [s.name for s in spec.scopes(lrn=False) if s.kind == "lrn"] == []
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with open(path) as fh:
+        return list(csv.DictReader(fh))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("framework", framework_params())
+def test_profile_end_to_end(framework: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    require_framework(framework)
+    out = tmp_path / "prof"
+    code = main(["profile", "--frameworks", framework, "--lrn", "on", "--batch-size", str(BATCH), "--steps", "3",
+                 "--warmup", "1", "--profile-steps", "2", "--layer-steps", "1", "--layer-rounds", "2", "--trace",
+                 "--data", "synthetic", "--out", str(out)])
+    text = capsys.readouterr().out
+    assert code == 0, text
+    (summary,) = _rows(out / "profile_summary.csv")
+    assert float(summary["coverage_pct"]) >= 90.0, summary
+    assert float(summary["step_ms"]) > 0 and float(summary["profiler_attributed_ms"]) > 0
+    assert "whole step" in text and "attribution covers" in text and "each scope alone adds up to" in text
+    layers = _rows(out / "profile_layers.csv")
+    for source in ("profiler", "isolated"):
+        scopes = {r["scope"] for r in layers if r["source"] == source}
+        assert {"conv1", "lrn1", "conv4", "fc1", "optimizer"} <= scopes, (source, scopes)
+    conv4 = next(r for r in layers if r["source"] == "isolated" and r["scope"] == "conv4" and r["pass"] == "forward")
+    assert float(conv4["gflops"]) > 0 and conv4["kind"] == "conv"
+    assert _rows(out / "profile_ops.csv") and (out / "profile_breakdown.png").stat().st_size > 1000
+    traces = [out / t for t in summary["traces"].split(";")]
+    (trace_dir,) = (out / "traces").iterdir()
+    assert all(t.exists() for t in (trace_dir / p for p in summary["traces"].split(";"))), traces
+    readable = [p for p in trace_dir.rglob("*") if p.suffix in (".json", ".gz") and "trace" in p.name]
+    assert readable, list(trace_dir.rglob("*"))
+    for path in readable:
+        data = json.loads(gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_text())
+        events = data["traceEvents"] if isinstance(data, dict) else data
+        assert len(events) > 10
+    assert main(["report", str(out)]) == 0  # re-rendered from the stored records
+    assert "whole step" in capsys.readouterr().out
+
+
+def test_a_framework_without_profiler_hooks_is_said_so(numpy_framework: str, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["profile", "--frameworks", numpy_framework, "--batch-size", "1", "--steps", "2", "--warmup", "0",
+                 "--data", "synthetic", "--out", str(tmp_path / "p")])
+    text = capsys.readouterr().out
+    assert code == 0 and "no profiler breakdown: numpy has no profiler hook" in text
