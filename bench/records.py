@@ -74,8 +74,8 @@ class JobKey(KeyFields):
 
 # Result fields a worker returns for one measurement; anything else it returns is kept in ``extra``.
 _RESULT_FIELDS = ("data_source", "compile_ns", "samples_ns", "page_faults", "preemptions", "target_ci",
-                  "block_mean_ns", "block_steps", "flops_per_step", "final_loss", "memory", "versions", "describe", "gemm_flops_per_s",
-                  "gemm_source", "worker_env")
+                  "block_mean_ns", "block_steps", "flops_per_step", "final_loss", "memory", "versions", "describe",
+                  "gemm_flops_per_s", "gemm_source", "worker_env")
 
 
 @dataclass(frozen=True)
