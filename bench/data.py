@@ -203,3 +203,36 @@ def load(kind: str, data_dir: str | None = None, seed: int = 0, allow_download: 
         except DataNotFound:  # a corrupt copy is still an error, never silently replaced
             return synthetic(seed=seed)
     raise DataError(f"data must be auto, mnist or synthetic; got {kind!r}")
+
+
+def pack(folder: str | os.PathLike[str]) -> dict[str, bytes]:
+    """The four files of a verified MNIST folder as they are on disk (name -> bytes), to send to a
+    machine that has none (a Ray node); :func:`unpack` verifies them again there."""
+    out = {}
+    for stem, md5 in FILES.values():
+        path = _find_file(Path(folder), stem)
+        if path is None:
+            raise DataError(f"{folder}: {stem}[.gz] is missing")
+        read_verified(path, md5)
+        out[path.name] = path.read_bytes()
+    return out
+
+
+def unpack(files: dict[str, bytes], folder: Path) -> Path:
+    """Write shipped MNIST files into ``folder`` (atomically, each verified by its MD5) and return it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    md5s = {stem: md5 for stem, md5 in FILES.values()}
+    for name, payload in files.items():
+        stem = name[:-3] if name.endswith(".gz") else name
+        if stem not in md5s:
+            raise DataError(f"unexpected file {name!r} among the shipped MNIST files")
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".part")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+        try:
+            read_verified(Path(tmp), md5s[stem])
+            os.replace(tmp, folder / name)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    return folder

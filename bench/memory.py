@@ -36,15 +36,31 @@ def _nvml() -> Any | None:
         return None
 
 
-def nvml_memory(pid: int | None = None, index: int = 0) -> dict[str, int | None]:
-    """NVML per-process used memory (this pid) and device used/total, or None without a GPU."""
+def visible_gpu() -> str | None:
+    """The GPU this process uses, as CUDA_VISIBLE_DEVICES names it first (an index or a GPU-UUID)."""
+    first = os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",")[0].strip()
+    return first or None
+
+
+def _handle(nv: Any) -> Any:
+    """NVML's handle of this process's GPU: by UUID when CUDA_VISIBLE_DEVICES gives one (NVML's indices
+    need not be CUDA's), by index when it gives an index, else the first GPU."""
+    visible = visible_gpu()
+    if visible and visible.startswith(("GPU-", "MIG-")):
+        return nv.nvmlDeviceGetHandleByUUID(visible)
+    return nv.nvmlDeviceGetHandleByIndex(int(visible) if visible and visible.isdigit() else 0)
+
+
+def nvml_memory(pid: int | None = None) -> dict[str, int | None]:
+    """NVML per-process used memory (this pid) and device used/total of this process's GPU, or None
+    without a GPU."""
     out: dict[str, int | None] = {"nvml_process_bytes": None, "nvml_device_used_bytes": None,
                                   "nvml_device_total_bytes": None}
     nv = _nvml()
     if nv is None:
         return out
     try:
-        handle = nv.nvmlDeviceGetHandleByIndex(index)
+        handle = _handle(nv)
         info = nv.nvmlDeviceGetMemoryInfo(handle)
         out["nvml_device_used_bytes"] = int(info.used)
         out["nvml_device_total_bytes"] = int(info.total)
@@ -83,7 +99,7 @@ def gpu_model() -> str | None:
     gpus = gpu_inventory()
     if not gpus:
         return None
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",")[0].strip()
+    visible = visible_gpu()
     for g in gpus:
         if visible and visible in (str(g["index"]), g.get("uuid")):
             return str(g["name"])

@@ -19,7 +19,7 @@ from typing import Any
 
 import bench
 
-STATUSES = ("ok", "failed", "oom", "timeout", "skipped")
+STATUSES = ("ok", "failed", "oom", "timeout", "skipped", "lost")  # lost: a Ray node died under it, twice
 
 
 @dataclass
@@ -90,15 +90,23 @@ class Running:
         _kill(self.proc)
 
     def wait(self, timeout: float | None = None) -> Outcome:
+        """Block until the worker exits, at most ``timeout`` s from its start (then it is killed)."""
+        remaining = None if timeout is None else max(0.0, timeout - (time.perf_counter() - self.start))
         try:
-            return self._wait(timeout)
+            return self._wait(remaining, timeout)
         finally:
             if self._own_tmp is not None:
                 self._own_tmp.cleanup()
 
-    def _wait(self, timeout: float | None) -> Outcome:
+    def poll(self, timeout: float | None) -> Outcome | None:
+        """The outcome once the worker has exited (or run past ``timeout`` s, then killed), else None."""
+        if self.alive() and (timeout is None or time.perf_counter() - self.start < timeout):
+            return None
+        return self.wait(timeout)
+
+    def _wait(self, remaining: float | None, timeout: float | None) -> Outcome:
         try:
-            rc = self.proc.wait(timeout=timeout)
+            rc = self.proc.wait(timeout=remaining)
         except subprocess.TimeoutExpired:
             _kill(self.proc)
             return Outcome("timeout", error=f"worker exceeded --timeout {timeout:g} s and was killed",

@@ -3,6 +3,7 @@ appended to the run folder as soon as it exists. Used by ``bench run`` and ``ben
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 
 from bench import env, records, registry, storage
 from bench.config import RunConfig
+from bench.executors import PoolExecutor, Task
 from bench.records import JobKey, Measurement
 from bench.runner import run_worker
 
@@ -47,9 +49,11 @@ class Job:
 
 def plan(frameworks: Sequence[str], modes: Sequence[str], batch_sizes: Sequence[int], lrn_modes: Sequence[bool],
          base: RunConfig, rounds: int = 1, compile_modes: dict[str, str] | None = None,
-         lrn_impls: dict[str, str] | None = None) -> list[Job]:
-    """Jobs in interleaved order: every round visits every config once (A B A B, not A A B B)."""
+         lrn_impls: dict[str, str] | None = None, accelerator_types: Sequence[str] = ()) -> list[Job]:
+    """Jobs in interleaved order: every round visits every config once (A B A B, not A A B B). With
+    ``accelerator_types`` (Ray), every config once per GPU type."""
     jobs = []
+    bases = [replace(base, extra={**base.extra, "accelerator_type": t}) for t in accelerator_types] or [base]
     for r in range(rounds):
         for batch in batch_sizes:
             for mode in modes:
@@ -59,15 +63,28 @@ def plan(frameworks: Sequence[str], modes: Sequence[str], batch_sizes: Sequence[
                         # compile/lrn_impl None fall back to this framework's defaults
                         model = replace(base.model, framework=fw, lrn=lrn, compile=(compile_modes or {}).get(fw),
                                         lrn_impl=(lrn_impls or {}).get(fw))
-                        jobs.append(Job(replace(base, model=model, mode=mode, batch_size=batch), r))
+                        jobs += [Job(replace(b, model=model, mode=mode, batch_size=batch), r) for b in bases]
     return jobs
 
 
-def pending(jobs: Sequence[Job], run_dir: Path, notify: Progress | None = None) -> list[Job]:
-    """The jobs ``run_dir`` has not finished; tells ``notify`` which finished ones a resume skips."""
-    finished = records.done(records.measurements(storage.read_records(run_dir)))
-    todo = [j for j in jobs if (j.key, j.round) not in finished]
-    skipped = [j for j in jobs if (j.key, j.round) in finished]
+def _anywhere(key: JobKey, config: dict[str, Any]) -> tuple[JobKey, Any]:
+    """A job's identity on a cluster: its key on no machine in particular, and the GPU type it asked for."""
+    return replace(key, host="", gpu=None), (config.get("extra") or {}).get("accelerator_type")
+
+
+def pending(jobs: Sequence[Job], run_dir: Path, notify: Progress | None = None, remote: bool = False) -> list[Job]:
+    """The jobs ``run_dir`` has not finished; tells ``notify`` which finished ones a resume skips. With
+    ``remote`` (an executor that places jobs on other machines) a job counts as done on any machine."""
+    ms = records.measurements(storage.read_records(run_dir))
+    finished: set[Any] = records.done(ms)
+    if remote:
+        finished = {(_anywhere(m.key, m.config), m.round) for m in ms if m.status == "ok"}
+
+    def is_done(j: Job) -> bool:
+        return ((_anywhere(j.key, j.config.to_dict()) if remote else j.key), j.round) in finished
+
+    todo = [j for j in jobs if not is_done(j)]
+    skipped = [j for j in jobs if is_done(j)]
     if skipped and notify:
         notify(f"resume: {len(skipped)} of {len(jobs)} jobs already finished in {run_dir}, skipped: "
                  + "; ".join(j.label() for j in skipped))
@@ -120,33 +137,51 @@ def median_half_width(key: JobKey, recs: list[dict[str, Any]]) -> float | None:
 
 def execute(jobs: Sequence[Job], run_dir: Path, timeout: float | None, progress: Progress | None = None,
             after_each: Callable[[], None] | None = None, notify: Progress | None = None,
-            max_rounds: int = 0) -> list[Measurement]:
+            max_rounds: int = 0, executor: Any = None) -> list[Measurement]:
     """Run every job not already finished in ``run_dir`` (resume), appending each record at once;
-    then, up to ``max_rounds`` processes per config, more rounds where the interval is too wide."""
-    out = _run(pending(jobs, run_dir, notify), run_dir, timeout, progress, after_each)
+    then, up to ``max_rounds`` processes per config, more rounds where the interval is too wide.
+    ``executor`` (:mod:`bench.executors`; default local, serial) decides where the workers run; the
+    records are written here, by this process only."""
+    executor = executor or PoolExecutor()
+    remote = bool(getattr(executor, "remote", False))
+    out = _run(pending(jobs, run_dir, notify, remote), run_dir, timeout, progress, after_each, executor)
     while more := extra_rounds(jobs, run_dir, max_rounds, median_half_width):
         if notify:
             notify(f"interval wider than --target-ci: one more worker process for {len(more)} config(s): "
                    + "; ".join(j.key.label() for j in more))
-        out += _run(more, run_dir, timeout, progress, after_each)
+        out += _run(more, run_dir, timeout, progress, after_each, executor)
     return out
 
 
+def task_of(job: Job, task: str = "measure") -> Task:
+    c = job.config
+    return Task(task, {"config": c.to_dict()}, c.model.threads, c.model.device, job.label(),
+                c.extra.get("accelerator_type"))
+
+
 def _run(todo: Sequence[Job], run_dir: Path, timeout: float | None, progress: Progress | None,
-         after_each: Callable[[], None] | None) -> list[Measurement]:
+         after_each: Callable[[], None] | None, executor: Any) -> list[Measurement]:
     out = []
-    for i, job in enumerate(todo):
-        if progress:
-            progress(f"[{i + 1}/{len(todo)}] {job.label()}")
-        fw = job.config.model.framework
-        if not registry.is_available(fw):
-            rec = job.record("skipped", error=f"not installed: {registry.install_hint(fw)}")
-        else:
-            outcome = run_worker("measure", {"config": job.config.to_dict()}, threads=job.config.model.threads,
-                                 device=job.config.model.device, timeout=timeout)
-            rec = job.record(outcome.status, outcome.result, outcome.error, outcome.wall_s)
+
+    def write(rec: Measurement) -> None:
         storage.append_record(run_dir, rec.to_dict())
         out.append(rec)
         if after_each:
             after_each()
+
+    runnable = []
+    for job in todo:
+        fw = job.config.model.framework
+        if registry.is_available(fw):
+            runnable.append(job)
+        else:
+            write(job.record("skipped", error=f"not installed: {registry.install_hint(fw)}"))
+
+    def started(i: int) -> None:
+        if progress:
+            progress(f"[{i + 1}/{len(runnable)}] {runnable[i].label()}")
+
+    with contextlib.closing(executor.map([task_of(j) for j in runnable], timeout, started)) as finished:
+        for i, outcome in finished:  # closed on Ctrl-C too: the executor stops what is still running
+            write(runnable[i].record(outcome.status, outcome.result, outcome.error, outcome.wall_s))
     return out

@@ -25,6 +25,7 @@ OOM_MARKERS = ("out of memory", "resource_exhausted", "outofmemoryerror", "oom w
 
 
 PARENT_ENV = "BENCH_PARENT_PID"
+CPU_SET_ENV = "BENCH_CPU_SET"  # set by bench.executors for a pooled worker: the cores it may use
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
@@ -62,10 +63,13 @@ def pin_cores(threads: int) -> list[int]:
 
 
 def prepare_process(threads: int | None, device: str) -> dict[str, str]:
-    """Environment every framework reads at import; returns what was set, for provenance."""
+    """Environment every framework reads at import; returns what was set, for provenance. A worker of a
+    GPU pool is given its own cores (``BENCH_CPU_SET``); its frameworks then use that many threads."""
     env: dict[str, str] = {}
     if device == "cpu":
         env["CUDA_VISIBLE_DEVICES"] = ""  # a CPU row must not touch (or allocate on) a GPU
+    cpu_set = [int(c) for c in os.environ.get(CPU_SET_ENV, "").split(",") if c.strip()]
+    threads = threads or (len(cpu_set) if cpu_set else None)
     if threads:
         env.update({"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)})
     os.environ.update(env)  # before the registry below imports NumPy, whose BLAS reads them at load
@@ -75,7 +79,10 @@ def prepare_process(threads: int | None, device: str) -> dict[str, str]:
         env.update(reg.worker_env(threads, device))
     os.environ.update(env)
     # The one control that binds every framework the same way: the cores the process may use.
-    if threads and hasattr(os, "sched_setaffinity"):
+    if cpu_set and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, cpu_set)
+        env["cpu_affinity"] = ",".join(map(str, cpu_set))
+    elif threads and hasattr(os, "sched_setaffinity"):
         env["cpu_affinity"] = ",".join(map(str, pin_cores(threads)))
     return env
 

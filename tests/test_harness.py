@@ -96,18 +96,17 @@ def test_plan_interleaves_rounds() -> None:
 
 def test_sweep_continues_after_a_crash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A job whose worker dies by signal becomes a row; the next job still runs."""
-    real = runner.run_worker
+    from bench import executors
+
+    real = runner.start_worker
     calls: list[str] = []
 
-    def fake(task: str, params: dict[str, Any], **kw: Any) -> runner.Outcome:
+    def fake(task: str, params: dict[str, Any], **kw: Any) -> runner.Running:  # what each job's worker does
         fw = params["config"]["model"]["framework"]
         calls.append(fw)
-        if fw == "torch":
-            return real("crash", {"how": "signal"}, timeout=60)
-        return runner.Outcome("ok", {"samples_ns": [5, 6, 7], "compile_ns": 9, "flops_per_step": 10,
-                                     "data_source": "synthetic"})
+        return real("crash", {"how": "signal" if fw == "torch" else "probe"})
 
-    monkeypatch.setattr(sweep, "run_worker", fake)
+    monkeypatch.setattr(executors, "start_worker", fake)
     monkeypatch.setattr(sweep.registry, "is_available", lambda fw: True)
     jobs = sweep.plan(["torch", "jax"], ["train"], [8], [False], _base())
     recs = sweep.execute(jobs, tmp_path, timeout=60)

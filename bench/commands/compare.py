@@ -17,9 +17,9 @@ STEPS = 20  # timed steps per process and variant before the --target-ci rule (3
 
 ROUNDS = 3  # worker processes per config (an LRN pair's worker holds both variants): the unit of every interval
 MAX_ROUNDS = 3  # with --target-ci, processes are added up to this many (raise it: the default suite must fit 12 min)
-TIMING_DESTS = ("mode", "steps", "warmup", "compile", "rounds", "max_rounds", "dropout", "block_steps", "target_ci",
-                "max_steps",
-                "include_transfer", "lrn_impl", "seed", "data", "data_dir", "no_download")
+TIMING_DESTS = ("executor", "gpus", "address", "accelerator_type", "mode", "steps", "warmup", "compile", "rounds",
+                "max_rounds", "dropout", "block_steps", "target_ci", "max_steps", "include_transfer", "lrn_impl",
+                "seed", "data", "data_dir", "no_download")
 
 
 def add_parser(sub: Any) -> None:
@@ -36,6 +36,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--no-layer", action="store_true", help="with --lrn both: skip the layer micro-benchmark")
     p.add_argument("--layer-steps", type=options.positive, default=12,
                    help="timed calls per layer variant, at the first --batch-size [12]")
+    options.add_executor(p)
     options.finish(p, main)
 
 
@@ -59,6 +60,7 @@ def main(args: argparse.Namespace) -> int:
                        "(drop --no-layer, or name FW=IMPL)")
     rounds = args.rounds
     max_rounds = common.max_rounds(args, rounds, MAX_ROUNDS)
+    executor = options.make_executor(args, common.resolve_device(args.device))
     sel = common.prepare(args, "compare", lrn_used=args.lrn != "off" or args.layer)
     modes = ["train", "forward"] if args.mode == "both" else [args.mode]
     lrn_params = dataclasses.asdict(sel.base.model.lrn_params)  # the validated config, not the raw options
@@ -79,13 +81,16 @@ def main(args: argparse.Namespace) -> int:
             configs = [replace(base, mode=mode, batch_size=b, model=replace(
                 base.model, framework=fw, compile=compile_modes.get(fw), lrn_impl=chosen.get(fw)))
                 for b in args.batch_size for mode in modes for fw in sel.frameworks]
+            if args.accelerator_type:  # every pair once per GPU type (Ray)
+                configs = [replace(c, extra={**c.extra, "accelerator_type": t}) for c in configs
+                           for t in args.accelerator_type]
             compare.run_pairs(sel.run_dir, configs, rounds, args.timeout, show, after_each, notify=say,
-                              max_rounds=max_rounds)
+                              max_rounds=max_rounds, executor=executor)
         else:
             jobs = sweep.plan(sel.frameworks, modes, args.batch_size, options.LRN_MODES[args.lrn], base, rounds=rounds,
-                              compile_modes=compile_modes, lrn_impls=chosen)
+                              compile_modes=compile_modes, lrn_impls=chosen, accelerator_types=args.accelerator_type)
             sweep.execute(jobs, sel.run_dir, args.timeout, progress=show, after_each=after_each, notify=say,
-                          max_rounds=max_rounds)
+                          max_rounds=max_rounds, executor=executor)
 
     n_jobs = 1 + (0 if args.layer else len(args.batch_size) * len(modes) * len(sel.frameworks) * rounds)
     title = "bench compare --lrn" if pairs else ("bench compare --layer" if args.layer else "bench compare")

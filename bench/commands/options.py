@@ -282,3 +282,28 @@ def parse_exports(values: list[list[str]] | None) -> list[tuple[str, str]]:
             raise UsageError(f"invalid --export format {kind!r}; allowed: {', '.join(FORMATS)}")
         out.append((kind, path))
     return out
+
+
+def add_executor(p: argparse.ArgumentParser) -> None:
+    """Where the worker jobs run (bench.executors)."""
+    g = p.add_argument_group("where jobs run")
+    g.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="local: one job at a time on this machine (or one per GPU with --gpus); ray: each job a "
+                        "Ray task on a cluster (pip install 'bench[ray]') [default: local]")
+    g.add_argument("--gpus", metavar="all|0,1,...", help="local GPU pool: one timed job per GPU at a time, each "
+                   "worker seeing only its GPU and its own cores")
+    g.add_argument("--address", help="with --executor ray: the cluster to join (ray://host:10001, or auto) "
+                   "[default: start a local Ray]")
+    g.add_argument("--accelerator-type", nargs="+", metavar="TYPE", default=[],
+                   help="with --executor ray and GPU jobs: run every config on each of these Ray accelerator "
+                        "types (e.g. A100 H100); rows from different GPU models never pool")
+
+
+def make_executor(args: argparse.Namespace, device: str) -> Any:
+    from bench import executors
+
+    if args.accelerator_type and args.executor != "ray":
+        raise UsageError("--accelerator-type has no effect without --executor ray")
+    if args.accelerator_type and device != "gpu":
+        raise UsageError("--accelerator-type needs GPU jobs (--device gpu)")
+    return executors.make(args.executor, device, args.gpus, args.address)

@@ -26,6 +26,7 @@ def add_parser(sub: Any) -> None:
                                    f"over processes, so 3 or more [default: {ROUNDS}]",
                        max_rounds_help="with --target-ci: add processes up to this many per config while the "
                                        f"interval is wider [default: {MAX_ROUNDS_FACTOR} x --rounds]")
+    options.add_executor(p)
     options.finish(p, main)
 
 
@@ -39,13 +40,14 @@ def main(args: argparse.Namespace) -> int:
     if not any(lrn_modes):
         options.refuse(args, ["lrn_impl"], "without LRN (add --lrn on or --lrn both)")
     max_rounds = common.max_rounds(args, args.rounds, MAX_ROUNDS_FACTOR * args.rounds)
+    executor = options.make_executor(args, common.resolve_device(args.device))
     sel = common.prepare(args, "run", lrn_used=any(lrn_modes))
     modes = ["train", "forward"] if args.mode == "both" else [args.mode]
     jobs = sweep.plan(sel.frameworks, modes, args.batch_size, lrn_modes, sel.base, rounds=args.rounds,
-                      compile_modes=compile_modes, lrn_impls=lrn_impls)
+                      compile_modes=compile_modes, lrn_impls=lrn_impls, accelerator_types=args.accelerator_type)
 
     def work(show: Callable[[str], None], after_each: Callable[[], None], say: Callable[[str], None]) -> None:
         sweep.execute(jobs, sel.run_dir, args.timeout, progress=show, after_each=after_each, notify=say,
-                      max_rounds=max_rounds)
+                      max_rounds=max_rounds, executor=executor)
 
     return common.execute_and_report(args, sel, "bench run", len(jobs), work)

@@ -2,7 +2,8 @@
 
 ``how``: raise, oom (MemoryError), signal (SIGKILL itself), exit (non-zero exit, no result file),
 hang (sleep; writes its pid to ``pidfile`` first), probe (what the worker process really has: its
-environment, CPU affinity and which frameworks were imported before the task ran).
+environment, CPU affinity and which frameworks were imported before the task ran), sleep (probe after
+``seconds``, with the wall-clock start and end, to see workers overlap).
 """
 
 from __future__ import annotations
@@ -32,7 +33,11 @@ def run(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
         os._exit(3)
     if how == "hang":
         time.sleep(3600)
+    started = time.time()
+    if how == "sleep":
+        time.sleep(float(params.get("seconds", 1.0)))
     modules = sorted({m for reg in registry.registrations().values() for m in reg.requires})
     return {"how": how, "environ": dict(os.environ), "pid": os.getpid(), "ppid": os.getppid(),
             "affinity": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-            "frameworks_imported": [m for m in modules if m in sys.modules]}
+            "frameworks_imported": [m for m in modules if m in sys.modules], "started": started,
+            "ended": time.time()}
