@@ -3,14 +3,18 @@
 (the default benchmark suite), ``parity``, ``perf`` (the pytest-benchmark suite, one pytest process
 per framework).
 
-Every install goes through constraints-cpu.txt so a CPU-only machine gets the CPU wheels; set
-BENCH_CONSTRAINTS="" to install without it (GPU machines wanting the CUDA builds).
+Installs are pinned: on a machine where ``nvidia-smi -L`` lists a GPU, the CUDA builds of the three
+frameworks (extra ``gpu``, constraints-gpu.txt); elsewhere the CPU wheels (extra ``all``,
+constraints-cpu.txt). ``BENCH_GPU=1`` / ``BENCH_GPU=0`` forces either; ``BENCH_CONSTRAINTS=FILE`` (or
+``""``: none) overrides the constraints file.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import nox
@@ -19,16 +23,37 @@ nox.options.default_venv_backend = "virtualenv"
 nox.options.reuse_existing_virtualenvs = True
 nox.options.sessions = ["tests"]
 
-CONSTRAINTS = os.environ.get("BENCH_CONSTRAINTS", "constraints-cpu.txt")
-TEST_DEPS = ("pytest", "hypothesis", "pytest-benchmark")
+
+
+def _has_gpu() -> bool:
+    forced = os.environ.get("BENCH_GPU")
+    if forced in ("0", "1"):
+        return forced == "1"
+    if shutil.which("nvidia-smi") is None:
+        return False
+    try:
+        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return out.returncode == 0 and "GPU" in out.stdout
+
+
+GPU = _has_gpu()
+FRAMEWORKS_EXTRA = "gpu" if GPU else "all"  # every framework: their CUDA builds on a GPU machine
+CONSTRAINTS = os.environ.get("BENCH_CONSTRAINTS", "constraints-gpu.txt" if GPU else "constraints-cpu.txt")
+TEST_DEPS = ("pytest", "hypothesis", "pytest-benchmark", "ray")
 # One session per framework extra in pyproject.toml (the extras are the frameworks' install recipes;
 # read with a pattern, since tomllib needs Python 3.11 and nox may run on 3.10).
 _PYPROJECT = Path(__file__).with_name("pyproject.toml").read_text()
 _EXTRAS_TABLE = _PYPROJECT.split("[project.optional-dependencies]", 1)[1].split("\n[", 1)[0]
-FRAMEWORK_EXTRAS = [name for name in re.findall(r"^(\w[\w-]*)\s*=", _EXTRAS_TABLE, re.M) if name != "all"]
+NOT_FRAMEWORKS = ("all", "gpu", "ray")  # extras that are not one framework each
+FRAMEWORK_EXTRAS = [name for name in re.findall(r"^(\w[\w-]*)\s*=", _EXTRAS_TABLE, re.M) if name not in NOT_FRAMEWORKS]
 
 
 def _install(session: nox.Session, *args: str) -> None:
+    if GPU:
+        session.log(f"NVIDIA GPU found: installing the CUDA builds ({CONSTRAINTS or 'unpinned'}); BENCH_GPU=0 for the "
+                    "CPU wheels")
     extra = ("-c", CONSTRAINTS) if CONSTRAINTS else ()
     session.install(*extra, *args)
 
@@ -36,7 +61,7 @@ def _install(session: nox.Session, *args: str) -> None:
 @nox.session
 def tests(session: nox.Session) -> None:
     """The whole suite with every framework installed."""
-    _install(session, "-e", ".[all]", *TEST_DEPS)
+    _install(session, "-e", f".[{FRAMEWORKS_EXTRA}]", *TEST_DEPS)
     session.run("pytest", *session.posargs)
 
 
@@ -56,7 +81,7 @@ for _framework in FRAMEWORK_EXTRAS:
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff on everything, mypy (strict) on bench/ and impls/ (frameworks installed, for their types)."""
-    _install(session, "-e", ".[all]", "ruff", "mypy", "pandas-stubs", "types-psutil", *TEST_DEPS)
+    _install(session, "-e", f".[{FRAMEWORKS_EXTRA}]", "ruff", "mypy", "pandas-stubs", "types-psutil", *TEST_DEPS)
     session.run("ruff", "check", "bench", "impls", "tests", "noxfile.py")
     session.run("mypy", "bench", "impls")
 
@@ -66,7 +91,7 @@ def bench(session: nox.Session) -> None:
     """The default suite: train and forward steps at batch 128 for every installed framework, LRN off and
     on (interleaved), the LRN layer micro-benchmark and the frameworks side by side. Arguments pass
     through: ``nox -s bench -- --steps 20``."""
-    _install(session, "-e", ".[all]")
+    _install(session, "-e", f".[{FRAMEWORKS_EXTRA}]")
     session.run("python", "-m", "bench", "compare", "--lrn", *session.posargs)
 
 
@@ -74,7 +99,7 @@ def bench(session: nox.Session) -> None:
 def parity(session: nox.Session) -> None:
     """Train every framework on MNIST (2 epochs) and compare accuracy; ``nox -s parity -- --quick`` for
     the CI-sized run."""
-    _install(session, "-e", ".[all]")
+    _install(session, "-e", f".[{FRAMEWORKS_EXTRA}]")
     session.run("python", "-m", "bench", "parity", *session.posargs)
 
 
@@ -85,7 +110,7 @@ def perf(session: nox.Session) -> None:
     framework: ``nox -s perf -- --benchmark-autosave --benchmark-save-data``, then
     ``nox -s perf -- --benchmark-compare``; ``bench check`` gates two saves. BENCH_PERF_FRAMEWORKS=torch,jax
     picks some."""
-    _install(session, "-e", ".[all]", *TEST_DEPS)
+    _install(session, "-e", f".[{FRAMEWORKS_EXTRA}]", *TEST_DEPS)
     wanted = [f for f in os.environ.get("BENCH_PERF_FRAMEWORKS", ",".join(FRAMEWORK_EXTRAS)).split(",") if f]
     storage_given = any(a.startswith("--benchmark-storage") for a in session.posargs)
     for framework in wanted:

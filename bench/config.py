@@ -16,6 +16,10 @@ from impls import spec
 DEVICES: tuple[str, ...] = ("cpu", "gpu")
 MODES: tuple[str, ...] = ("train", "forward")
 INIT_SCHEMES: tuple[str, ...] = ("he", "book")
+# strict: float32 everywhere (TF32 off, highest matmul precision), what parity and verify rest on;
+# default: each framework's own GPU default (TF32 on Ampere and newer), the speed users get. The same
+# numerics on a CPU.
+PRECISIONS: tuple[str, ...] = ("strict", "default")
 
 
 def _choice(what: str, value: object, allowed: tuple[str, ...]) -> None:
@@ -51,6 +55,7 @@ class ModelConfig:
     lrn_bias: float = spec.LRN_BIAS
     lrn_alpha: float = spec.LRN_ALPHA
     lrn_beta: float = spec.LRN_BETA
+    precision: str = "strict"
 
     @property
     def lrn_params(self) -> spec.LrnParams:
@@ -60,6 +65,7 @@ class ModelConfig:
         reg = registry.get(self.framework)
         _choice("device", self.device, DEVICES)
         _choice("init scheme", self.init, INIT_SCHEMES)
+        _choice("precision", self.precision, PRECISIONS)
         if self.compile is None:
             object.__setattr__(self, "compile", reg.compile_modes[0])
         _choice(f"compile mode for {self.framework}", self.compile, reg.compile_modes)

@@ -7,7 +7,8 @@ level) so they load straight into pandas.
 
 Schema history: 1 had no host/gpu in the key and ``_mb`` memory columns (holding MiB); 2 adds
 ``host`` and ``gpu`` to the key (recorded by the worker) and renames the columns ``_mib``.
-Version-1 records still load: their host and GPU are unknown (empty).
+3 adds ``precision`` to the key (strict float32, the only mode before, or the framework's default).
+Version-1 and 2 records still load: host and GPU unknown (empty) for 1, precision ``strict``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import datetime as dt
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 KINDS = ("measure", "gemm", "lrn_layer", "parity", "trajectory", "profile")
 
 
@@ -48,6 +49,7 @@ class KeyFields:
     threads: int | None
     host: str
     gpu: str | None
+    precision: str = "strict"  # strict float32 (TF32 off, highest matmul precision) or each framework's default
 
 
 @dataclass(frozen=True, order=True)
@@ -66,10 +68,12 @@ class JobKey(KeyFields):
         return cls(framework=str(d["framework"]), mode=str(d["mode"]), batch_size=int(d["batch_size"]),
                    lrn=bool(d["lrn"]), compile=str(d["compile"]), lrn_impl=str(d["lrn_impl"]),
                    device=str(d["device"]), threads=None if d.get("threads") is None else int(d["threads"]),
-                   host=str(d.get("host") or ""), gpu=d.get("gpu") or None)
+                   host=str(d.get("host") or ""), gpu=d.get("gpu") or None,
+                   precision=str(d.get("precision") or "strict"))
 
     def label(self) -> str:
-        return f"{self.framework} {self.mode} batch {self.batch_size} LRN {'on' if self.lrn else 'off'}"
+        default = " default precision" if self.precision != "strict" else ""
+        return f"{self.framework} {self.mode} batch {self.batch_size} LRN {'on' if self.lrn else 'off'}{default}"
 
 
 # Result fields a worker returns for one measurement; anything else it returns is kept in ``extra``.

@@ -26,7 +26,8 @@ def verify_table(results: list[VerifyResult], console: Console) -> None:
     table.add_column("quantity", no_wrap=True)
     table.add_column("tolerance", justify="right")
     for r in results:
-        mode = f"\n{r.describe.get('compile_mode', '')}" if r.describe else ""
+        mode = (f"\n{r.describe.get('compile_mode', '')} {r.describe.get('lrn_impl_mode', '')}".rstrip()
+                if r.describe else "")
         table.add_column(f"{r.framework}\nLRN {'on' if r.lrn else 'off'}{mode}", justify="right", no_wrap=True)
     quantities: list[tuple[str, float]] = []
     for r in results:

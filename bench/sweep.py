@@ -24,7 +24,7 @@ def key_of(config: RunConfig) -> JobKey:
     ident = env.identity(m.device)
     return JobKey(framework=m.framework, mode=config.mode, batch_size=config.batch_size, lrn=m.lrn,
                   compile=str(m.compile), lrn_impl=str(m.lrn_impl), device=m.device, threads=m.threads,
-                  host=str(ident["host"]), gpu=ident["gpu"])
+                  host=str(ident["host"]), gpu=ident["gpu"], precision=m.precision)
 
 
 @dataclass(frozen=True)

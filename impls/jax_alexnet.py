@@ -32,44 +32,45 @@ from impls import spec
 HIGHEST = lax.Precision.HIGHEST
 
 
-def _window_sum(sq: jax.Array, impl: str, r: int) -> jax.Array:
+def _window_sum(sq: jax.Array, impl: str, r: int, precision: Any = HIGHEST) -> jax.Array:
     if impl == "reduce_window":
         return lax.reduce_window(sq, 0.0, lax.add, (1, 1, 1, 2 * r + 1), (1, 1, 1, 1), ((0, 0), (0, 0), (0, 0), (r, r)))
     c = sq.shape[-1]
     if impl == "matmul":
         idx = np.arange(c)
         band = jnp.asarray((np.abs(idx[:, None] - idx[None, :]) <= r).astype(np.float32))
-        return jnp.matmul(sq, band, precision=HIGHEST)
+        return jnp.matmul(sq, band, precision=precision)
     if impl == "conv":
         flat = sq.reshape(-1, c, 1)
         kernel = jnp.ones((2 * r + 1, 1, 1), sq.dtype)
         out = lax.conv_general_dilated(flat, kernel, (1,), ((r, r),), dimension_numbers=("NWC", "WIO", "NWC"),
-                                       precision=HIGHEST)
+                                       precision=precision)
         return out.reshape(sq.shape)
     raise ValueError(f"unknown JAX LRN implementation {impl!r}")
 
 
-def lrn(x: jax.Array, impl: str = "reduce_window", p: spec.LrnParams = spec.DEFAULT_LRN) -> jax.Array:
-    d = p.bias + p.alpha * _window_sum(x * x, impl, p.depth_radius)
+def lrn(x: jax.Array, impl: str = "reduce_window", p: spec.LrnParams = spec.DEFAULT_LRN,
+        precision: Any = HIGHEST) -> jax.Array:
+    d = p.bias + p.alpha * _window_sum(x * x, impl, p.depth_radius, precision)
     return x * lax.pow(d, jnp.asarray(-p.beta, x.dtype))
 
 
 ScopeFn = Callable[[dict[str, jax.Array], jax.Array, Any], jax.Array]
 
 
-def scope_fn(scope: spec.Scope, *, lrn_impl: str, rate: float,
-             lrn_params: spec.LrnParams = spec.DEFAULT_LRN) -> ScopeFn:
+def scope_fn(scope: spec.Scope, *, lrn_impl: str, rate: float, lrn_params: spec.LrnParams = spec.DEFAULT_LRN,
+             precision: Any = HIGHEST) -> ScopeFn:
     """The computation of one scope, ``f(params, x, dropout_key)``: the model runs these in order, the
     isolated timing one alone."""
     name = scope.layer
     if scope.kind == "conv":
         def conv(params: dict[str, jax.Array], x: jax.Array, key: Any) -> jax.Array:
             y = lax.conv_general_dilated(x, params[f"{name}.w"], (1, 1), "SAME",
-                                         dimension_numbers=("NHWC", "HWIO", "NHWC"), precision=HIGHEST)
+                                         dimension_numbers=("NHWC", "HWIO", "NHWC"), precision=precision)
             return jax.nn.relu(y + params[f"{name}.b"])
         return conv
     if scope.kind == "lrn":
-        return lambda params, x, key: lrn(x, lrn_impl, lrn_params)
+        return lambda params, x, key: lrn(x, lrn_impl, lrn_params, precision)
     if scope.kind == "pool":
         return lambda params, x, key: lax.reduce_window(x, -jnp.inf, lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "SAME")
     if scope.kind == "flatten":
@@ -78,7 +79,7 @@ def scope_fn(scope: spec.Scope, *, lrn_impl: str, rate: float,
         relu = next(layer.relu for layer in spec.LAYERS if layer.name == name)
 
         def dense(params: dict[str, jax.Array], x: jax.Array, key: Any) -> jax.Array:
-            y = jnp.matmul(x, params[f"{name}.w"], precision=HIGHEST) + params[f"{name}.b"]
+            y = jnp.matmul(x, params[f"{name}.w"], precision=precision) + params[f"{name}.b"]
             return jax.nn.relu(y) if relu else y
         return dense
     if scope.kind == "dropout":
@@ -92,7 +93,8 @@ def scope_fn(scope: spec.Scope, *, lrn_impl: str, rate: float,
 
 
 def forward(params: dict[str, jax.Array], x: jax.Array, *, use_lrn: bool, lrn_impl: str, rate: float,
-            key: jax.Array | None, lrn_params: spec.LrnParams = spec.DEFAULT_LRN) -> jax.Array:
+            key: jax.Array | None, lrn_params: spec.LrnParams = spec.DEFAULT_LRN,
+            precision: Any = HIGHEST) -> jax.Array:
     for scope in spec.scopes(use_lrn):
         if scope.kind in ("loss", "optimizer"):
             continue
@@ -100,7 +102,8 @@ def forward(params: dict[str, jax.Array], x: jax.Array, *, use_lrn: bool, lrn_im
         if scope.kind == "dropout" and key is not None and rate > 0:
             key, sub = jax.random.split(key)
         with jax.named_scope(scope.name):  # names the ops for the profiler; costs nothing at run time
-            x = scope_fn(scope, lrn_impl=lrn_impl, rate=rate, lrn_params=lrn_params)(params, x, sub)
+            fn = scope_fn(scope, lrn_impl=lrn_impl, rate=rate, lrn_params=lrn_params, precision=precision)
+            x = fn(params, x, sub)
     return x
 
 
@@ -115,8 +118,10 @@ class JaxAlexNet(FrameworkAdapter):
         except RuntimeError as exc:
             raise RuntimeError(f"device {cfg.device} requested but JAX has no {platform} backend: {exc}") from exc
         self.opt = optax.adam(spec.ADAM_LR, b1=spec.ADAM_BETA1, b2=spec.ADAM_BETA2, eps=spec.ADAM_EPS)
+        # strict: every conv and matmul asks for full float32 itself; default: the backend's own choice
+        self.precision = HIGHEST if cfg.precision == "strict" else None
         fwd = functools.partial(forward, use_lrn=cfg.lrn, lrn_impl=str(cfg.lrn_impl), rate=cfg.dropout,
-                                lrn_params=cfg.lrn_params)
+                                lrn_params=cfg.lrn_params, precision=self.precision)
 
         def loss_fn(params: Any, x: jax.Array, y: jax.Array, key: jax.Array) -> jax.Array:
             logits = fwd(params, x, key=key)
@@ -136,7 +141,7 @@ class JaxAlexNet(FrameworkAdapter):
         self._train = jax.jit(train, donate_argnums=(0, 1, 2))
         self._grads = jax.jit(grads)
         self._infer = jax.jit(functools.partial(fwd, key=None))
-        self._lrn = jax.jit(functools.partial(lrn, impl=str(cfg.lrn_impl), p=cfg.lrn_params))
+        self._lrn = jax.jit(functools.partial(lrn, impl=str(cfg.lrn_impl), p=cfg.lrn_params, precision=self.precision))
         self.last: Any = None
 
     def set_weights(self, weights: dict[str, np.ndarray]) -> None:
@@ -197,7 +202,8 @@ class JaxAlexNet(FrameworkAdapter):
     def describe(self) -> dict[str, str]:
         lrn_desc = {"reduce_window": "lax.reduce_window channel sum", "matmul": "banded 0/1 matmul channel sum",
                     "conv": "1-D conv of ones over channels"}[str(self.config.lrn_impl)]
-        return {"compile": "jax.jit (donated state)", "lrn_impl": lrn_desc}
+        return {"compile": "jax.jit (donated state)", "lrn_impl": lrn_desc,
+                "precision": "HIGHEST on every conv and matmul" if self.precision else "backend default"}
 
     # --- profiling ------------------------------------------------------------------------------
     def profile(self, batch: Any, mode: str, steps: int, trace_dir: Path) -> Profile:
@@ -259,7 +265,8 @@ class JaxAlexNet(FrameworkAdapter):
                 return optax.softmax_cross_entropy_with_integer_labels(t, y).mean()
         else:
             x = self._put(np.maximum(rng.normal(0, 1, (batch_size, *shape)), 0), np.float32)
-            inner = scope_fn(scope, lrn_impl=str(cfg.lrn_impl), rate=cfg.dropout, lrn_params=cfg.lrn_params)
+            inner = scope_fn(scope, lrn_impl=str(cfg.lrn_impl), rate=cfg.dropout, lrn_params=cfg.lrn_params,
+                             precision=self.precision)
 
             def fn(p: Any, t: jax.Array) -> jax.Array:
                 return inner(p, t, key if mode == "train" else None)

@@ -38,7 +38,7 @@ class TensorFlowAlexNet(FrameworkAdapter):
                     tf.config.experimental.set_memory_growth(gpu, True)
                 except RuntimeError:
                     pass
-            tf.config.experimental.enable_tensor_float_32_execution(False)
+            tf.config.experimental.enable_tensor_float_32_execution(cfg.precision == "default")
             self.device = "/GPU:0"
         else:
             self.device = "/CPU:0"
@@ -197,7 +197,9 @@ class TensorFlowAlexNet(FrameworkAdapter):
         if self.config.lrn_impl == "xla":
             lrn += " (jit_compile=True)"
         mode = {"function": "tf.function", "xla": "tf.function(jit_compile=True)", "eager": "eager"}
-        return {"compile": mode[str(self.config.compile)], "lrn_impl": lrn}
+        tf32 = "TF32 on" if self.config.precision == "default" else "TF32 off"
+        return {"compile": mode[str(self.config.compile)], "lrn_impl": lrn,
+                "precision": tf32 if self.config.device == "gpu" else "float32 (CPU)"}
 
     # --- profiling ------------------------------------------------------------------------------
     def profile(self, batch: Any, mode: str, steps: int, trace_dir: Path) -> Profile:

@@ -74,7 +74,7 @@ def prepare(args: argparse.Namespace, prefix: str, lrn_used: bool) -> Selection:
     for fw in frameworks:  # LRN parameters against every backend that will run them (GPU kernel limits)
         ModelConfig(fw, lrn=True, device=device, **lrn)
     base = RunConfig(ModelConfig(frameworks[0], device=device, threads=args.threads, seed=args.seed,
-                                 dropout=args.dropout, **lrn),
+                                 dropout=args.dropout, precision=getattr(args, "precision", "strict"), **lrn),
                      steps=args.steps, warmup=args.warmup, block_steps=getattr(args, "block_steps", 0),
                      include_transfer=getattr(args, "include_transfer", False), target_ci=target_ci,
                      max_steps=getattr(args, "max_steps", 0))

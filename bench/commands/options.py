@@ -87,6 +87,13 @@ def add_device(p: argparse.ArgumentParser) -> None:
                    help="auto: a GPU when NVML sees one [default: auto]")
 
 
+def add_precision(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--precision", choices=("strict", "default"), default="strict",
+                   help="strict: float32 everywhere (TF32 off, highest matmul precision), what verify and parity "
+                        "prove; default: each framework's own GPU default (TF32 on), the speed users get "
+                        "[default: strict]")
+
+
 def add_threads(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=threads, help="intra-op threads and CPU cores (the last N), the same for "
                    f"every framework; at most {usable_cores()} here [default: each framework's own]")
@@ -146,6 +153,7 @@ def add_timing(p: argparse.ArgumentParser, steps: int, warmup: int, target_ci: f
                    help=f"untimed steps after the first [default: {warmup}]")
     add_compile(p)
     add_device(p)
+    add_precision(p)
     add_threads(p)
     p.add_argument("--rounds", type=positive, default=rounds, help=rounds_help)
     p.add_argument("--max-rounds", type=positive, help=max_rounds_help)

@@ -43,6 +43,7 @@ def add_parser(sub: Any) -> None:
                    "(torch: Chrome JSON; JAX: Perfetto JSON and XPlane; TensorFlow: XPlane and Chrome JSON)")
     options.add_compile(p)
     options.add_device(p)
+    options.add_precision(p)
     options.add_threads(p)
     p.add_argument("--seed", type=options.non_negative, default=0)
     p.add_argument("--dropout", type=float, default=0.25)

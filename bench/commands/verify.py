@@ -17,6 +17,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--batch-size", type=options.positive, default=32,
                    help="images checked (the float64 reference needs ~6 MiB each) [default: 32]")
     options.add_compile(p)
+    options.add_lrn_impl(p, fastest=False)
+    options.add_device(p)
+    options.add_precision(p)
     p.add_argument("--timeout", type=options.positive_float, default=600.0, help="seconds per worker [600]")
     options.add_data(p, default="mnist")
     options.finish(p, main)
@@ -43,6 +46,11 @@ def main(args: argparse.Namespace) -> int:
 
     frameworks = options.parse_frameworks(args.frameworks)
     compile_modes = options.parse_compile(args.compile)
+    lrn_impls = options.parse_lrn_impl(args.lrn_impl)
+    if isinstance(lrn_impls, str):
+        raise UsageError("--lrn-impl fastest is chosen by bench compare's layer benchmark; name one per framework "
+                         "(FW=IMPL) to verify it")
+    device = common.resolve_device(args.device)
     if args.frameworks:
         for fw in frameworks:
             registry.require(fw)
@@ -54,11 +62,13 @@ def main(args: argparse.Namespace) -> int:
     images = ds.train_images[: args.batch_size]
     labels = ds.train_labels[: args.batch_size]
     console = common.make_console()
-    console.print(f"Verifying {', '.join(frameworks)} on {len(images)} {ds.source} images ({ds.location}), "
-                  "canonical he init seed 0, dropout off, each framework in its own process.")
+    console.print(f"Verifying {', '.join(frameworks)} on {len(images)} {ds.source} images ({ds.location}) on "
+                  f"{device}, {args.precision} precision (tolerances: bench/verify.py), canonical he init seed 0, "
+                  "dropout off, each framework in its own process.")
     with console.status("verifying", refresh_per_second=1) as status:
         results = verify.run(frameworks, options.LRN_MODES[args.lrn], images, labels, timeout=args.timeout,
-                             progress=lambda s: status.update(f"verifying {s}"), compile_modes=compile_modes)
+                             progress=lambda s: status.update(f"verifying {s}"), compile_modes=compile_modes,
+                             lrn_impls=lrn_impls, device=device, precision=args.precision)
     render.verify_table(results, console)
     ok = all(r.passed for r in results if r.status != "skipped") and any(r.status == "ok" for r in results)
     console.print("[green]All frameworks match the reference.[/]" if ok else "[bold red]Verification failed.[/]")
