@@ -195,7 +195,7 @@ def run_slot(config: RunConfig, sides: Sequence[Side], slot: int, session: str, 
     try:
         for side in order:  # one at a time: each builds and compiles with the machine to itself
             channel, theirs = Channel.pair()
-            running = start_worker("lockstep", {"config": config.to_dict(), "fd": theirs.fileno()},
+            running = start_worker("lockstep", {"config": config.to_minimal_dict(), "fd": theirs.fileno()},
                                    threads=config.model.threads, device=config.model.device, source=side.source,
                                    pass_fds=(theirs.fileno(),))
             theirs.close()

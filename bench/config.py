@@ -6,7 +6,7 @@ fails fast with one line that says what was received and what is allowed.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, Field, asdict, dataclass, field, fields
 from typing import Any
 
 from bench import registry
@@ -20,6 +20,12 @@ INIT_SCHEMES: tuple[str, ...] = ("he", "book")
 # default: each framework's own GPU default (TF32 on Ampere and newer), the speed users get. The same
 # numerics on a CPU.
 PRECISIONS: tuple[str, ...] = ("strict", "default")
+
+
+def _default(f: Field[Any]) -> Any:
+    if f.default is not MISSING:
+        return f.default
+    return f.default_factory() if f.default_factory is not MISSING else MISSING
 
 
 def _choice(what: str, value: object, allowed: tuple[str, ...]) -> None:
@@ -120,6 +126,16 @@ class RunConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def to_minimal_dict(self) -> dict[str, Any]:
+        """Only what differs from the defaults: what a worker of another revision is sent (``bench ab``),
+        so a revision that predates an option still runs any job that leaves it at its default."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)
+               if f.name != "model" and getattr(self, f.name) != _default(f)}
+        model = self.model
+        out["model"] = {f.name: getattr(model, f.name) for f in fields(model)
+                        if f.name == "framework" or getattr(model, f.name) != _default(f)}
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RunConfig:

@@ -141,3 +141,28 @@ def test_ab_end_to_end_and_resume(tmp_path: Path, numpy_framework: str) -> None:
                            text=True, timeout=900, env={**os.environ, "COLUMNS": "200"})
     assert again.returncode in (0, 1) and "0 lockstep pairs" in again.stdout
     assert len(storage.read_records(out / "base")) == 2  # nothing measured twice
+
+
+def test_a_job_leaves_out_what_is_at_its_default() -> None:
+    """Workers of an older revision run any job that leaves newer options at their defaults."""
+    cfg = RunConfig(ModelConfig("torch"), mode="forward", batch_size=2, data="synthetic")
+    minimal = cfg.to_minimal_dict()
+    assert minimal == {"mode": "forward", "batch_size": 2, "data": "synthetic",
+                       "model": {"framework": "torch", "compile": "eager", "lrn_impl": "module"}}
+    assert RunConfig.from_dict(minimal) == cfg
+
+
+def test_a_revision_whose_workers_all_fail_is_one_line(clone: Path, tmp_path: Path) -> None:
+    index = {"GIT_INDEX_FILE": str(tmp_path / "index")}
+    _git(clone, "read-tree", "HEAD", **index)
+    path = tmp_path / "lockstep.py"
+    path.write_text((clone / "bench/tasks/lockstep.py").read_text().replace(
+        "    cfg = RunConfig.from_dict(params[\"config\"])\n",
+        "    raise TypeError(\"this revision cannot read the job\")\n"))
+    blob = _git(clone, "hash-object", "-w", str(path))
+    _git(clone, "update-index", "--cacheinfo", f"100644,{blob},bench/tasks/lockstep.py", **index)
+    broken = _git(clone, "commit-tree", _git(clone, "write-tree", **index), "-p", "HEAD", "-m", "broken worker")
+    out = _ab(clone, broken, "--frameworks", "torch", "--mode", "forward", "--batch-size", "2", "--steps", "2",
+              "--rounds", "2", "--warmup", "0", "--data", "synthetic", "--out", str(tmp_path / "job"))
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert "every pair failed on the base side" in out.stderr and "this revision cannot read the job" in out.stderr

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import ab, env, gate, report, runner, series, storage, sweep
+from bench import ab, env, gate, records, report, runner, series, storage, sweep
 from bench.commands import check, common, options
 from bench.errors import UsageError
 
@@ -117,6 +117,12 @@ def main(args: argparse.Namespace) -> int:
     if interrupted:
         console.print(f"[yellow]Interrupted: finished pairs are kept; continue with --resume --out {sel.run_dir}[/]")
         return 130
+    for side in sides:
+        ms = records.measurements(storage.read_records(side.run_dir))
+        if ms and not any(m.ok for m in ms):
+            raise UsageError(f"every pair failed on the {side.name} side ({side.rev.label()}): {ms[-1].error}; a "
+                             "revision's workers must accept the jobs this bench sends (results in "
+                             f"{sel.run_dir})")
     base, cand = (series.load([str(s.run_dir)], s.name) for s in sides)
     code = check.run_gate(args, base, cand, sel.run_dir, console,
                           title=f"bench ab: {revs['candidate'].label()} vs {revs['base'].label()}")
