@@ -162,7 +162,7 @@ def _close(live: _Live, timeout: float | None) -> Outcome:
         live.channel.send({"stop": True})
     except ChannelClosed:
         pass  # it exited on its own; its outcome says why
-    outcome = live.running.wait(timeout)
+    outcome = live.running.wait(timeout, from_now=True)  # it has been alive for the whole pair
     live.channel.close()
     return outcome
 

@@ -89,9 +89,10 @@ class Running:
     def kill(self) -> None:
         _kill(self.proc)
 
-    def wait(self, timeout: float | None = None) -> Outcome:
-        """Block until the worker exits, at most ``timeout`` s from its start (then it is killed)."""
-        remaining = None if timeout is None else max(0.0, timeout - (time.perf_counter() - self.start))
+    def wait(self, timeout: float | None = None, from_now: bool = False) -> Outcome:
+        """Block until the worker exits, at most ``timeout`` s from its start (or from now), then kill it."""
+        elapsed = 0.0 if from_now else time.perf_counter() - self.start
+        remaining = None if timeout is None else max(0.0, timeout - elapsed)
         try:
             return self._wait(remaining, timeout)
         finally:
