@@ -83,7 +83,9 @@ def run(args: argparse.Namespace) -> None:
     base = git("rev-parse", "HEAD")
     planted = planted_commit(base, args.images)
     meta: dict[str, Any] = {"base": base, "planted": planted, "images": args.images, "argv": sys.argv, "gates": []}
-    extra = ["--rounds", str(args.pairs), "--steps", str(args.steps)] + (["--mode", args.mode] if args.mode else [])
+    extra = list(args.ab_args or [])
+    for flag, value in (("--rounds", args.pairs), ("--steps", args.steps), ("--mode", args.mode)):
+        extra += [flag, str(value)] if value else []
     for i in range(args.gates):
         for kind, cand in (("aa", base), ("ab", planted)):
             g = one_gate(base, cand, out / f"{kind}-{i}", extra)
@@ -142,11 +144,16 @@ def analyse(args: argparse.Namespace) -> None:
             pools[g["kind"]] += _pairs(Path(g["dir"]))
     out: dict[str, Any] = {"experiments": args.dirs, "planted_images": sorted({m["images"] for m in metas})}
     for kind in ("aa", "ab"):
-        gs = [g for g in gates_all if g["kind"] == kind]
+        gs = [g for g in gates_all if g["kind"] == kind and g["exit_code"] in (0, 1)]
+        detects = [json.loads((Path(g["dir"]) / "gate.json").read_text())["rows"][0]["detectable_pct"] for g in gs]
         out[kind] = {"gates": len(gs), "verdicts": {v: sum(g["verdict"] == v for g in gs) for v in gate.VERDICTS},
-                     "exit_codes": [g["exit_code"] for g in gs], "ratios": [g["ratio"] for g in gs],
-                     "wall_s": [round(g["wall_s"], 1) for g in gs], "pairs_pooled": len(pools[kind])}
-    logs = {k: np.log([np.median(b) / np.median(a) for a, b in pools[k]]) for k in pools}
+                     "exit_codes": [g["exit_code"] for g in gs], "ratios": [round(g["ratio"], 4) for g in gs],
+                     "intervals": [[round(x, 4) for x in g["ci"]] for g in gs], "detectable_pct": detects,
+                     "wall_s": [round(g["wall_s"], 1) for g in gs], "pairs_pooled": len(pools[kind]),
+                     "not_run": [g["dir"] for g in gates_all if g["kind"] == kind and g["exit_code"] not in (0, 1)]}
+    # each pair's statistic as the gate takes it: the median over turns of log(candidate_t / base_t)
+    logs = {k: np.array([np.median(np.log(np.asarray(b[:len(a)]) / np.asarray(a[:len(b)]))) for a, b in pools[k]])
+            for k in pools}
     out["pair_log_ratio"] = {k: {"mean": float(v.mean()), "sd": float(v.std(ddof=1)), "n": int(v.size),
                                  "min": float(v.min()), "max": float(v.max())} for k, v in logs.items()}
     out["planted_effect"] = float(np.exp(logs["ab"].mean() - logs["aa"].mean()))
@@ -169,15 +176,16 @@ def main() -> None:
     r = sub.add_parser("run")
     r.add_argument("--gates", type=int, default=6, help="gates of each kind (A/A, A/B), alternating")
     r.add_argument("--images", type=int, default=40, help="extra forward images per train step in the plant")
-    r.add_argument("--pairs", type=int, default=6)
-    r.add_argument("--steps", type=int, default=20)
+    r.add_argument("--pairs", type=int, help="lockstep pairs per gate [bench ab's default]")
+    r.add_argument("--steps", type=int, help="steps per side and pair [bench ab's default]")
     r.add_argument("--mode", choices=("train",), default=None)
     r.add_argument("--out", required=True)
     r.add_argument("--ci", action="store_true", help="assert A/A says no change and A/B is caught (exit 1 if not)")
+    r.add_argument("ab_args", nargs="*", help="more bench ab options, after --")
     a = sub.add_parser("analyse")
     a.add_argument("dirs", nargs="+")
     a.add_argument("--simulate", type=int, default=1000)
-    a.add_argument("--pairs", type=int, default=6, help="pairs per simulated gate (bench ab's default)")
+    a.add_argument("--pairs", type=int, default=8, help="pairs per simulated gate (bench ab's default)")
     a.add_argument("--save", help="write the analysis JSON here")
     args = p.parse_args()
     run(args) if args.cmd == "run" else analyse(args)

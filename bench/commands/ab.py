@@ -15,7 +15,7 @@ from bench import ab, env, gate, records, report, runner, series, storage, sweep
 from bench.commands import check, common, options
 from bench.errors import UsageError
 
-PAIRS = 6  # lockstep pairs per config: the units of the interval (t with 5 degrees of freedom)
+PAIRS = 8  # lockstep pairs per config: the units of the interval (t with 7 degrees of freedom)
 STEPS = 20  # timed steps per side and pair
 CHUNK = 1  # steps per turn (A B B A ...): step t of one side and of the other run moments apart
 WARMUP = 5
