@@ -1,7 +1,7 @@
 """Sessions: ``tests`` (everything, all frameworks), one per framework extra (``torch``,
 ``tensorflow``, ``jax``: the suite with that framework alone), ``lint`` (ruff + mypy), ``bench``
 (the default benchmark suite), ``parity``, ``perf`` (the pytest-benchmark suite, one pytest process
-per framework).
+per framework), ``gate`` (a small real A/A and A/B regression gate, as CI runs it).
 
 Installs are pinned: on a machine where ``nvidia-smi -L`` lists a GPU, the CUDA builds of the three
 frameworks (extra ``gpu``, constraints-gpu.txt); elsewhere the CPU wheels (extra ``all``,
@@ -117,3 +117,13 @@ def perf(session: nox.Session) -> None:
         storage = [] if storage_given else [f"--benchmark-storage=file://.benchmarks/{framework}"]
         session.run("pytest", "benchmarks", "-m", framework, "-p", "no:cacheprovider", "--benchmark-disable-gc",
                     *storage, *session.posargs)
+
+
+@nox.session
+def gate(session: nox.Session) -> None:
+    """A small real regression gate, as CI runs it: this commit against itself must say "no change", and
+    against a commit with a slowdown planted in torch's training step (made with git plumbing, on no
+    branch) it must fail. Batch 64, so it takes a few minutes on a 2-core machine."""
+    _install(session, "-e", ".[torch]")
+    session.run("python", "benchmarks/gate_experiment.py", "run", "--ci", "--gates", "1", "--images", "48",
+                "--out", "reports/ci-gate", "--", "--batch-size", "64", *session.posargs)

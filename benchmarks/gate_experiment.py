@@ -34,11 +34,9 @@ from bench import gate, series  # noqa: E402
 from bench.gate import Series  # noqa: E402
 
 PLANT_FILE = "impls/torch_alexnet.py"
-PLANT_ANCHOR = "        loss.backward()\n        self.opt.step()\n"
-PLANT = ("        loss.backward()\n"
-         "        with torch.no_grad():  # PLANTED by benchmarks/gate_experiment.py: extra work in every step\n"
-         "            self.model(x[:{images}])\n"
-         "        self.opt.step()\n")
+PLANT_AFTER = "        loss.backward()\n"  # the first one after "def train_step"
+PLANT = ("        with torch.no_grad():  # PLANTED by benchmarks/gate_experiment.py: extra work in every step\n"
+         "            self.model(x[:{images}])\n")
 
 
 def git(*args: str, env: dict[str, str] | None = None, data: bytes | None = None) -> str:
@@ -49,11 +47,13 @@ def git(*args: str, env: dict[str, str] | None = None, data: bytes | None = None
 
 def planted_commit(base: str, images: int) -> str:
     """A commit (reachable from no branch) that is ``base`` plus the plant; the working tree is untouched."""
-    text = git("show", f"{base}:{PLANT_FILE}")
-    if PLANT_ANCHOR not in text + "\n":
-        raise SystemExit(f"cannot plant: the anchor is no longer in {PLANT_FILE}")
-    blob = git("hash-object", "-w", "--stdin", data=(text + "\n").replace(PLANT_ANCHOR, PLANT.format(images=images))
-               .encode())
+    text = git("show", f"{base}:{PLANT_FILE}") + "\n"
+    step = text.find("    def train_step(")
+    at = text.find(PLANT_AFTER, step) if step >= 0 else -1
+    if at < 0:
+        raise SystemExit(f"cannot plant: no 'loss.backward()' in train_step of {PLANT_FILE} at {base}")
+    at += len(PLANT_AFTER)
+    blob = git("hash-object", "-w", "--stdin", data=(text[:at] + PLANT.format(images=images) + text[at:]).encode())
     index = {"GIT_INDEX_FILE": str(ROOT / ".git" / "bench-plant-index")}
     git("read-tree", base, env=index)
     git("update-index", "--cacheinfo", f"100644,{blob},{PLANT_FILE}", env=index)
