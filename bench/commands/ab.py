@@ -73,13 +73,7 @@ def _session(run_dir: Path, revs: dict[str, ab.Revision], resume: bool) -> str:
 
 def main(args: argparse.Namespace) -> int:
     options.refuse(args, NOT_HERE, "in bench ab (every pair runs --steps steps per side)")
-    compile_modes = options.parse_compile(args.compile)
-    lrn_impls = options.parse_lrn_impl(args.lrn_impl)
-    if isinstance(lrn_impls, str):
-        raise UsageError("--lrn-impl fastest needs the layer micro-benchmark; name one per framework (FW=IMPL)")
-    lrn_modes = options.LRN_MODES[args.lrn]
-    if not any(lrn_modes):
-        options.refuse(args, ["lrn_impl"], "without LRN (add --lrn on or --lrn both)")
+    compile_modes, lrn_impls, lrn_modes = options.lrn_choices(args)
     if args.rounds < 2:
         raise UsageError(f"--rounds {args.rounds}: a gate needs 2 or more pairs (an interval over one pair is none)")
     options.parse_exports(args.export)

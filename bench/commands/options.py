@@ -240,6 +240,24 @@ def parse_compile(values: list[str] | None) -> dict[str, str]:
     return parse_per_framework(values, "--compile", lambda r: r.compile_modes, "compile mode", "MODE")
 
 
+def parse_named_lrn_impl(values: list[str] | None) -> dict[str, str]:
+    """``--lrn-impl FW=IMPL`` where 'fastest' is not offered (only bench compare's layer benchmark picks it)."""
+    impls = parse_lrn_impl(values)
+    if isinstance(impls, str):
+        raise UsageError("--lrn-impl fastest needs the layer micro-benchmark: use 'bench compare --lrn --lrn-impl "
+                         "fastest', or name one per framework (FW=IMPL)")
+    return impls
+
+
+def lrn_choices(args: argparse.Namespace) -> tuple[dict[str, str], dict[str, str], list[bool]]:
+    """``--compile``, ``--lrn-impl`` (named) and ``--lrn``, validated together: an LRN variant without LRN
+    is refused."""
+    lrn_modes = LRN_MODES[args.lrn]
+    if not any(lrn_modes):
+        refuse(args, ["lrn_impl"], "without LRN (add --lrn on or --lrn both)")
+    return parse_compile(args.compile), parse_named_lrn_impl(args.lrn_impl), lrn_modes
+
+
 def parse_lrn_impl(values: list[str] | None) -> dict[str, str] | str:
     """``A=IMPL B=IMPL`` -> {framework: impl}; or ``fastest``."""
     items = [v for value in values or [] for v in value.split(",") if v]

@@ -15,7 +15,6 @@ from typing import Any
 
 from bench import env, plots, profile, records, registry, render, storage, sweep
 from bench.commands import common, options
-from bench.errors import UsageError
 from bench.runner import run_worker
 
 STEPS = 20
@@ -54,14 +53,7 @@ def add_parser(sub: Any) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    compile_modes = options.parse_compile(args.compile)
-    lrn_impls = options.parse_lrn_impl(args.lrn_impl)
-    if isinstance(lrn_impls, str):
-        raise UsageError("--lrn-impl fastest needs the layer micro-benchmark of bench compare; name one per "
-                         "framework (FW=IMPL)")
-    lrn_modes = options.LRN_MODES[args.lrn]
-    if not any(lrn_modes):
-        options.refuse(args, ["lrn_impl"], "without LRN (add --lrn on or --lrn both)")
+    compile_modes, lrn_impls, lrn_modes = options.lrn_choices(args)
     sel = common.prepare(args, "profile", lrn_used=any(lrn_modes))
     jobs = sweep.plan(sel.frameworks, [args.mode], args.batch_size, lrn_modes, sel.base, rounds=1,
                       compile_modes=compile_modes, lrn_impls=lrn_impls)

@@ -9,7 +9,6 @@ from typing import Any
 
 from bench import sweep
 from bench.commands import common, options
-from bench.errors import UsageError
 
 ROUNDS = 3  # worker processes per config: the unit every interval is taken over
 STEPS = 40  # timed steps per process (3 x 40 = 120 per config)
@@ -31,14 +30,7 @@ def add_parser(sub: Any) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    compile_modes = options.parse_compile(args.compile)
-    lrn_impls = options.parse_lrn_impl(args.lrn_impl)
-    if isinstance(lrn_impls, str):
-        raise UsageError("--lrn-impl fastest needs the layer micro-benchmark: use 'bench compare --lrn --lrn-impl "
-                         "fastest', or name one per framework (FW=IMPL)")
-    lrn_modes = options.LRN_MODES[args.lrn]
-    if not any(lrn_modes):
-        options.refuse(args, ["lrn_impl"], "without LRN (add --lrn on or --lrn both)")
+    compile_modes, lrn_impls, lrn_modes = options.lrn_choices(args)
     max_rounds = common.max_rounds(args, args.rounds, MAX_ROUNDS_FACTOR * args.rounds)
     executor = options.make_executor(args, common.resolve_device(args.device))
     sel = common.prepare(args, "run", lrn_used=any(lrn_modes))

@@ -46,10 +46,7 @@ def main(args: argparse.Namespace) -> int:
 
     frameworks = options.parse_frameworks(args.frameworks)
     compile_modes = options.parse_compile(args.compile)
-    lrn_impls = options.parse_lrn_impl(args.lrn_impl)
-    if isinstance(lrn_impls, str):
-        raise UsageError("--lrn-impl fastest is chosen by bench compare's layer benchmark; name one per framework "
-                         "(FW=IMPL) to verify it")
+    lrn_impls = options.parse_named_lrn_impl(args.lrn_impl)
     device = common.resolve_device(args.device)
     if args.frameworks:
         for fw in frameworks:
