@@ -155,6 +155,16 @@ def test_out_folder_with_results_needs_resume(tmp_path: Any, capsys: pytest.Capt
     (["parity", "--quick", "--epochs", "3"], "--epochs has no effect with --quick"),
     (["parity", "--lrn"], "parity trains one model per framework: use --lrn off or --lrn on (received both)"),
     (["env", "--no-probe", "--timeout", "5"], "--timeout has no effect with --no-probe"),
+    (["run", "--accelerator-type", "A100"], "--accelerator-type has no effect without --executor ray"),
+    (["run", "--address", "auto"], "--address has no effect without --executor ray"),
+    (["run", "--gpus", "all", "--device", "cpu"], "--gpus needs GPU jobs"),
+    (["compare", "--layer", "--executor", "ray"], "--executor has no effect with --layer"),
+    (["ab", "HEAD", "--target-ci", "3"], "--target-ci has no effect in bench ab"),
+    (["ab", "HEAD", "--rounds", "1"], "a gate needs 2 or more pairs"),
+    (["ab", "HEAD", "--noise-floor", "20", "--detect", "10"], "--detect (10%) must be above --noise-floor"),
+    (["check", "--baseline", "x", "--candidate", "y", "--export", "csv", "z"], "invalid --export format 'csv'"),
+    (["profile", "--lrn-impl", "torch=compiled"], "--lrn-impl has no effect without LRN"),
+    (["history", "report", "--store", "/nonexistent/store"], "no history store at /nonexistent/store"),
     # values this machine cannot honour
     (["run", "--threads", "100000"], "expected 1 to "),
     (["verify", "--batch-size", "100000"], "the float64 reference needs ~"),
@@ -186,7 +196,7 @@ def test_lrn_means_the_same_in_every_command() -> None:
     from bench.cli import build_parser
 
     parser = build_parser()
-    for command in ("run", "verify", "compare", "parity"):
+    for command in ("run", "verify", "compare", "parity", "profile"):
         assert parser.parse_args([command, "--lrn"]).lrn == "both", command
         assert parser.parse_args([command, "--lrn", "on"]).lrn == "on", command
 

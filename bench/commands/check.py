@@ -47,6 +47,8 @@ def run_gate(args: argparse.Namespace, base: series.Side, cand: series.Side, out
 
 
 def main(args: argparse.Namespace) -> int:
+    options.parse_exports(args.export)  # every option checked before anything is read
+    gate.Settings(args.alpha, args.noise_floor, args.detect)
     base, cand = series.load(args.baseline, "baseline"), series.load(args.candidate, "candidate")
     out_dir = storage.create_run_dir(args.out, prefix="check") if args.out else None
     return run_gate(args, base, cand, out_dir, common.make_console())
