@@ -35,9 +35,10 @@ def _cudnn_lrn(params: spec.LrnParams) -> list[str]:
 BUILTIN: tuple[Registration, ...] = (
     Registration(
         "torch", "impls.torch_alexnet:TorchAlexNet", requires=("torch",), extra="torch", packages=("torch",),
-        compile_modes=("eager", "compile"), lrn_impls=("module", "compiled"), gemm_priority=0,
+        compile_modes=("eager", "compile"), lrn_impls=("module", "compiled", "conv1x1"), gemm_priority=0,
         compile_help="eager, or the model under torch.compile",
-        lrn_impl_help="nn.LocalResponseNorm eager, or that module under torch.compile",
+        lrn_impl_help="nn.LocalResponseNorm eager, that module under torch.compile, or the channel sum as a 1x1 "
+                      "conv with a banded kernel (eager)",
         env_flags=("TORCH_ALLOW_TF32_CUBLAS_OVERRIDE",),
     ),
     Registration(

@@ -21,6 +21,42 @@ from bench.adapter import DeviceInfo, FrameworkAdapter, Gemm, Isolated, LrnLayer
 from impls import spec
 
 
+class _ChannelConvLrn(nn.Module):
+    """LRN with its channel-window sum as one 1x1 convolution of the squares against a banded 0/1 kernel
+    (a GEMM for oneDNN and cuDNN alike), instead of nn.LocalResponseNorm's pad + avg_pool3d composite.
+    The same formula (TensorFlow's convention), exact up to float32 rounding."""
+
+    def __init__(self, params: spec.LrnParams) -> None:
+        super().__init__()
+        self.p = params
+        self._bands: dict[tuple[int, torch.device], torch.Tensor] = {}
+
+    def _band(self, channels: int, device: torch.device) -> torch.Tensor:
+        key = (channels, device)
+        if key not in self._bands:
+            idx = torch.arange(channels)
+            band = ((idx[:, None] - idx[None, :]).abs() <= self.p.depth_radius).to(torch.float32)
+            self._bands[key] = band.view(channels, channels, 1, 1).to(device)
+        return self._bands[key]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # NCHW
+        window = F.conv2d(x * x, self._band(x.shape[1], x.device))
+        return x * (self.p.bias + self.p.alpha * window).pow(-self.p.beta)
+
+
+def lrn_module(impl: str, params: spec.LrnParams) -> Any:
+    """The LRN op of each implementation variant (the model and the layer benchmark use the same)."""
+    if impl == "conv1x1":
+        return _ChannelConvLrn(params)
+    module = nn.LocalResponseNorm(params.torch_size, params.torch_alpha, params.beta, params.bias)
+    return torch.compile(module) if impl == "compiled" else module
+
+
+LRN_DESCRIPTIONS = {"module": "nn.LocalResponseNorm (avg_pool3d composite)",
+                    "compiled": "torch.compile(nn.LocalResponseNorm)",
+                    "conv1x1": "channel sum as a 1x1 conv with a banded kernel"}
+
+
 def _no_scope(name: str) -> contextlib.nullcontext[None]:
     return contextlib.nullcontext()
 
@@ -40,8 +76,7 @@ class _Net(nn.Module):
             setattr(self, name, nn.Linear(fin, fout))
         self.use_lrn = lrn
         p = lrn_params
-        self.lrn = nn.LocalResponseNorm(p.torch_size, p.torch_alpha, p.beta, p.bias)
-        self.lrn_call: Any = torch.compile(self.lrn) if lrn_impl == "compiled" else self.lrn
+        self.lrn_call: Any = lrn_module(lrn_impl, p)
         self.pool = nn.MaxPool2d(2, 2, ceil_mode=True)
         self.dropout = dropout
         self.scope: Callable[[str], Any] = _no_scope  # record_function while profiled
@@ -210,9 +245,7 @@ class TorchAlexNet(FrameworkAdapter):
         return out
 
     def describe(self) -> dict[str, str]:
-        lrn = "nn.LocalResponseNorm (avg_pool3d composite)"
-        if self.config.lrn_impl == "compiled":
-            lrn = "torch.compile(nn.LocalResponseNorm)"
+        lrn = LRN_DESCRIPTIONS[str(self.config.lrn_impl)]
         cuda = self.device.type == "cuda"
         return {"compile": str(self.config.compile), "lrn_impl": lrn, "threads": str(torch.get_num_threads()),
                 "precision": ("TF32 on" if self.config.precision == "default" else "TF32 off") if cuda else
@@ -344,12 +377,11 @@ def _sync(dev: torch.device) -> None:
 
 
 class _TorchLrn(LrnLayer):
-    """nn.LocalResponseNorm alone (``module``), or under torch.compile (``compiled``); NCHW inside."""
+    """The model's LRN op alone, any variant of :func:`lrn_module`; NCHW inside."""
 
     def __init__(self, impl: str, params: spec.LrnParams, device: str) -> None:
         self.dev = _torch_device(device)
-        module = nn.LocalResponseNorm(params.torch_size, params.torch_alpha, params.beta, params.bias)
-        self.fn: Any = torch.compile(module) if impl == "compiled" else module
+        self.fn: Any = lrn_module(impl, params)
 
     def put(self, array: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(array.transpose(0, 3, 1, 2))).to(self.dev)
