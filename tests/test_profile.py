@@ -81,3 +81,47 @@ def test_a_framework_without_profiler_hooks_is_said_so(numpy_framework: str, tmp
                  "--data", "synthetic", "--out", str(tmp_path / "p")])
     text = capsys.readouterr().out
     assert code == 0 and "no profiler breakdown: numpy has no profiler hook" in text
+
+
+HLO = """
+HloModule jit_train
+
+%fused_computation.24 (param_0: f32[8,7,7,256]) -> f32[8,7,7,256] {
+  ROOT %convolution.1 = f32[8,7,7,256]{3,2,1,0} convolution(%param_0), metadata={op_name="jit(train)/jvp(conv4)/conv_general_dilated"}
+}
+
+%wrapped_iota_computation.4 () -> s32[8,14,14,128] {
+  ROOT %iota.1 = s32[8,14,14,128]{3,2,1,0} iota(), iota_dimension=1
+}
+
+ENTRY %main.99 (params__conv4_w__.1: f32[3,3,256,256]) -> f32[8,7,7,256] {
+  %params__conv4_w__.1 = f32[3,3,256,256]{3,2,1,0} parameter(0), metadata={op_name="params[\\'conv4.w\\']"}
+  %copy.185 = f32[3,3,256,256]{3,2,1,0} copy(%params__conv4_w__.1)
+  %transpose_copy_fusion.13 = f32[3,3,256,256]{3,2,1,0} fusion(%copy.185), kind=kLoop, calls=%fused_computation.114
+  %ynn_fusion.24 = f32[8,7,7,256]{3,2,1,0} fusion(%copy.185), kind=kCustom, calls=%fused_computation.24
+  %wrapped_iota.4 = s32[8,14,14,128]{3,2,1,0} fusion(), kind=kLoop, calls=%wrapped_iota_computation.4
+  %wrapped_reduce-window.1 = (f32[8,14,14,64]{3,2,1,0}, s32[8,14,14,64]{3,2,1,0}) fusion(%x), kind=kLoop, calls=%w
+  %wrapped_scatter.2 = f32[8,28,28,64]{3,2,1,0} fusion(%y), kind=kLoop, calls=%s
+  %mul.7 = f32[2048,1024]{1,0} multiply(%a, %b), metadata={op_name="jit(train)/transpose(jvp(fc1))/dot_general"}
+  ROOT %adam.3 = f32[10]{0} add(%c, %d), metadata={op_name="jit(train)/optimizer/add"}
+}
+"""
+
+
+@pytest.mark.jax
+def test_jax_thunks_find_their_layer_from_the_compiled_hlo() -> None:
+    """Own metadata, the called computation's, a weight's layout copy, and XLA:CPU's pool gradient named
+    by its shapes (reduce-window by the pool's output, iota and scatter by its input)."""
+    require_framework("jax")
+    from impls.jax_alexnet import _op_names, _scope_of
+
+    acts = spec.shapes().activations
+    pools = [s for s in spec.scopes(True) if s.kind == "pool"]
+    names = _op_names(HLO, {spec.scope_input_shape(s): s.name for s in pools}, {acts[s.name]: s.name for s in pools})
+    scopes = spec.scope_names(True)
+    expected = {"ynn_fusion.24": ("conv4", "forward"), "copy.185": ("conv4", ""),
+                "transpose_copy_fusion.13": ("conv4", ""), "wrapped_iota.4": ("pool2", "forward"),
+                "wrapped_reduce-window.1": ("pool1", "forward"), "wrapped_scatter.2": ("pool1", "backward"),
+                "mul.7": ("fc1", "backward"), "adam.3": ("optimizer", "update")}
+    for op, want in expected.items():
+        assert _scope_of(names.get(op, ""), scopes) == want, (op, names.get(op))
