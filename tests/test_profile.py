@@ -105,7 +105,7 @@ ENTRY %main.99 (params__conv4_w__.1: f32[3,3,256,256]) -> f32[8,7,7,256] {
   %mul.7 = f32[2048,1024]{1,0} multiply(%a, %b), metadata={op_name="jit(train)/transpose(jvp(fc1))/dot_general"}
   ROOT %adam.3 = f32[10]{0} add(%c, %d), metadata={op_name="jit(train)/optimizer/add"}
 }
-"""
+"""  # noqa: E501 (HLO lines are long)
 
 
 @pytest.mark.jax
