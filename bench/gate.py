@@ -165,8 +165,8 @@ def _verdict(ratio: float, lo: float, hi: float, p_adj: float, s: Settings, mde:
         return "improvement", f"{100 * (1 - ratio):.1f}% faster; the interval clears the floor"
     if hi <= 1 + s.detect and lo >= 1 / (1 + s.detect):
         if significant:
-            return "no change", (f"a significant {100 * (ratio - 1):+.1f}% shift, inside the "
-                                 f"{100 * s.noise_floor:g}% noise floor")
+            where = ("inside the" if abs(ratio - 1) <= s.noise_floor else "whose interval does not clear the")
+            return "no change", f"a significant {100 * (ratio - 1):+.1f}% shift, {where} {100 * s.noise_floor:g}% floor"
         return "no change", f"a slowdown of {100 * s.detect:g}% or more is ruled out"
     caught = f"; it would catch {100 * mde:.0f}% or more" if mde is not None else ""
     return "inconclusive", f"the interval allows up to {100 * (hi - 1):.0f}% slower{caught}: add pairs or processes"

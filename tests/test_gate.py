@@ -70,7 +70,7 @@ def test_a_shift_inside_the_noise_floor_is_never_a_regression() -> None:
         row = gate.check([base], [cand]).rows[0]
         assert row.verdict == "no change", (shift, row)
         if shift >= 1.01:  # measured precisely enough to be significant, and still not a regression
-            assert row.p_adjusted < 0.05 and "inside the 3% noise floor" in row.reason
+            assert row.p_adjusted < 0.05 and "inside the 3% floor" in row.reason
 
 
 def test_the_correction_holds_the_family_wise_rate_over_many_unchanged_rows() -> None:
