@@ -38,6 +38,15 @@ def test_version_1_records_still_load() -> None:
            "round": 0, "status": "ok", "samples_ns": [1, 2], "memory": {}}
     m = Measurement.from_dict(old)
     assert m.key.host == "" and m.key.gpu is None and m.ok
+    assert m.key.precision == "strict"  # version 1 and 2 measured strict float32 only
+
+
+def test_precision_is_part_of_the_key_and_the_label() -> None:
+    fast = dataclasses.replace(KEY, precision="default")
+    assert fast != KEY and JobKey.from_dict(fast.to_dict()) == fast
+    assert "default precision" in fast.label() and "precision" not in KEY.label()
+    m = Measurement(fast, 0, "ok", samples_ns=(1,), page_faults=(4,), preemptions=(0,))
+    assert Measurement.from_dict(m.to_dict()).page_faults == (4,)
 
 
 def test_resume_matches_by_key_equality_not_field_order() -> None:
