@@ -235,6 +235,8 @@ class Registration:
     lrn_impls: tuple[str, ...]
     compile_help: str = ""  # one phrase per mode, for --help
     lrn_impl_help: str = ""
+    # exact tunings a user may switch on (--tune FW=NAME): name -> what it does; recorded in the key
+    tunings: Mapping[str, str] = field(default_factory=dict)
     gemm_priority: int = 100  # lowest first: which framework measures a run's fallback GEMM reference
     # LRN parameters the framework's GPU kernel cannot run (empty list: fine), refused before any run
     gpu_lrn_problems: Callable[[spec.LrnParams], list[str]] = _no_limits

@@ -62,6 +62,7 @@ class ModelConfig:
     lrn_alpha: float = spec.LRN_ALPHA
     lrn_beta: float = spec.LRN_BETA
     precision: str = "strict"
+    tuning: tuple[str, ...] = ()  # exact tunings of the registration's (sorted)
 
     @property
     def lrn_params(self) -> spec.LrnParams:
@@ -78,6 +79,10 @@ class ModelConfig:
         if self.lrn_impl is None:
             object.__setattr__(self, "lrn_impl", reg.lrn_impls[0])
         _choice(f"LRN implementation for {self.framework}", self.lrn_impl, reg.lrn_impls)
+        tuning = tuple(sorted(set(self.tuning)))
+        for name in tuning:
+            _choice(f"tuning for {self.framework}", name, tuple(reg.tunings) or ("none offered",))
+        object.__setattr__(self, "tuning", tuning)
         if not isinstance(self.dropout, (int, float)) or not 0.0 <= self.dropout < 1.0:
             raise UsageError(f"dropout must be a rate in [0, 1); got {self.dropout!r}")
         if self.threads is not None:
@@ -140,5 +145,8 @@ class RunConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RunConfig:
         d = dict(d)
-        d["model"] = ModelConfig(**d["model"])
+        model = dict(d["model"])
+        if "tuning" in model:
+            model["tuning"] = tuple(model["tuning"])
+        d["model"] = ModelConfig(**model)
         return cls(**d)

@@ -7,7 +7,8 @@ level) so they load straight into pandas.
 
 Schema history: 1 had no host/gpu in the key and ``_mb`` memory columns (holding MiB); 2 adds
 ``host`` and ``gpu`` to the key (recorded by the worker) and renames the columns ``_mib``.
-3 adds ``precision`` to the key (strict float32, the only mode before, or the framework's default).
+3 adds ``precision`` to the key (strict float32, the only mode before, or the framework's default)
+and ``tuning`` (the exact tunings switched on; none before).
 Version-1 and 2 records still load: host and GPU unknown (empty) for 1, precision ``strict``.
 """
 
@@ -50,6 +51,7 @@ class KeyFields:
     host: str
     gpu: str | None
     precision: str = "strict"  # strict float32 (TF32 off, highest matmul precision) or each framework's default
+    tuning: str = ""  # the exact tunings switched on ("+"-joined), empty for none
 
 
 @dataclass(frozen=True, order=True)
@@ -69,11 +71,12 @@ class JobKey(KeyFields):
                    lrn=bool(d["lrn"]), compile=str(d["compile"]), lrn_impl=str(d["lrn_impl"]),
                    device=str(d["device"]), threads=None if d.get("threads") is None else int(d["threads"]),
                    host=str(d.get("host") or ""), gpu=d.get("gpu") or None,
-                   precision=str(d.get("precision") or "strict"))
+                   precision=str(d.get("precision") or "strict"), tuning=str(d.get("tuning") or ""))
 
     def label(self) -> str:
         default = " default precision" if self.precision != "strict" else ""
-        return f"{self.framework} {self.mode} batch {self.batch_size} LRN {'on' if self.lrn else 'off'}{default}"
+        tuned = f" +{self.tuning}" if self.tuning else ""
+        return f"{self.framework} {self.mode} batch {self.batch_size} LRN {'on' if self.lrn else 'off'}{default}{tuned}"
 
 
 # Result fields a worker returns for one measurement; anything else it returns is kept in ``extra``.

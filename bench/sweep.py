@@ -24,7 +24,7 @@ def key_of(config: RunConfig) -> JobKey:
     ident = env.identity(m.device)
     return JobKey(framework=m.framework, mode=config.mode, batch_size=config.batch_size, lrn=m.lrn,
                   compile=str(m.compile), lrn_impl=str(m.lrn_impl), device=m.device, threads=m.threads,
-                  host=str(ident["host"]), gpu=ident["gpu"], precision=m.precision)
+                  host=str(ident["host"]), gpu=ident["gpu"], precision=m.precision, tuning="+".join(m.tuning))
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,8 @@ class Job:
 
 def plan(frameworks: Sequence[str], modes: Sequence[str], batch_sizes: Sequence[int], lrn_modes: Sequence[bool],
          base: RunConfig, rounds: int = 1, compile_modes: dict[str, str] | None = None,
-         lrn_impls: dict[str, str] | None = None, accelerator_types: Sequence[str] = ()) -> list[Job]:
+         lrn_impls: dict[str, str] | None = None, accelerator_types: Sequence[str] = (),
+         tunings: dict[str, tuple[str, ...]] | None = None) -> list[Job]:
     """Jobs in interleaved order: every round visits every config once (A B A B, not A A B B). With
     ``accelerator_types`` (Ray), every config once per GPU type."""
     jobs = []
@@ -62,7 +63,7 @@ def plan(frameworks: Sequence[str], modes: Sequence[str], batch_sizes: Sequence[
                         # replace() keeps every other field of the base model (LRN parameters included);
                         # compile/lrn_impl None fall back to this framework's defaults
                         model = replace(base.model, framework=fw, lrn=lrn, compile=(compile_modes or {}).get(fw),
-                                        lrn_impl=(lrn_impls or {}).get(fw))
+                                        lrn_impl=(lrn_impls or {}).get(fw), tuning=(tunings or {}).get(fw, ()))
                         jobs += [Job(replace(b, model=model, mode=mode, batch_size=batch), r) for b in bases]
     return jobs
 

@@ -164,7 +164,7 @@ class VerifyResult:
 def run(frameworks: list[str], lrn_modes: list[bool], images: np.ndarray, labels: np.ndarray,
         *, seed: int = 0, timeout: float | None = 600, progress: Callable[[str], None] | None = None,
         compile_modes: dict[str, str] | None = None, lrn_impls: dict[str, str] | None = None, device: str = "cpu",
-        precision: str = "strict") -> list[VerifyResult]:
+        precision: str = "strict", tunings: dict[str, tuple[str, ...]] | None = None) -> list[VerifyResult]:
     """Check every framework with LRN off and on; each in a fresh worker process."""
     import tempfile
 
@@ -189,7 +189,8 @@ def run(frameworks: list[str], lrn_modes: list[bool], images: np.ndarray, labels
                 workdir = root / f"{fw}-{int(lrn)}"
                 workdir.mkdir()
                 params = {"framework": fw, "lrn": lrn, "inputs": str(inputs), "compile": (compile_modes or {}).get(fw),
-                          "lrn_impl": (lrn_impls or {}).get(fw), "device": device, "precision": precision}
+                          "lrn_impl": (lrn_impls or {}).get(fw), "device": device, "precision": precision,
+                          "tuning": list((tunings or {}).get(fw, ()))}
                 outcome = run_worker("verify", params, timeout=timeout, workdir=workdir, device=device)
                 if outcome.status != "ok":
                     results.append(VerifyResult(fw, lrn, outcome.status, [], outcome.error))

@@ -135,9 +135,26 @@ def simulate(pool: list[tuple[list[float], list[float]]], gates: int, pairs: int
     return {k: v / gates for k, v in counts.items()}
 
 
+def lower_ends(pool: list[tuple[list[float], list[float]]], gates: int, pairs: int, seed: int) -> np.ndarray:
+    """The lower end of the gate's interval in ``gates`` simulated A/A gates (no floor): how often each
+    candidate floor would still be cleared when nothing changed."""
+    rng = np.random.default_rng(seed)
+    arrays = [(np.asarray(a), np.asarray(b)) for a, b in pool]
+    out = []
+    for _ in range(gates):
+        sim = []
+        for a, b in (arrays[i] for i in rng.integers(0, len(arrays), pairs)):
+            turns = rng.integers(0, min(a.size, b.size), min(a.size, b.size))
+            sim.append((a[turns], b[turns]))
+        out.append(gate.check(*[[s] for s in _series(sim)], gate.Settings(noise_floor=0.0)).rows[0].ci_low)
+    return np.asarray(out)
+
+
 def analyse(args: argparse.Namespace) -> None:
     metas = [json.loads((Path(d) / "experiment.json").read_text()) for d in args.dirs]
-    gates_all = [g for m in metas for g in m["gates"]]
+    # each gate's folder is read beside its experiment.json (the experiment may have been moved)
+    gates_all = [{**g, "dir": str(Path(d) / Path(g["dir"]).name)} for d, m in zip(args.dirs, metas, strict=True)
+                 for g in m["gates"]]
     pools: dict[str, list[tuple[list[float], list[float]]]] = {"aa": [], "ab": []}
     for g in gates_all:
         if g["exit_code"] in (0, 1):
@@ -164,6 +181,9 @@ def analyse(args: argparse.Namespace) -> None:
         "real plant (A/B pool)": simulate(pools["ab"], args.simulate, pairs, 2),
         "clean 10% on the A/A pool": simulate(pools["aa"], args.simulate, pairs, 3, scale=1.10),
     }
+    lows = lower_ends(pools["aa"], args.simulate, pairs, 4)
+    out["noise_floor_check"] = {f"lower end above {1 + f:g} (A/A, no floor)": float(np.mean(lows > 1 + f))
+                                for f in (0.0, 0.01, 0.02, 0.03)}
     text = json.dumps(out, indent=2)
     print(text)
     if args.save:

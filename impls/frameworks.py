@@ -39,6 +39,8 @@ BUILTIN: tuple[Registration, ...] = (
         compile_help="eager, or the model under torch.compile",
         lrn_impl_help="nn.LocalResponseNorm eager, that module under torch.compile, or the channel sum as a 1x1 "
                       "conv with a banded kernel (eager)",
+        tunings={"retain_memory": "glibc malloc keeps freed memory (mallopt: no mmap, no trim), so activations "
+                                  "freed each step are not re-faulted from the OS the next"},
         env_flags=("TORCH_ALLOW_TF32_CUBLAS_OVERRIDE",),
     ),
     Registration(
@@ -55,6 +57,9 @@ BUILTIN: tuple[Registration, ...] = (
         packages=("jax", "jaxlib", "optax"), compile_modes=("jit",), lrn_impls=("reduce_window", "matmul", "conv"),
         gemm_priority=1, compile_help="jax.jit with donated state",
         lrn_impl_help="three exact channel-window sums: lax.reduce_window, a banded matmul, a 1-D conv",
+        tunings={"reshape_pool": "max-pooling as a reshape and a max, whose gradient is a mask, instead of "
+                                 "lax.reduce_window, whose gradient XLA:CPU lowers to index-tracking windows and a "
+                                 "scatter"},
         env={"XLA_PYTHON_CLIENT_PREALLOCATE": "false"}, cpu_env={"JAX_PLATFORMS": "cpu"},
         threads_env=_xla_threads, env_flags=("XLA_FLAGS",),
     ),

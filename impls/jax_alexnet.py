@@ -58,8 +58,41 @@ def lrn(x: jax.Array, impl: str = "reduce_window", p: spec.LrnParams = spec.DEFA
 ScopeFn = Callable[[dict[str, jax.Array], jax.Array, Any], jax.Array]
 
 
+def _windows(x: jax.Array) -> jax.Array:
+    """[N, H, W, C] -> [N, H/2, W/2, C, 4]: each 2x2 window's values in row-major order (-inf padding at
+    the bottom/right for an odd size, as SAME pooling has)."""
+    n, h, w, c = x.shape
+    x = jnp.pad(x, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), constant_values=-jnp.inf)
+    ho, wo = x.shape[1] // 2, x.shape[2] // 2
+    return x.reshape(n, ho, 2, wo, 2, c).transpose(0, 1, 3, 5, 2, 4).reshape(n, ho, wo, c, 4)
+
+
+@jax.custom_vjp
+def reshape_pool(x: jax.Array) -> jax.Array:
+    """2x2/2 SAME max-pooling as a reshape and a max. Its gradient goes to the first maximum of each
+    window, as lax.reduce_window's (select-and-scatter) and the reference's do: MNIST's flat strokes tie
+    within a window, and splitting the gradient among ties would change conv1's after an LRN layer."""
+    return _windows(x).max(axis=-1)
+
+
+def _pool_fwd(x: jax.Array) -> tuple[jax.Array, tuple[jax.Array, tuple[int, ...]]]:
+    win = _windows(x)
+    return win.max(axis=-1), (jnp.argmax(win, axis=-1), x.shape)
+
+
+def _pool_bwd(res: tuple[jax.Array, tuple[int, ...]], g: jax.Array) -> tuple[jax.Array]:
+    first, (n, h, w, c) = res
+    grads = jax.nn.one_hot(first, 4, dtype=g.dtype) * g[..., None]  # [N, H/2, W/2, C, 4]
+    ho, wo = grads.shape[1], grads.shape[2]
+    full = grads.reshape(n, ho, wo, c, 2, 2).transpose(0, 1, 4, 2, 5, 3).reshape(n, 2 * ho, 2 * wo, c)
+    return (full[:, :h, :w, :],)
+
+
+reshape_pool.defvjp(_pool_fwd, _pool_bwd)
+
+
 def scope_fn(scope: spec.Scope, *, lrn_impl: str, rate: float, lrn_params: spec.LrnParams = spec.DEFAULT_LRN,
-             precision: Any = HIGHEST) -> ScopeFn:
+             precision: Any = HIGHEST, tuning: tuple[str, ...] = ()) -> ScopeFn:
     """The computation of one scope, ``f(params, x, dropout_key)``: the model runs these in order, the
     isolated timing one alone."""
     name = scope.layer
@@ -71,6 +104,8 @@ def scope_fn(scope: spec.Scope, *, lrn_impl: str, rate: float, lrn_params: spec.
         return conv
     if scope.kind == "lrn":
         return lambda params, x, key: lrn(x, lrn_impl, lrn_params, precision)
+    if scope.kind == "pool" and "reshape_pool" in tuning:
+        return lambda params, x, key: reshape_pool(x)
     if scope.kind == "pool":
         return lambda params, x, key: lax.reduce_window(x, -jnp.inf, lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "SAME")
     if scope.kind == "flatten":
@@ -94,7 +129,7 @@ def scope_fn(scope: spec.Scope, *, lrn_impl: str, rate: float, lrn_params: spec.
 
 def forward(params: dict[str, jax.Array], x: jax.Array, *, use_lrn: bool, lrn_impl: str, rate: float,
             key: jax.Array | None, lrn_params: spec.LrnParams = spec.DEFAULT_LRN,
-            precision: Any = HIGHEST) -> jax.Array:
+            precision: Any = HIGHEST, tuning: tuple[str, ...] = ()) -> jax.Array:
     for scope in spec.scopes(use_lrn):
         if scope.kind in ("loss", "optimizer"):
             continue
@@ -102,7 +137,8 @@ def forward(params: dict[str, jax.Array], x: jax.Array, *, use_lrn: bool, lrn_im
         if scope.kind == "dropout" and key is not None and rate > 0:
             key, sub = jax.random.split(key)
         with jax.named_scope(scope.name):  # names the ops for the profiler; costs nothing at run time
-            fn = scope_fn(scope, lrn_impl=lrn_impl, rate=rate, lrn_params=lrn_params, precision=precision)
+            fn = scope_fn(scope, lrn_impl=lrn_impl, rate=rate, lrn_params=lrn_params, precision=precision,
+                          tuning=tuning)
             x = fn(params, x, sub)
     return x
 
@@ -121,7 +157,7 @@ class JaxAlexNet(FrameworkAdapter):
         # strict: every conv and matmul asks for full float32 itself; default: the backend's own choice
         self.precision = HIGHEST if cfg.precision == "strict" else None
         fwd = functools.partial(forward, use_lrn=cfg.lrn, lrn_impl=str(cfg.lrn_impl), rate=cfg.dropout,
-                                lrn_params=cfg.lrn_params, precision=self.precision)
+                                lrn_params=cfg.lrn_params, precision=self.precision, tuning=cfg.tuning)
 
         def loss_fn(params: Any, x: jax.Array, y: jax.Array, key: jax.Array) -> jax.Array:
             logits = fwd(params, x, key=key)
@@ -203,7 +239,8 @@ class JaxAlexNet(FrameworkAdapter):
         lrn_desc = {"reduce_window": "lax.reduce_window channel sum", "matmul": "banded 0/1 matmul channel sum",
                     "conv": "1-D conv of ones over channels"}[str(self.config.lrn_impl)]
         return {"compile": "jax.jit (donated state)", "lrn_impl": lrn_desc,
-                "precision": "HIGHEST on every conv and matmul" if self.precision else "backend default"}
+                "precision": "HIGHEST on every conv and matmul" if self.precision else "backend default",
+                "pool": "reshape + max" if "reshape_pool" in self.config.tuning else "lax.reduce_window"}
 
     # --- profiling ------------------------------------------------------------------------------
     def profile(self, batch: Any, mode: str, steps: int, trace_dir: Path) -> Profile:
@@ -266,7 +303,7 @@ class JaxAlexNet(FrameworkAdapter):
         else:
             x = self._put(np.maximum(rng.normal(0, 1, (batch_size, *shape)), 0), np.float32)
             inner = scope_fn(scope, lrn_impl=str(cfg.lrn_impl), rate=cfg.dropout, lrn_params=cfg.lrn_params,
-                             precision=self.precision)
+                             precision=self.precision, tuning=cfg.tuning)
 
             def fn(p: Any, t: jax.Array) -> jax.Array:
                 return inner(p, t, key if mode == "train" else None)

@@ -73,7 +73,8 @@ def _session(run_dir: Path, revs: dict[str, ab.Revision], resume: bool) -> str:
 
 def main(args: argparse.Namespace) -> int:
     options.refuse(args, NOT_HERE, "in bench ab (every pair runs --steps steps per side)")
-    compile_modes, lrn_impls, lrn_modes = options.lrn_choices(args)
+    choice = options.model_choices(args)
+    lrn_modes = choice.lrn_modes
     if args.rounds < 2:
         raise UsageError(f"--rounds {args.rounds}: a gate needs 2 or more pairs (an interval over one pair is none)")
     options.parse_exports(args.export)
@@ -85,7 +86,8 @@ def main(args: argparse.Namespace) -> int:
     session = _session(sel.run_dir, revs, args.resume)
     modes = ["train", "forward"] if args.mode == "both" else [args.mode]
     configs = [j.config for j in sweep.plan(sel.frameworks, modes, args.batch_size, lrn_modes, sel.base, rounds=1,
-                                            compile_modes=compile_modes, lrn_impls=lrn_impls)]
+                                            compile_modes=choice.compile, lrn_impls=choice.lrn_impl,
+                                            tunings=choice.tuning)]
     console = common.make_console()
     with tempfile.TemporaryDirectory(prefix="bench-ab-") as workspace:
         pythons = {"base": args.base_python, "candidate": args.candidate_python}

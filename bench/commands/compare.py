@@ -17,7 +17,8 @@ STEPS = 20  # timed steps per process and variant before the --target-ci rule (3
 
 ROUNDS = 3  # worker processes per config (an LRN pair's worker holds both variants): the unit of every interval
 MAX_ROUNDS = 3  # with --target-ci, processes are added up to this many (raise it: the default suite must fit 12 min)
-TIMING_DESTS = ("executor", "gpus", "address", "accelerator_type", "mode", "steps", "warmup", "compile", "rounds",
+TIMING_DESTS = ("executor", "gpus", "address", "accelerator_type", "mode", "steps", "warmup", "compile", "tune",
+                "rounds",
                 "max_rounds", "dropout", "block_steps", "target_ci", "max_steps", "include_transfer", "lrn_impl",
                 "seed", "data", "data_dir", "no_download")
 
@@ -42,6 +43,7 @@ def add_parser(sub: Any) -> None:
 
 def main(args: argparse.Namespace) -> int:
     compile_modes = options.parse_compile(args.compile)
+    tunings = options.parse_tune(args.tune)
     lrn_impls = options.parse_lrn_impl(args.lrn_impl)
     pairs = args.lrn == "both" and not args.layer
     with_layer = args.layer or (pairs and not args.no_layer)
@@ -79,7 +81,8 @@ def main(args: argparse.Namespace) -> int:
             return
         if pairs:
             configs = [replace(base, mode=mode, batch_size=b, model=replace(
-                base.model, framework=fw, compile=compile_modes.get(fw), lrn_impl=chosen.get(fw)))
+                base.model, framework=fw, compile=compile_modes.get(fw), lrn_impl=chosen.get(fw),
+                tuning=tunings.get(fw, ())))
                 for b in args.batch_size for mode in modes for fw in sel.frameworks]
             if args.accelerator_type:  # every pair once per GPU type (Ray)
                 configs = [replace(c, extra={**c.extra, "accelerator_type": t}) for c in configs
@@ -88,7 +91,8 @@ def main(args: argparse.Namespace) -> int:
                               max_rounds=max_rounds, executor=executor)
         else:
             jobs = sweep.plan(sel.frameworks, modes, args.batch_size, options.LRN_MODES[args.lrn], base, rounds=rounds,
-                              compile_modes=compile_modes, lrn_impls=chosen, accelerator_types=args.accelerator_type)
+                              compile_modes=compile_modes, lrn_impls=chosen, accelerator_types=args.accelerator_type,
+                              tunings=tunings)
             sweep.execute(jobs, sel.run_dir, args.timeout, progress=show, after_each=after_each, notify=say,
                           max_rounds=max_rounds, executor=executor)
 

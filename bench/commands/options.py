@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from bench import registry
@@ -120,6 +121,29 @@ def add_compile(p: argparse.ArgumentParser) -> None:
                    help=f"compile mode per framework: {_per_framework_help('compile_modes')} (first: the default)")
 
 
+def add_tune(p: argparse.ArgumentParser) -> None:
+    offered = "; ".join(f"{r.name}: {', '.join(r.tunings)}" for r in registry.registrations().values() if r.tunings)
+    p.add_argument("--tune", nargs="+", metavar="FW=NAME[+NAME]",
+                   help=f"exact tunings to switch on per framework ({offered or 'none offered'}); recorded in "
+                        "every row's key and checked by bench verify [default: none]")
+
+
+def parse_tune(values: list[str] | None) -> dict[str, tuple[str, ...]]:
+    """``--tune torch=retain_memory jax=reshape_pool`` -> {framework: names}, validated per registration."""
+    out: dict[str, tuple[str, ...]] = {}
+    for item in [v for value in values or [] for v in value.split(",") if v]:
+        fw, sep, names = item.partition("=")
+        if not sep or fw not in registry.names():
+            raise UsageError(f"invalid --tune {item!r}; expected FRAMEWORK=NAME[+NAME] with FRAMEWORK one of "
+                             f"{', '.join(registry.names())}")
+        allowed = tuple(registry.get(fw).tunings)
+        for name in names.split("+"):
+            if name not in allowed:
+                raise UsageError(f"invalid tuning for {fw} {name!r}; allowed: {', '.join(allowed) or 'none'}")
+        out[fw] = tuple(sorted(set(out.get(fw, ()) + tuple(names.split("+")))))
+    return out
+
+
 def add_lrn_impl(p: argparse.ArgumentParser, fastest: bool) -> None:
     extra = " or 'fastest' (the layer micro-benchmark's pick)" if fastest else ""
     p.add_argument("--lrn-impl", nargs="+", metavar="FW=IMPL",
@@ -152,6 +176,7 @@ def add_timing(p: argparse.ArgumentParser, steps: int, warmup: int, target_ci: f
     p.add_argument("--warmup", type=non_negative, default=warmup,
                    help=f"untimed steps after the first [default: {warmup}]")
     add_compile(p)
+    add_tune(p)
     add_device(p)
     add_precision(p)
     add_threads(p)
@@ -249,13 +274,24 @@ def parse_named_lrn_impl(values: list[str] | None) -> dict[str, str]:
     return impls
 
 
-def lrn_choices(args: argparse.Namespace) -> tuple[dict[str, str], dict[str, str], list[bool]]:
-    """``--compile``, ``--lrn-impl`` (named) and ``--lrn``, validated together: an LRN variant without LRN
-    is refused."""
+@dataclass(frozen=True)
+class ModelChoices:
+    """What the per-framework model options chose, validated before any work."""
+
+    compile: dict[str, str]
+    lrn_impl: dict[str, str]
+    tuning: dict[str, tuple[str, ...]]
+    lrn_modes: list[bool]
+
+
+def model_choices(args: argparse.Namespace) -> ModelChoices:
+    """``--compile``, ``--lrn-impl`` (named), ``--tune`` and ``--lrn``, validated together: an LRN variant
+    without LRN is refused."""
     lrn_modes = LRN_MODES[args.lrn]
     if not any(lrn_modes):
         refuse(args, ["lrn_impl"], "without LRN (add --lrn on or --lrn both)")
-    return parse_compile(args.compile), parse_named_lrn_impl(args.lrn_impl), lrn_modes
+    return ModelChoices(parse_compile(args.compile), parse_named_lrn_impl(args.lrn_impl), parse_tune(args.tune),
+                        lrn_modes)
 
 
 def parse_lrn_impl(values: list[str] | None) -> dict[str, str] | str:

@@ -41,6 +41,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--trace", action="store_true", help="keep each framework's trace in the run folder "
                    "(torch: Chrome JSON; JAX: Perfetto JSON and XPlane; TensorFlow: XPlane and Chrome JSON)")
     options.add_compile(p)
+    options.add_tune(p)
     options.add_device(p)
     options.add_precision(p)
     options.add_threads(p)
@@ -53,10 +54,12 @@ def add_parser(sub: Any) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    compile_modes, lrn_impls, lrn_modes = options.lrn_choices(args)
+    choice = options.model_choices(args)
+    lrn_modes = choice.lrn_modes
     sel = common.prepare(args, "profile", lrn_used=any(lrn_modes))
     jobs = sweep.plan(sel.frameworks, [args.mode], args.batch_size, lrn_modes, sel.base, rounds=1,
-                      compile_modes=compile_modes, lrn_impls=lrn_impls)
+                      compile_modes=choice.compile, lrn_impls=choice.lrn_impl,
+                      tunings=choice.tuning)
     console = common.make_console()
     environment = env.collect()
     environment.update({"argv": sys.argv, "device": sel.device, "data": sel.data_text})

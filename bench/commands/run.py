@@ -30,13 +30,15 @@ def add_parser(sub: Any) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    compile_modes, lrn_impls, lrn_modes = options.lrn_choices(args)
+    choice = options.model_choices(args)
+    lrn_modes = choice.lrn_modes
     max_rounds = common.max_rounds(args, args.rounds, MAX_ROUNDS_FACTOR * args.rounds)
     executor = options.make_executor(args, common.resolve_device(args.device))
     sel = common.prepare(args, "run", lrn_used=any(lrn_modes))
     modes = ["train", "forward"] if args.mode == "both" else [args.mode]
     jobs = sweep.plan(sel.frameworks, modes, args.batch_size, lrn_modes, sel.base, rounds=args.rounds,
-                      compile_modes=compile_modes, lrn_impls=lrn_impls, accelerator_types=args.accelerator_type)
+                      compile_modes=choice.compile, lrn_impls=choice.lrn_impl,
+                      tunings=choice.tuning, accelerator_types=args.accelerator_type)
 
     def work(show: Callable[[str], None], after_each: Callable[[], None], say: Callable[[str], None]) -> None:
         sweep.execute(jobs, sel.run_dir, args.timeout, progress=show, after_each=after_each, notify=say,

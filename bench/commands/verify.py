@@ -17,6 +17,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--batch-size", type=options.positive, default=32,
                    help="images checked (the float64 reference needs ~6 MiB each) [default: 32]")
     options.add_compile(p)
+    options.add_tune(p)
     options.add_lrn_impl(p, fastest=False)
     options.add_device(p)
     options.add_precision(p)
@@ -65,7 +66,8 @@ def main(args: argparse.Namespace) -> int:
     with console.status("verifying", refresh_per_second=1) as status:
         results = verify.run(frameworks, options.LRN_MODES[args.lrn], images, labels, timeout=args.timeout,
                              progress=lambda s: status.update(f"verifying {s}"), compile_modes=compile_modes,
-                             lrn_impls=lrn_impls, device=device, precision=args.precision)
+                             lrn_impls=lrn_impls, device=device, precision=args.precision,
+                             tunings=options.parse_tune(args.tune))
     render.verify_table(results, console)
     ok = all(r.passed for r in results if r.status != "skipped") and any(r.status == "ok" for r in results)
     console.print("[green]All frameworks match the reference.[/]" if ok else "[bold red]Verification failed.[/]")

@@ -17,11 +17,12 @@ def run(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
     weights = {k[2:]: inputs[k] for k in inputs.files if k.startswith("w:")}
     config = ModelConfig(str(params["framework"]), lrn=bool(params["lrn"]), dropout=0.0,
                          compile=params.get("compile"), lrn_impl=params.get("lrn_impl"),
-                         device=params.get("device", "cpu"), precision=params.get("precision", "strict"))
+                         device=params.get("device", "cpu"), precision=params.get("precision", "strict"),
+                         tuning=tuple(params.get("tuning") or ()))
     adapter = registry.adapter_class(config.framework)(config)
     got = verify.collect(adapter, inputs["images"], inputs["labels"], weights)
     out = workdir / "outputs.npz"
     np.savez(out, **got)  # type: ignore[arg-type]
     describe = {**adapter.describe(), "compile_mode": str(adapter.config.compile),
-                "lrn_impl_mode": str(adapter.config.lrn_impl)}
+                "lrn_impl_mode": str(adapter.config.lrn_impl) + "".join(f" +{t}" for t in adapter.config.tuning)}
     return {"outputs": str(out), "describe": describe, "versions": adapter.versions()}
