@@ -17,6 +17,7 @@ optional extra ``bench[ray]``.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -61,7 +62,7 @@ class RayExecutor:
         self.ray = _ray()
         if not self.ray.is_initialized():
             root = runner.source_root()
-            self.ray.init(address=address, log_to_driver=False, include_dashboard=False,
+            self.ray.init(address=address, log_to_driver=False, include_dashboard=False, logging_level=logging.WARNING,
                           runtime_env={"py_modules": [str(root / "bench"), str(root / "impls")]})
         self._remote = self.ray.remote(max_retries=RETRIES, retry_exceptions=False)(run_on_node)
 
