@@ -4,6 +4,7 @@ the machine's drift hits both; the ratio is taken per round (adjacent processes)
 over rounds, the same two-level statistic as everywhere else.
 
     python benchmarks/tuning_effects.py --rounds 4 --out benchmarks/results/tuning-effects.json
+    python benchmarks/tuning_effects.py --mode forward --only retain_memory --out tuning-effects-forward.json
 """
 
 from __future__ import annotations
@@ -38,8 +39,8 @@ EFFECTS: tuple[tuple[str, str, bool, dict[str, Any], dict[str, Any]], ...] = (
 
 
 def measure(what: str, fw: str, lrn: bool, default: dict[str, Any], variant: dict[str, Any], rounds: int,
-            steps: int, data: str, data_dir: str | None) -> dict[str, Any]:
-    base = RunConfig(ModelConfig(fw, lrn=lrn, **default), mode="train", batch_size=128, steps=steps, warmup=5,
+            steps: int, data: str, data_dir: str | None, mode: str = "train") -> dict[str, Any]:
+    base = RunConfig(ModelConfig(fw, lrn=lrn, **default), mode=mode, batch_size=128, steps=steps, warmup=5,
                      data=data, data_dir=data_dir)
     alt = replace(base, model=replace(base.model, **variant))
     jobs = []
@@ -58,7 +59,7 @@ def measure(what: str, fw: str, lrn: bool, default: dict[str, Any], variant: dic
     faults = {name: sum(sum(m.page_faults) for m in ms if m.key == sweep.key_of(c)) /
               max(1, sum(len(m.page_faults) for m in ms if m.key == sweep.key_of(c)))
               for name, c in (("default", base), ("variant", alt))}
-    return {"what": what, "framework": fw, "lrn": lrn, "variant": {k: list(v) if isinstance(v, tuple) else v
+    return {"what": what, "mode": mode, "framework": fw, "lrn": lrn, "variant": {k: list(v) if isinstance(v, tuple) else v
                                                                    for k, v in variant.items()},
             "rounds": len(common), "default_ms": TwoLevel.of([a[r] for r in common]).estimate,
             "variant_ms": TwoLevel.of([b[r] for r in common]).estimate, "ratio": lr.ratio, "ci_low": lo,
@@ -71,6 +72,7 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=4)
     p.add_argument("--steps", type=int, default=30)
     p.add_argument("--only", nargs="+", help="effects whose description contains one of these")
+    p.add_argument("--mode", choices=("train", "forward"), default="train")
     p.add_argument("--data", default="mnist")
     p.add_argument("--data-dir")
     p.add_argument("--out", required=True)
@@ -79,7 +81,8 @@ def main() -> None:
     for effect in EFFECTS:
         if args.only and not any(o in effect[0] for o in args.only):
             continue
-        row = measure(*effect, rounds=args.rounds, steps=args.steps, data=args.data, data_dir=args.data_dir)
+        row = measure(*effect, rounds=args.rounds, steps=args.steps, data=args.data, data_dir=args.data_dir,
+                      mode=args.mode)
         print(f"{row['what']}: {row['default_ms']:.1f} -> {row['variant_ms']:.1f} ms, ratio {row['ratio']:.3f} "
               f"[{row['ci_low']:.3f}, {row['ci_high']:.3f}] over {row['rounds']} rounds {row['per_round_ratio']}, "
               f"page faults/step {row['page_faults_per_step']}", flush=True)
