@@ -59,8 +59,8 @@ def measure(what: str, fw: str, lrn: bool, default: dict[str, Any], variant: dic
     faults = {name: sum(sum(m.page_faults) for m in ms if m.key == sweep.key_of(c)) /
               max(1, sum(len(m.page_faults) for m in ms if m.key == sweep.key_of(c)))
               for name, c in (("default", base), ("variant", alt))}
-    return {"what": what, "mode": mode, "framework": fw, "lrn": lrn, "variant": {k: list(v) if isinstance(v, tuple) else v
-                                                                   for k, v in variant.items()},
+    shown = {k: list(v) if isinstance(v, tuple) else v for k, v in variant.items()}
+    return {"what": what, "mode": mode, "framework": fw, "lrn": lrn, "variant": shown,
             "rounds": len(common), "default_ms": TwoLevel.of([a[r] for r in common]).estimate,
             "variant_ms": TwoLevel.of([b[r] for r in common]).estimate, "ratio": lr.ratio, "ci_low": lo,
             "ci_high": hi, "per_round_ratio": [round(float(np.median(b[r]) / np.median(a[r])), 3) for r in common],
