@@ -141,6 +141,11 @@ def test_ab_end_to_end_and_resume(tmp_path: Path, numpy_framework: str) -> None:
                            text=True, timeout=900, env={**os.environ, "COLUMNS": "200"})
     assert again.returncode in (0, 1) and "0 lockstep pairs" in again.stdout
     assert len(storage.read_records(out / "base")) == 2  # nothing measured twice
+    (out / "gate.json").unlink()
+    rerendered = subprocess.run([sys.executable, "-m", "bench", "report", str(out)], cwd=ROOT, capture_output=True,
+                                text=True, timeout=300, env={**os.environ, "COLUMNS": "200"})
+    assert rerendered.returncode in (0, 1) and (out / "gate.json").exists(), rerendered.stderr
+    assert json.loads((out / "gate.json").read_text())["rows"][0]["units"] == 2
 
 
 def test_a_job_leaves_out_what_is_at_its_default() -> None:

@@ -158,3 +158,16 @@ def test_ray_sweep_matches_local_resumes_and_survives_a_lost_node(ray_cluster: A
     final = records.latest_per_round(records.measurements(storage.read_records(run_dir)))
     assert sorted(m.round for m in final) == list(range(6)) and len(recs) == 6
     assert {m.status for m in final} <= {"ok", "lost"} and sum(m.status == "ok" for m in final) >= 5
+
+
+def test_a_missing_ray_is_one_line_naming_the_extra(monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    import sys
+
+    from bench.cli import main
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ModuleNotFoundError
+    code = main(["run", "--executor", "ray", "--frameworks", "torch", "--data", "synthetic"])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "--executor ray needs Ray; install it with pip install 'bench[ray]'" in err

@@ -98,7 +98,8 @@ def main(args: argparse.Namespace) -> int:
             if not env_path.exists():
                 storage.write_json(env_path, _environment(side, sel))
         work = ab.pending(ab.plan(configs, args.rounds), sides)
-        same = " (the same commit: an A/A job)" if revs["base"].commit == revs["candidate"].commit else ""
+        same = (" (the same commit: an A/A job)" if revs["base"].commit == revs["candidate"].commit
+                and not revs["candidate"].dirty else "")
         console.print(f"bench ab: base {revs['base'].label()} vs candidate {revs['candidate'].label()}{same}; "
                       f"{len(work)} lockstep pairs of {args.steps} steps per side, chunks of {args.chunk}, on "
                       f"{sel.device}; results in [bold]{sel.run_dir}[/]")

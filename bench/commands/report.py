@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from bench import render, report, storage
@@ -11,13 +12,16 @@ from bench.commands import common, options
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("report", help="re-render tables, CSVs and plots of a stored run")
-    p.add_argument("dir", nargs="?", help="run folder [default: reports/latest]")
+    p.add_argument("dir", nargs="?", help="run folder, or a bench ab folder [default: reports/latest]")
     options.finish(p, main)
 
 
 def main(args: argparse.Namespace) -> int:
-    run_dir = storage.resolve_existing(args.dir)
     console = common.make_console()
+    target = Path(args.dir) if args.dir else storage.latest()
+    if (target / "ab.json").exists():  # a bench ab folder: its two halves and the gate
+        return _report_ab(target, console)
+    run_dir = storage.resolve_existing(args.dir)
     recs = storage.read_records(run_dir)
     if any(r.get("kind") in ("parity", "trajectory") for r in recs):
         from bench.commands.parity import report_parity
@@ -36,3 +40,18 @@ def main(args: argparse.Namespace) -> int:
     console.print(f"Re-rendered summary.csv, samples.csv, summary.md and step_times.png in {run_dir}")
     common.report_comparisons(run_dir, console)
     return 0
+
+
+def _report_ab(ab_dir: Path, console: Any) -> int:
+    from bench import gate, gate_report, series
+
+    for side in ("base", "candidate"):
+        report.finalize(ab_dir / side, title=f"bench ab {side}")
+    base, cand = series.load([str(ab_dir / "base")], "base"), series.load([str(ab_dir / "candidate")], "candidate")
+    diffs = gate.provenance_differences(base.provenance, cand.provenance)
+    result = gate.check(base.series, cand.series)
+    gate_report.table(result, console, diffs, title=f"bench ab {ab_dir.name} (default gate settings)")
+    gate_report.write(result, ab_dir, diffs)
+    storage.atomic_write(ab_dir / "gate.md", gate_report.markdown(result, diffs, (base.commits, cand.commits)))
+    console.print(f"Re-rendered base/, candidate/ and gate.csv, gate.json, gate.md in {ab_dir}")
+    return result.exit_code
