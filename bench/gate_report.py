@@ -61,7 +61,7 @@ def table(result: GateResult, console: Console, differences: Sequence[tuple[str,
     for h in HEADERS:
         t.add_column(h, justify="left" if h in ("benchmark", "verdict", "why") else "right")
     for r in result.rows:
-        c = [escape(x) for x in cells(r)]  # benchmark names like test_step[torch-train] are not markup
+        c = [escape(x) for x in cells(r)]  # names like test_step[fw-train] are not markup
         c[7] = f"[{COLOURS[r.verdict]}]{r.verdict}[/]"
         t.add_row(*c)
     console.print(t)

@@ -21,12 +21,14 @@ import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench import data, runner
 from bench.errors import DataNotFound, UsageError
-from bench.executors import Task
 from bench.runner import Outcome
+
+if TYPE_CHECKING:
+    from bench.executors import Task
 
 RETRIES = 1  # a task whose node dies is run once more, then recorded as lost
 

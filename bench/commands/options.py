@@ -129,7 +129,7 @@ def add_tune(p: argparse.ArgumentParser) -> None:
 
 
 def parse_tune(values: list[str] | None) -> dict[str, tuple[str, ...]]:
-    """``--tune torch=retain_memory jax=reshape_pool`` -> {framework: names}, validated per registration."""
+    """``--tune FW=NAME[+NAME] ...`` -> {framework: names}, each validated against its registration."""
     out: dict[str, tuple[str, ...]] = {}
     for item in [v for value in values or [] for v in value.split(",") if v]:
         fw, sep, names = item.partition("=")

@@ -38,8 +38,9 @@ def add_parser(sub: Any) -> None:
                    help="timed calls per layer and round, each layer alone [default: 3]")
     p.add_argument("--layer-rounds", type=options.positive, default=3,
                    help="interleaved rounds over the layers [default: 3]")
-    p.add_argument("--trace", action="store_true", help="keep each framework's trace in the run folder "
-                   "(torch: Chrome JSON; JAX: Perfetto JSON and XPlane; TensorFlow: XPlane and Chrome JSON)")
+    p.add_argument("--trace", action="store_true", help="keep each framework's trace in the run folder under "
+                   "traces/ (Chrome/Perfetto JSON for ui.perfetto.dev, and the XPlane TensorBoard opens where the "
+                   "framework writes one; README: 'Where a step goes')")
     options.add_compile(p)
     options.add_tune(p)
     options.add_device(p)
