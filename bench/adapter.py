@@ -16,7 +16,7 @@ import abc
 import importlib
 import importlib.util
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -82,6 +82,17 @@ class OpTime:
     pass_: str  # forward, backward or update ("" when not known)
     total_ns: int  # summed over the profiled steps
     calls: int
+
+
+def tally(events: Iterable[tuple[str, str | None, str, int]]) -> list[OpTime]:
+    """One :class:`OpTime` per (op, scope, pass) from a profiler's events ``(op, scope, pass, ns)``: their
+    times summed, their number the calls."""
+    totals: dict[tuple[str, str | None, str], list[int]] = {}
+    for name, scope, pass_, ns in events:
+        entry = totals.setdefault((name, scope, pass_), [0, 0])
+        entry[0] += ns
+        entry[1] += 1
+    return [OpTime(name, scope, pass_, ns, calls) for (name, scope, pass_), (ns, calls) in totals.items()]
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ profiler could not attribute) is a number, not hidden.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -43,6 +43,20 @@ def _flops(scope: spec.Scope, batch: int, pass_: str, ms: float, peak: float | N
     return gflops, (100 * gflops / (peak / 1e9) if peak else None)
 
 
+Totals = dict[tuple[str, ...], list[float]]
+
+
+def _per_step(prof: dict[str, Any], key: Callable[[dict[str, Any]], tuple[str, ...]]) -> Totals:
+    """The profiled ops grouped by ``key``: [ms, calls] per step."""
+    steps = int(prof["steps"])
+    totals: Totals = {}
+    for op in prof["ops"]:
+        entry = totals.setdefault(key(op), [0.0, 0])
+        entry[0] += op["total_ns"] / steps / 1e6
+        entry[1] += op["calls"] / steps
+    return totals
+
+
 def layer_rows(rec: dict[str, Any]) -> list[dict[str, Any]]:
     """profile_layers.csv: one row per (source, scope, pass) in ms per step, share of the whole step."""
     ident = _ident(rec)
@@ -62,13 +76,7 @@ def layer_rows(rec: dict[str, Any]) -> list[dict[str, Any]]:
 
     prof = rec.get("profile") or {}
     if prof.get("ops"):
-        steps = int(prof["steps"])
-        totals: dict[tuple[str, str], list[float]] = {}
-        for op in prof["ops"]:
-            key = (op["scope"] or UNATTRIBUTED, op["pass_"] if op["scope"] else "")
-            entry = totals.setdefault(key, [0.0, 0])
-            entry[0] += op["total_ns"] / steps / 1e6
-            entry[1] += op["calls"] / steps
+        totals = _per_step(prof, lambda op: (op["scope"] or UNATTRIBUTED, op["pass_"] if op["scope"] else ""))
         for name in [*scopes, UNATTRIBUTED]:
             for pass_ in (*passes, ""):
                 if (name, pass_) in totals:
@@ -124,13 +132,7 @@ def top_ops(rec: dict[str, Any], k: int = 8) -> list[dict[str, Any]]:
     if not prof.get("ops"):
         return []
     whole = _median_ms(rec["samples_ns"])
-    steps = int(prof["steps"])
-    merged: dict[tuple[str, str, str], list[float]] = {}
-    for op in prof["ops"]:
-        key = (op["name"], op["scope"] or UNATTRIBUTED, op["pass_"])
-        entry = merged.setdefault(key, [0.0, 0])
-        entry[0] += op["total_ns"] / steps / 1e6
-        entry[1] += op["calls"] / steps
+    merged = _per_step(prof, lambda op: (op["name"], op["scope"] or UNATTRIBUTED, op["pass_"]))
     ranked = sorted(merged.items(), key=lambda kv: -kv[1][0])[:k]
     return [{**_ident(rec), "op": name, "scope": scope, "pass": pass_, "ms": ms, "calls_per_step": calls,
              "share_pct": 100 * ms / whole if whole else None} for (name, scope, pass_), (ms, calls) in ranked]

@@ -9,10 +9,11 @@ synchronisations, which shows what per-step syncing costs.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import resource
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -94,11 +95,9 @@ def measure(adapter: Steppable, batches: Sequence[Any], mode: str, steps: int, w
         one(i + 1)
     sync()
 
-    gc_was_enabled = gc.isenabled()
     gc.collect()
-    gc.disable()
     counters = Counters()
-    try:
+    with gc_paused():
         samples = timed_region(one, sync, steps, clock, counters)
         block_ns = None
         if block_steps:
@@ -108,10 +107,20 @@ def measure(adapter: Steppable, batches: Sequence[Any], mode: str, steps: int, w
                 one(i)
             sync()
             block_ns = clock() - t0
-    finally:
-        if gc_was_enabled:
-            gc.enable()
     return Timings(compile_ns, samples, block_ns, block_steps, counters)
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector off for a timed region (a collection inside a step would be
+    timed as the framework's), back as it was after."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def timed_region(one: Callable[[int], Any], sync: Callable[[], None], steps: int, clock: Clock,
@@ -126,7 +135,7 @@ def timed_region(one: Callable[[int], Any], sync: Callable[[], None], steps: int
         one(i)
         sync()
         samples[i] = clock() - t0
-        if before is not None and counters is not None:
+        if counters is not None and before is not None:  # both or neither
             counters.add(before)
     return samples
 
@@ -145,13 +154,8 @@ def timed_steps(adapter: Steppable, batches: Sequence[Any], mode: str, steps: in
             return step(adapter.prepare(*host_batches[(offset + i) % len(host_batches)]))
         return step(batches[(offset + i) % k])
 
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         return timed_region(one, adapter.synchronize, steps, clock, counters)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
 
 
 def timed_block(adapter: Steppable, batches: Sequence[Any], mode: str, steps: int,
@@ -189,9 +193,7 @@ def dispatch_split(adapter: Steppable, batches: Sequence[Any], mode: str, steps:
     asynchronous one early, and the gap is device time the host did not wait for."""
     step = step_fn(adapter, mode)
     host, total = [0] * steps, [0] * steps
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         for i in range(steps):
             adapter.synchronize()
             t0 = clock()
@@ -200,7 +202,4 @@ def dispatch_split(adapter: Steppable, batches: Sequence[Any], mode: str, steps:
             adapter.synchronize()
             total[i] = clock() - t0
             host[i] = t1 - t0
-    finally:
-        if gc_was_enabled:
-            gc.enable()
     return host, total

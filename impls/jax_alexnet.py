@@ -24,7 +24,7 @@ import numpy as np
 import optax
 from jax import lax
 
-from bench.adapter import DeviceInfo, FrameworkAdapter, Gemm, Isolated, LrnLayer, OpTime, Profile, check_batch
+from bench.adapter import DeviceInfo, FrameworkAdapter, Gemm, Isolated, LrnLayer, Profile, check_batch, tally
 from impls import spec
 
 # Every conv and matmul of the model asks for full float32 (no TF32/bf16 passes on GPU) itself, so
@@ -265,19 +265,16 @@ class JaxAlexNet(FrameworkAdapter):
             events = json.loads(gzip.decompress(perfetto.read_bytes()))
             shutil.copytree(tmp, trace_dir / "jax_profile", dirs_exist_ok=True)  # TensorBoard/XProf: the xplane
         traces = [str(p.relative_to(trace_dir)) for p in (trace_dir / "jax_profile").rglob("*") if p.is_file()]
-        totals: dict[str, list[float]] = {}
+        scopes = spec.scope_names(self.config.lrn)
+        where: dict[str, tuple[str | None, str]] = {}  # HLO instruction -> (scope, pass)
+        attributed = []
         for e in events.get("traceEvents", events) if isinstance(events, dict) else events:
             op = (e.get("args") or {}).get("hlo_op")
             if e.get("ph") == "X" and op:
-                entry = totals.setdefault(op, [0.0, 0])
-                entry[0] += float(e.get("dur", 0))
-                entry[1] += 1
-        scopes = spec.scope_names(self.config.lrn)
-        out = []
-        for op, (us, calls) in totals.items():
-            scope, pass_ = _scope_of(op_names.get(op, ""), scopes)
-            out.append(OpTime(op, scope, pass_, int(us * 1000), int(calls)))
-        return Profile(out, steps, traces, f"thunk time on the {self.device.platform} backend (XLA)")
+                if op not in where:
+                    where[op] = _scope_of(op_names.get(op, ""), scopes)
+                attributed.append((op, *where[op], int(float(e.get("dur", 0)) * 1000)))
+        return Profile(tally(attributed), steps, traces, f"thunk time on the {self.device.platform} backend (XLA)")
 
     def isolated(self, scope: spec.Scope, batch_size: int, mode: str) -> Isolated:
         cfg = self.config

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from bench.adapter import DeviceInfo, FrameworkAdapter, Gemm, Isolated, LrnLayer, OpTime, Profile, check_batch
+from bench.adapter import DeviceInfo, FrameworkAdapter, Gemm, Isolated, LrnLayer, Profile, check_batch, tally
 from impls import spec
 
 
@@ -220,7 +220,7 @@ class TensorFlowAlexNet(FrameworkAdapter):
         space = xplane_pb2.XSpace()
         space.ParseFromString(next(logdir.rglob("*.xplane.pb")).read_bytes())
         scopes = {name.replace(".", "_"): name for name in spec.scope_names(self.config.lrn)}
-        totals: dict[tuple[str, str | None, str], list[int]] = {}
+        attributed: list[tuple[str, str | None, str, int]] = []
         chrome = []
         for plane in space.planes:
             names = {k: m.name for k, m in plane.event_metadata.items()}
@@ -233,15 +233,11 @@ class TensorFlowAlexNet(FrameworkAdapter):
                     op, sep, kind = name.rpartition(":")
                     if not sep or "::" in name or " " in name or not op:  # not "scope/op:OpType"
                         continue
-                    scope, pass_ = _scope_of(op, scopes)
-                    entry = totals.setdefault((kind, scope, pass_), [0, 0])
-                    entry[0] += ev.duration_ps // 1000
-                    entry[1] += 1
+                    attributed.append((kind, *_scope_of(op, scopes), ev.duration_ps // 1000))
         trace = trace_dir / "tensorflow_trace.json"
         trace.write_text(json.dumps({"traceEvents": chrome, "displayTimeUnit": "ms"}))
         traces = [str(p.relative_to(trace_dir)) for p in logdir.rglob("*") if p.is_file()] + [trace.name]
-        ops = [OpTime(kind, scope, pass_, ns, calls) for (kind, scope, pass_), (ns, calls) in totals.items()]
-        return Profile(ops, steps, traces, "op time on the executor threads (host)")
+        return Profile(tally(attributed), steps, traces, "op time on the executor threads (host)")
 
     def isolated(self, scope: spec.Scope, batch_size: int, mode: str) -> Isolated:
         rng = np.random.default_rng(0)

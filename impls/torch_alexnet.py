@@ -8,7 +8,7 @@ activations are permuted back to NHWC before the flatten; kernels are OIHW and `
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.adapter import DeviceInfo, FrameworkAdapter, Gemm, Isolated, LrnLayer, OpTime, Profile, check_batch
+from bench.adapter import DeviceInfo, FrameworkAdapter, Gemm, Isolated, LrnLayer, OpTime, Profile, check_batch, tally
 from impls import spec
 
 
@@ -368,7 +368,10 @@ def _attribute(events: Any, cuda: bool) -> list[OpTime]:
         scope = _scope_of(e)
         if scope is not None and e.sequence_nr >= 0:
             forward_seq.setdefault(e.sequence_nr, scope)
-    totals: dict[tuple[str, str | None, str], list[int]] = {}
+    return tally(_attributed(events, cuda, forward_seq))
+
+
+def _attributed(events: Any, cuda: bool, forward_seq: dict[int, str]) -> Iterator[tuple[str, str | None, str, int]]:
     for e in events:
         own = e.self_device_time_total if cuda else e.self_cpu_time_total  # microseconds
         if own <= 0:
@@ -382,10 +385,7 @@ def _attribute(events: Any, cuda: bool) -> list[OpTime]:
         else:
             pass_ = "forward" if scope is not None else ""
         name = "python and dispatch" if e.name.startswith(SCOPE_PREFIX) else e.name  # a scope's own time
-        entry = totals.setdefault((name, scope, pass_), [0, 0])
-        entry[0] += int(own * 1000)
-        entry[1] += 1
-    return [OpTime(name, scope, pass_, ns, calls) for (name, scope, pass_), (ns, calls) in totals.items()]
+        yield name, scope, pass_, int(own * 1000)
 
 
 def _torch_device(device: str) -> torch.device:
