@@ -186,7 +186,12 @@ def rows(ts: Sequence[Trend]) -> list[dict[str, Any]]:
     return out
 
 
+CHANGE_COLUMNS = ("machine", "benchmark", "commit", "previous_commit", "commit_time", "before_ms", "after_ms",
+                  "ratio", "p_value", "direction")
+
+
 def change_rows(ts: Sequence[Trend]) -> list[dict[str, Any]]:
+    """changes.csv (:data:`CHANGE_COLUMNS`): one row per step change, at the commit that made it."""
     return [{"machine": t.machine, "benchmark": t.label, "commit": t.entries[c.index].commit,
              "previous_commit": t.entries[c.index - 1].commit, "commit_time": t.entries[c.index].commit_time,
              "before_ms": c.before, "after_ms": c.after, "ratio": c.ratio, "p_value": c.p_value,

@@ -80,7 +80,7 @@ def from_run(run_dir: Path) -> tuple[list[Series], dict[str, Any], str | None]:
         groups = {(f"{s['session']}:{s['slot']}" if paired and isinstance(s, dict) else f"{run_dir}#{m.round}"):
                   [t / NS_PER_MS for t in m.samples_ns] for m, s in zip(ok, steps, strict=True)}
         out.append(Series(_key(key), groups, key.gpu or cpu, paired, str(run_dir), label(key)))
-    provenance = {k: v for k, v in _flatten({f: env.get(f) for f in ENV_FIELDS if f in env}).items()}
+    provenance = _flatten({f: env[f] for f in ENV_FIELDS if f in env})
     commit = (env.get("git") or {}).get("commit")
     return out, provenance, commit
 
@@ -97,13 +97,13 @@ def from_pytest_benchmark(path: Path, data: dict[str, Any]) -> tuple[list[Series
     machine = data.get("machine_info") or {}
     cpu = (machine.get("cpu") or {}).get("brand_raw") or machine.get("processor") or "unknown CPU"
     bench_info = machine.get("bench") or {}
+    device = bench_info.get("gpu") or cpu
     out = []
     for b in data["benchmarks"]:
         stats = b.get("stats") or {}
         raw = stats.get("data")
         samples = [float(x) * 1e3 for x in raw] if raw else [float(stats["median"]) * 1e3]
         full = str(b.get("fullname") or b.get("name"))
-        device = bench_info.get("gpu") or cpu
         out.append(Series((("benchmark", full),), {f"{path}": samples}, device, False, str(path),
                           str(b.get("name") or full)))
     provenance = _flatten(machine)

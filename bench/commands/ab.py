@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import ab, env, gate, records, report, runner, series, storage, sweep
+from bench import ab, env, records, report, runner, series, storage, sweep
 from bench.commands import check, common, options
 from bench.errors import UsageError
 
@@ -77,8 +77,7 @@ def main(args: argparse.Namespace) -> int:
     lrn_modes = choice.lrn_modes
     if args.rounds < 2:
         raise UsageError(f"--rounds {args.rounds}: a gate needs 2 or more pairs (an interval over one pair is none)")
-    options.parse_exports(args.export)
-    gate.Settings(args.alpha, args.noise_floor, args.detect)
+    check.validate(args)
     repo = ab.repo_root(runner.source_root())
     revs = {"base": ab.validate(repo, args.base, args.allow_dirty),
             "candidate": ab.validate(repo, args.candidate, args.allow_dirty)}

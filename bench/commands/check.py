@@ -24,6 +24,12 @@ def add_parser(sub: Any) -> None:
     options.finish(p, main)
 
 
+def validate(args: argparse.Namespace) -> None:
+    """The gate's options, checked before anything is read or measured."""
+    options.parse_exports(args.export)
+    gate.Settings(args.alpha, args.noise_floor, args.detect)
+
+
 def run_gate(args: argparse.Namespace, base: series.Side, cand: series.Side, out_dir: Path | None,
              console: Any, title: str = "bench check: candidate vs baseline") -> int:
     """Compare, print, and write every requested output; the exit code of the gate."""
@@ -47,8 +53,7 @@ def run_gate(args: argparse.Namespace, base: series.Side, cand: series.Side, out
 
 
 def main(args: argparse.Namespace) -> int:
-    options.parse_exports(args.export)  # every option checked before anything is read
-    gate.Settings(args.alpha, args.noise_floor, args.detect)
+    validate(args)
     base, cand = series.load(args.baseline, "baseline"), series.load(args.candidate, "candidate")
     out_dir = storage.create_run_dir(args.out, prefix="check") if args.out else None
     return run_gate(args, base, cand, out_dir, common.make_console())

@@ -56,12 +56,13 @@ def entries_of(path: str, commit: str | None, machine: str | None = None) -> lis
     if not sha:
         raise UsageError(f"{path}: no commit recorded (env.json has no git commit); pass --commit SHA")
     utc = records.utc_now()
+    when = _commit_time(sha, utc)
     host = machine or str(side.provenance.get("hostname") or side.provenance.get("bench.host") or "unknown-host")
     out = []
     for s in side.series:
         groups = list(s.groups.values())
         tl = TwoLevel.of(groups)
-        out.append(history.Entry(history.machine_id(host, s.device), sha, _commit_time(sha, utc), utc, s.label,
+        out.append(history.Entry(history.machine_id(host, s.device), sha, when, utc, s.label,
                                  dict(s.key), tl.estimate, tl.ci_low, tl.ci_high, tl.processes,
                                  [TwoLevel.of([g]).estimate for g in groups], path))
     return out
@@ -89,9 +90,7 @@ def report(args: argparse.Namespace) -> int:
     out_dir = storage.create_run_dir(args.out, prefix="history")
     storage.write_rows(out_dir / "history.csv", history.rows(ts))
     changes = history.change_rows(ts)
-    storage.write_rows(out_dir / "changes.csv", changes, columns=None if changes else [
-        "machine", "benchmark", "commit", "previous_commit", "commit_time", "before_ms", "after_ms", "ratio",
-        "p_value", "direction"])
+    storage.write_rows(out_dir / "changes.csv", changes, columns=history.CHANGE_COLUMNS)
     pngs = plots.history_plots(ts, out_dir)
     console = common.make_console()
     render.history_table(ts, console)
