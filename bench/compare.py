@@ -8,7 +8,7 @@ import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench import records, registry, storage
 from bench.config import RunConfig
@@ -17,6 +17,9 @@ from bench.records import JobKey, Measurement
 from bench.runner import run_worker
 from bench.stats import Ratio, Stats
 from bench.summary import group
+
+if TYPE_CHECKING:
+    from bench.executors import Executor
 
 BOOK_SLOWDOWN = 3.0  # "LRN makes the forward and backward pass ... down to about 1/3 of the speed"
 
@@ -156,7 +159,8 @@ def run_layer(run_dir: Path, frameworks: Sequence[str], device: str, batch: int,
 
 def run_pairs(run_dir: Path, configs: Sequence[RunConfig], rounds: int, timeout: float | None,
               progress: Callable[[str], None], after_each: Callable[[], None],
-              notify: Callable[[str], None] | None = None, max_rounds: int = 0, executor: Any = None) -> None:
+              notify: Callable[[str], None] | None = None, max_rounds: int = 0,
+              executor: Executor | None = None) -> None:
     """LRN off/on pairs, one worker per (config, round), rounds interleaved across configs; both
     records appended as soon as a pair finishes. A pair whose two halves are finished is skipped
     (resume). Then, up to ``max_rounds`` processes, one more round for every config whose off or on
@@ -165,13 +169,12 @@ def run_pairs(run_dir: Path, configs: Sequence[RunConfig], rounds: int, timeout:
     from bench.sweep import Job, extra_rounds, median_half_width, pending
 
     executor = executor or PoolExecutor()
-    remote = bool(getattr(executor, "remote", False))
 
     def jobs_of(cfg: RunConfig, r: int) -> dict[bool, Job]:
         return {lrn: Job(replace(cfg, model=replace(cfg.model, lrn=lrn)), r) for lrn in (False, True)}
 
     planned = [(cfg, jobs_of(cfg, r)) for r in range(rounds) for cfg in configs]
-    todo = {id(j) for j in pending([j for _, js in planned for j in js.values()], run_dir, notify, remote)}
+    todo = {id(j) for j in pending([j for _, js in planned for j in js.values()], run_dir, notify, executor.remote)}
     _run_pairs(run_dir, [(c, js) for c, js in planned if any(id(j) in todo for j in js.values())],
                timeout, progress, after_each, executor)
 
@@ -189,7 +192,7 @@ def run_pairs(run_dir: Path, configs: Sequence[RunConfig], rounds: int, timeout:
 
 
 def _run_pairs(run_dir: Path, todo: Sequence[tuple[RunConfig, dict[bool, Any]]], timeout: float | None,
-               progress: Callable[[str], None], after_each: Callable[[], None], executor: Any) -> None:
+               progress: Callable[[str], None], after_each: Callable[[], None], executor: Executor) -> None:
     from bench.sweep import task_of
 
     runnable = []

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from bench import memory
 from bench.errors import UsageError
@@ -41,6 +41,18 @@ class Task:
     device: str
     label: str
     accelerator_type: str | None = None  # Ray: the GPU type this job must run on
+
+
+class Executor(Protocol):
+    """What a sweep needs of an executor: a name, whether jobs may land on other machines, and ``map``."""
+
+    name: str
+    remote: bool  # jobs may land on another machine (resume must not insist on this host)
+
+    def map(self, tasks: Sequence[Task], timeout: float | None,
+            on_start: Callable[[int], None] | None = None) -> Generator[tuple[int, Outcome], None, None]:
+        """Run every task; yield (index, outcome) in the parent as each one ends; closing it stops the rest."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -69,7 +81,7 @@ class PoolExecutor:
     remote: bool = False  # jobs may land on another machine (resume must not insist on this host)
 
     def map(self, tasks: Sequence[Task], timeout: float | None,
-            on_start: Callable[[int], None] | None = None) -> Iterator[tuple[int, Outcome]]:
+            on_start: Callable[[int], None] | None = None) -> Generator[tuple[int, Outcome], None, None]:
         """Run every task; yield (index, outcome) in the parent as each one ends (any order)."""
         queue = list(enumerate(tasks))
         free = list(self.slots)
@@ -136,7 +148,7 @@ def gpu_slots(spec_text: str, inventory: list[dict[str, Any]] | None = None,
                  else ()) for k, g in enumerate(chosen)]
 
 
-def make(kind: str, device: str, gpus: str | None, address: str | None) -> PoolExecutor | Any:
+def make(kind: str, device: str, gpus: str | None, address: str | None) -> Executor:
     """The executor the options ask for, refusing combinations that would corrupt timings or do nothing."""
     if kind not in EXECUTORS:
         raise UsageError(f"invalid --executor {kind!r}; allowed: {', '.join(EXECUTORS)}")

@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -75,7 +75,7 @@ class RayExecutor:
         return self.ray.put(data.pack(Path(next(iter(dirs))))) if dirs else None
 
     def map(self, tasks: Sequence[Task], timeout: float | None,
-            on_start: Callable[[int], None] | None = None) -> Iterator[tuple[int, Outcome]]:
+            on_start: Callable[[int], None] | None = None) -> Generator[tuple[int, Outcome], None, None]:
         mnist = self._mnist(tasks)
         # bench's own settings travel with each job (a node's Ray worker does not inherit this shell)
         env = {k: v for k, v in os.environ.items() if k.startswith("BENCH_") and k != "BENCH_PARENT_PID"}

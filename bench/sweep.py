@@ -11,7 +11,7 @@ from typing import Any
 
 from bench import env, records, registry, storage
 from bench.config import RunConfig
-from bench.executors import PoolExecutor, Task
+from bench.executors import Executor, PoolExecutor, Task
 from bench.records import JobKey, Measurement
 from bench.runner import run_worker
 
@@ -138,14 +138,13 @@ def median_half_width(key: JobKey, recs: list[dict[str, Any]]) -> float | None:
 
 def execute(jobs: Sequence[Job], run_dir: Path, timeout: float | None, progress: Progress | None = None,
             after_each: Callable[[], None] | None = None, notify: Progress | None = None,
-            max_rounds: int = 0, executor: Any = None) -> list[Measurement]:
+            max_rounds: int = 0, executor: Executor | None = None) -> list[Measurement]:
     """Run every job not already finished in ``run_dir`` (resume), appending each record at once;
     then, up to ``max_rounds`` processes per config, more rounds where the interval is too wide.
     ``executor`` (:mod:`bench.executors`; default local, serial) decides where the workers run; the
     records are written here, by this process only."""
     executor = executor or PoolExecutor()
-    remote = bool(getattr(executor, "remote", False))
-    out = _run(pending(jobs, run_dir, notify, remote), run_dir, timeout, progress, after_each, executor)
+    out = _run(pending(jobs, run_dir, notify, executor.remote), run_dir, timeout, progress, after_each, executor)
     while more := extra_rounds(jobs, run_dir, max_rounds, median_half_width):
         if notify:
             notify(f"interval wider than --target-ci: one more worker process for {len(more)} config(s): "
@@ -161,7 +160,7 @@ def task_of(job: Job, task: str = "measure") -> Task:
 
 
 def _run(todo: Sequence[Job], run_dir: Path, timeout: float | None, progress: Progress | None,
-         after_each: Callable[[], None] | None, executor: Any) -> list[Measurement]:
+         after_each: Callable[[], None] | None, executor: Executor) -> list[Measurement]:
     out = []
 
     def write(rec: Measurement) -> None:

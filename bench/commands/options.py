@@ -11,12 +11,15 @@ import argparse
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from bench import registry
 from bench.adapter import Registration
 from bench.errors import UsageError
 from impls import spec
+
+if TYPE_CHECKING:
+    from bench import executors
 
 LRN_MODES: dict[str, list[bool]] = {"off": [False], "on": [True], "both": [False, True]}
 
@@ -348,8 +351,10 @@ def parse_exports(values: list[list[str]] | None) -> list[tuple[str, str]]:
 
 def add_executor(p: argparse.ArgumentParser) -> None:
     """Where the worker jobs run (bench.executors)."""
+    from bench.executors import EXECUTORS
+
     g = p.add_argument_group("where jobs run")
-    g.add_argument("--executor", choices=("local", "ray"), default="local",
+    g.add_argument("--executor", choices=EXECUTORS, default="local",
                    help="local: one job at a time on this machine (or one per GPU with --gpus); ray: each job a "
                         "Ray task on a cluster (pip install 'bench[ray]') [default: local]")
     g.add_argument("--gpus", metavar="all|0,1,...", help="local GPU pool: one timed job per GPU at a time, each "
@@ -361,7 +366,7 @@ def add_executor(p: argparse.ArgumentParser) -> None:
                         "types (e.g. A100 H100); rows from different GPU models never pool")
 
 
-def make_executor(args: argparse.Namespace, device: str) -> Any:
+def make_executor(args: argparse.Namespace, device: str) -> executors.Executor:
     from bench import executors
 
     if args.accelerator_type and args.executor != "ray":
