@@ -24,7 +24,6 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.sessions = ["tests"]
 
 
-
 def _has_gpu() -> bool:
     forced = os.environ.get("BENCH_GPU")
     if forced in ("0", "1"):
@@ -82,7 +81,7 @@ for _framework in FRAMEWORK_EXTRAS:
 def lint(session: nox.Session) -> None:
     """ruff on everything, mypy (strict) on bench/ and impls/ (frameworks installed, for their types)."""
     _install(session, "-e", f".[{FRAMEWORKS_EXTRA}]", "ruff", "mypy", "pandas-stubs", "types-psutil", *TEST_DEPS)
-    session.run("ruff", "check", "bench", "impls", "tests", "noxfile.py")
+    session.run("ruff", "check", "bench", "impls", "tests", "benchmarks", "noxfile.py")
     session.run("mypy", "bench", "impls")
 
 

@@ -344,7 +344,10 @@ def profile_table(rows: list[dict[str, Any]], summary: dict[str, Any], ops: list
         table.add_column(h, justify="left" if h in ("scope", "pass") else "right")
     by = {(r["source"], r["scope"], r["pass"]): r for r in rows}
     keys = list(dict.fromkeys((r["scope"], r["pass"]) for r in rows))
-    keys.sort(key=lambda k: (k[0] == UNATTRIBUTED, [r["scope"] for r in rows].index(k[0])))
+    first: dict[str, int] = {}  # scopes in the order the rows first name them
+    for n, r in enumerate(rows):
+        first.setdefault(r["scope"], n)
+    keys.sort(key=lambda k: (k[0] == UNATTRIBUTED, first[k[0]]))
     for scope, pass_ in keys:
         p = by.get(("profiler", scope, pass_)) or {}
         i = by.get(("isolated", scope, pass_)) or {}
