@@ -184,9 +184,14 @@ def log_ratio_paired(baseline: Sequence[Sequence[float] | np.ndarray], other: Se
     if len(a) != len(b):
         raise ValueError(f"a paired ratio needs the same pairs on both sides; got {len(a)} and {len(b)}")
     logs = np.log([_estimate(y, estimator) / _estimate(x, estimator) for x, y in zip(a, b, strict=True)])
+    return _over_pairs(logs, PAIRED)
+
+
+def _over_pairs(logs: np.ndarray, method: str) -> LogRatio:
+    """The mean of one log ratio per pair, with its standard error over the pairs."""
     p = len(logs)
     se = float(logs.std(ddof=1)) / math.sqrt(p) if p > 1 else _NAN
-    return LogRatio(float(logs.mean()), se, p - 1, p, PAIRED)
+    return LogRatio(float(logs.mean()), se, p - 1, p, method)
 
 
 LOCKSTEP = "t over lockstep pairs"
@@ -204,9 +209,7 @@ def log_ratio_lockstep(baseline: Sequence[Sequence[float] | np.ndarray],
         raise ValueError(f"lockstep pairs need both sides of every pair; got {len(a)} and {len(b)}")
     logs = np.array([float(np.median(np.log(y[:n] / x[:n]))) for x, y in zip(a, b, strict=True)
                      for n in [min(x.size, y.size)]])
-    p = len(logs)
-    se = float(logs.std(ddof=1)) / math.sqrt(p) if p > 1 else _NAN
-    return LogRatio(float(logs.mean()), se, p - 1, p, LOCKSTEP)
+    return _over_pairs(logs, LOCKSTEP)
 
 
 def log_ratio_welch(baseline: Sequence[Sequence[float] | np.ndarray], other: Sequence[Sequence[float] | np.ndarray],
