@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from bench import env, memory, registry
+from bench.core import gpus, provenance, registry
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -31,12 +31,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict[str, Any]) -> None:
-    gpus = memory.gpu_inventory()
+    found = gpus.gpu_inventory()
     machine_info["bench"] = {
         "host": platform.node(),
-        "cpu_model": env.cpu_model(),
-        "gpu": gpus[0]["name"] if gpus else None,
-        "gpus": [g["name"] for g in gpus],
-        "cuda_driver": gpus[0]["cuda_driver"] if gpus else None,
-        **{name: version for name, version in env.package_versions().items() if version},
+        "cpu_model": provenance.cpu_model(),
+        "gpu": found[0]["name"] if found else None,
+        "gpus": [g["name"] for g in found],
+        "cuda_driver": found[0]["cuda_driver"] if found else None,
+        **{name: version for name, version in provenance.package_versions().items() if version},
     }

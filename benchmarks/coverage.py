@@ -26,9 +26,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import records, storage  # noqa: E402
-from bench.intervals import TwoLevel, paired_ratio  # noqa: E402
-from bench.stats import Ratio, Stats  # noqa: E402
+from bench.analysis.intervals import TwoLevel, paired_ratio  # noqa: E402
+from bench.analysis.stats import Ratio, Stats  # noqa: E402
+from bench.core import records, storage  # noqa: E402
 
 
 def coverage(estimates: list[float], lows: list[float], highs: list[float]) -> float:

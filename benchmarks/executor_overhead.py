@@ -25,8 +25,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import records, storage, sweep  # noqa: E402
-from bench.config import ModelConfig, RunConfig  # noqa: E402
+from bench.core import records, storage  # noqa: E402
+from bench.core.config import ModelConfig, RunConfig  # noqa: E402
+from bench.execution import sweep  # noqa: E402
 
 SWEEP = ["run", "--frameworks", "torch", "--mode", "forward", "--batch-size", "16", "--steps", "10", "--warmup",
          "2", "--lrn", "both", "--rounds", "6", "--threads", "2", "--data", "synthetic"]
@@ -47,7 +48,7 @@ def lost_node() -> dict[str, Any]:
     import ray
     from ray.cluster_utils import Cluster
 
-    from bench.ray_executor import RayExecutor
+    from bench.execution.ray_executor import RayExecutor
 
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
     worker = cluster.add_node(num_cpus=1)

@@ -30,8 +30,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import gate, series  # noqa: E402
-from bench.gate import Series  # noqa: E402
+from bench.analysis import gate  # noqa: E402
+from bench.analysis.gate import Series  # noqa: E402
+from bench.output import series  # noqa: E402
 
 PLANT_FILE = "impls/torch_alexnet.py"
 PLANT_AFTER = "        loss.backward()\n"  # the first one after "def train_step"

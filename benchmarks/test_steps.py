@@ -19,9 +19,10 @@ from typing import Any
 
 import pytest
 
-from bench import env, registry, timing
-from bench.config import ModelConfig, RunConfig
-from bench.tasks.measure import host_batches
+from bench.core import contract, provenance, registry
+from bench.core.config import ModelConfig, RunConfig
+from bench.worker import timing
+from bench.worker.tasks.measure import host_batches
 from impls import spec
 
 BATCH = int(os.environ.get("BENCH_PERF_BATCH", "128"))
@@ -31,7 +32,7 @@ WARMUP = 5
 
 def _device() -> str:
     choice = os.environ.get("BENCH_PERF_DEVICE", "auto")
-    return ("gpu" if env.has_gpu() else "cpu") if choice == "auto" else choice
+    return ("gpu" if provenance.has_gpu() else "cpu") if choice == "auto" else choice
 
 
 @pytest.fixture(scope="module", params=[pytest.param(fw, id=fw, marks=getattr(pytest.mark, fw))
@@ -46,7 +47,7 @@ def framework(request: pytest.FixtureRequest) -> str:
 @pytest.mark.parametrize("mode", ["train", "forward"])
 def test_step(benchmark: Any, framework: str, mode: str) -> None:
     cfg = RunConfig(ModelConfig(framework, device=_device()), mode=mode, batch_size=BATCH, data="auto")
-    adapter = registry.adapter_class(framework)(cfg.model)
+    adapter = contract.adapter_class(framework)(cfg.model)
     batches, source = host_batches(cfg)
     staged = [adapter.prepare(x, y) for x, y in batches]
     compile_ns = timing.measure(adapter, staged, mode, steps=1, warmup=WARMUP).compile_ns  # compile + warm up

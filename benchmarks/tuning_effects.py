@@ -22,9 +22,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import records, storage, sweep  # noqa: E402
-from bench.config import ModelConfig, RunConfig  # noqa: E402
-from bench.intervals import TwoLevel, log_ratio_paired  # noqa: E402
+from bench.analysis.intervals import TwoLevel, log_ratio_paired  # noqa: E402
+from bench.core import records, storage  # noqa: E402
+from bench.core.config import ModelConfig, RunConfig  # noqa: E402
+from bench.execution import sweep  # noqa: E402
 
 # (what, framework, LRN, the default's model options, the variant's)
 EFFECTS: tuple[tuple[str, str, bool, dict[str, Any], dict[str, Any]], ...] = (

@@ -2,5 +2,5 @@
 
 Only :mod:`impls.spec` and :mod:`impls.reference` may be imported without a framework installed;
 each ``*_alexnet`` module imports its framework at module level and is loaded lazily by
-:mod:`bench.registry`.
+:mod:`bench.core.registry`.
 """

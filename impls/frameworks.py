@@ -1,7 +1,7 @@
 """The frameworks bench knows: one registration line each, next to the implementations.
 
 Adding a framework is one new module in ``impls/`` (an adapter class, see
-:class:`bench.adapter.FrameworkAdapter`) plus one line in :data:`BUILTIN` (and its pip extra in
+:class:`bench.core.contract.FrameworkAdapter`) plus one line in :data:`BUILTIN` (and its pip extra in
 ``pyproject.toml``). A framework kept outside this repository registers the same record through
 ``BENCH_EXTRA_FRAMEWORKS=package.module:REGISTRATION`` (comma-separated; inherited by workers).
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-from bench.adapter import Registration
+from bench.core.registration import Registration
 from impls import spec
 
 

@@ -24,7 +24,7 @@ import numpy as np
 import optax
 from jax import lax
 
-from bench.adapter import DeviceInfo, FrameworkAdapter, Gemm, Isolated, LrnLayer, Profile, check_batch, tally
+from bench.core.contract import DeviceInfo, FrameworkAdapter, Gemm, Isolated, LrnLayer, Profile, check_batch, tally
 from impls import spec
 
 # Every conv and matmul of the model asks for full float32 (no TF32/bf16 passes on GPU) itself, so

@@ -17,7 +17,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.adapter import DeviceInfo, FrameworkAdapter, Gemm, Isolated, LrnLayer, OpTime, Profile, check_batch, tally
+from bench.core.contract import (
+    DeviceInfo,
+    FrameworkAdapter,
+    Gemm,
+    Isolated,
+    LrnLayer,
+    OpTime,
+    Profile,
+    check_batch,
+    tally,
+)
 from impls import spec
 
 

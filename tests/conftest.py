@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bench import data, registry
-from bench.errors import DataNotFound
+from bench.core import data, registry
+from bench.core.errors import DataNotFound
 
 FRAMEWORKS = registry.names()
 NUMPY_FRAMEWORK = "tests.numpy_framework:REGISTRATION"  # the test-only fourth framework

@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from bench.adapter import DeviceInfo, FrameworkAdapter, Gemm, LrnLayer, Registration, check_batch
+from bench.core.contract import DeviceInfo, FrameworkAdapter, Gemm, LrnLayer, check_batch
+from bench.core.registration import Registration
 from impls import reference, spec
 
 

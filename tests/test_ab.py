@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from bench import ab, records, runner, storage
-from bench.config import ModelConfig, RunConfig
+from bench.core import records, storage
+from bench.core.config import ModelConfig, RunConfig
+from bench.execution import ab, runner
 
 ROOT = Path(__file__).resolve().parent.parent
 GIT_ID = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
@@ -64,10 +65,10 @@ def test_a_revision_without_the_package_is_one_line(clone: Path, tmp_path: Path)
     empty = _git(clone, "commit-tree", _git(clone, "mktree"), "-m", "no bench here")
     index = {"GIT_INDEX_FILE": str(tmp_path / "index")}  # a scratch index: the clone's own stays as it is
     _git(clone, "read-tree", "HEAD", **index)
-    _git(clone, "rm", "-q", "--cached", "bench/tasks/lockstep.py", **index)
+    _git(clone, "rm", "-q", "--cached", "bench/worker/tasks/lockstep.py", **index)
     old = _git(clone, "commit-tree", _git(clone, "write-tree", **index), "-p", "HEAD", "-m", "before bench ab")
-    for rev, missing in ((empty, "bench/worker.py, bench/tasks/lockstep.py, impls/frameworks.py"),
-                         (old, "bench/tasks/lockstep.py")):
+    for rev, missing in ((empty, "bench/worker/__main__.py, bench/worker/tasks/lockstep.py, impls/frameworks.py"),
+                         (old, "bench/worker/tasks/lockstep.py")):
         out = _ab(clone, rev, "--data", "synthetic")
         assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
         assert f"has no runnable bench for an A/B job: {missing} missing" in out.stderr
@@ -83,7 +84,7 @@ def _broken_tree(tmp_path: Path, replace: str) -> Path:
     root = tmp_path / "broken"
     for part in ("bench", "impls", "tests"):
         shutil.copytree(ROOT / part, root / part, ignore=shutil.ignore_patterns("__pycache__"))
-    path = root / "bench" / "tasks" / "lockstep.py"
+    path = root / "bench" / "worker" / "tasks" / "lockstep.py"
     path.write_text(path.read_text().replace('    chan.send({"ready": True})\n',
                                              f'    chan.send({{"ready": True}})\n{replace}\n'))
     return root
@@ -161,13 +162,23 @@ def test_a_revision_whose_workers_all_fail_is_one_line(clone: Path, tmp_path: Pa
     index = {"GIT_INDEX_FILE": str(tmp_path / "index")}
     _git(clone, "read-tree", "HEAD", **index)
     path = tmp_path / "lockstep.py"
-    path.write_text((clone / "bench/tasks/lockstep.py").read_text().replace(
+    path.write_text((clone / "bench/worker/tasks/lockstep.py").read_text().replace(
         "    cfg = RunConfig.from_dict(params[\"config\"])\n",
         "    raise TypeError(\"this revision cannot read the job\")\n"))
     blob = _git(clone, "hash-object", "-w", str(path))
-    _git(clone, "update-index", "--cacheinfo", f"100644,{blob},bench/tasks/lockstep.py", **index)
+    _git(clone, "update-index", "--cacheinfo", f"100644,{blob},bench/worker/tasks/lockstep.py", **index)
     broken = _git(clone, "commit-tree", _git(clone, "write-tree", **index), "-p", "HEAD", "-m", "broken worker")
     out = _ab(clone, broken, "--frameworks", "torch", "--mode", "forward", "--batch-size", "2", "--steps", "2",
               "--rounds", "2", "--warmup", "0", "--data", "synthetic", "--out", str(tmp_path / "job"))
     assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1, out.stderr
     assert "every pair failed on the base side" in out.stderr and "this revision cannot read the job" in out.stderr
+
+
+def test_revisions_of_either_layout_are_runnable() -> None:
+    """A revision from before the layered layout (bench/worker.py, bench/tasks/) still runs as a side."""
+    from bench.execution import ab
+
+    flat, layered = set(ab.LAYOUTS[1]), set(ab.LAYOUTS[0])
+    assert ab._missing(flat) == [] and ab._missing(layered) == []
+    assert ab._missing(flat - {"bench/tasks/lockstep.py"}) == ["bench/worker/__main__.py",
+                                                               "bench/worker/tasks/lockstep.py"]

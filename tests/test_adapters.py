@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bench import registry, verify
+from bench.core import contract, registry
+from bench.execution import verification
 from tests.conftest import framework_params, require_framework
 
 
@@ -32,7 +33,7 @@ class _Untouchable:
 def test_gemm_sync_never_copies_the_result_to_the_host(fw: str) -> None:
     """A copy of the whole n x n result inside the timed loop would inflate 'percent of peak'."""
     require_framework(fw)
-    gemm = registry.adapter_class(fw).gemm("cpu", 64)
+    gemm = contract.adapter_class(fw).gemm("cpu", 64)
     gemm.run()
     gemm.sync()
     if hasattr(gemm, "last"):
@@ -60,7 +61,7 @@ def test_non_default_compile_modes_match_the_reference(fw: str, mode: str,
     """What ``bench verify --compile FW=MODE`` runs, in its worker processes, LRN off and on."""
     require_framework(fw)
     images, labels = batch[0][:8], batch[1][:8]
-    results = verify.run([fw], [False, True], images, labels, timeout=900, compile_modes={fw: mode})
+    results = verification.run([fw], [False, True], images, labels, timeout=900, compile_modes={fw: mode})
     for r in results:
         assert r.status == "ok", r.error
         assert r.describe and r.describe["compile_mode"] == mode

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import storage
 from bench.cli import main
-from bench.records import JobKey, Measurement
+from bench.core import storage
+from bench.core.records import JobKey, Measurement
 
 KEY = JobKey("torch", "train", 128, False, "eager", "module", "cpu", None, "hostA", None)
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 import bench
-from bench import registry
 from bench.cli import main
+from bench.core import registry
 
 
 def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -53,12 +53,12 @@ def test_missing_framework_names_the_extra(monkeypatch: pytest.MonkeyPatch, caps
 
 
 def test_get_adapter_rejects_bad_options() -> None:
-    from bench.errors import UsageError
+    from bench.core.errors import UsageError
 
     with pytest.raises(UsageError, match="unknown framework 'pytorch'; valid names: torch, tensorflow, jax"):
         bench.get_adapter("pytorch")
     with pytest.raises(UsageError, match="invalid compile mode for torch 'jit'; allowed: eager, compile"):
-        from bench.config import ModelConfig
+        from bench.core.config import ModelConfig
 
         ModelConfig("torch", compile="jit")
     with pytest.raises(UsageError, match=r"dropout must be a rate in \[0, 1\); got 1.5"):
@@ -108,9 +108,9 @@ def test_run_usage_errors(argv: list[str], fragment: str, capsys: pytest.Capture
 
 
 def test_gpu_requested_without_gpu(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    from bench import env
+    from bench.core import provenance
 
-    monkeypatch.setattr(env, "has_gpu", lambda: False)
+    monkeypatch.setattr(provenance, "has_gpu", lambda: False)
     code, _, err = _run(["run", "--device", "gpu", "--frameworks", "torch"], capsys)
     assert code == 2 and "--device gpu: no GPU found" in err
 
@@ -177,8 +177,8 @@ def test_options_that_would_not_take_effect_are_refused(argv: list[str], fragmen
 
 
 def test_verify_batch_limit_follows_available_memory() -> None:
-    from bench.commands.verify import check_batch_fits
-    from bench.errors import UsageError
+    from bench.cli.commands.verify import check_batch_fits
+    from bench.core.errors import UsageError
 
     check_batch_fits(100, available=2**30)  # ~600 MiB of 1 GiB
     with pytest.raises(UsageError, match=r"--batch-size 200: .* use --batch-size 119 or less"):
@@ -186,7 +186,7 @@ def test_verify_batch_limit_follows_available_memory() -> None:
 
 
 def test_threads_up_to_the_usable_cores_are_accepted() -> None:
-    from bench.commands import options
+    from bench.cli import options
 
     n = options.usable_cores()
     assert options.threads(str(n)) == n

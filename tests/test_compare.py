@@ -13,12 +13,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bench import compare, registry
-from bench.config import ModelConfig
-from bench.errors import UsageError
-from bench.stats import Ratio
-from bench.tasks.lrn_layer import LRN_GRAD_RTOL, inputs
-from bench.verify import LRN_RTOL, normalised_max
+from bench.analysis import comparisons
+from bench.analysis.equivalence import LRN_RTOL, normalised_max
+from bench.analysis.stats import Ratio
+from bench.core import contract, registry
+from bench.core.config import ModelConfig
+from bench.core.errors import UsageError
+from bench.worker.tasks.lrn_layer import LRN_GRAD_RTOL, inputs
 from impls import reference, spec
 from tests.conftest import framework_params, require_framework
 
@@ -34,7 +35,7 @@ def test_planted_lrn_slowdown_is_found_and_judged_against_the_book() -> None:
     off = rng.normal(100, 3, 60)
     recs = [_rec("torch", False, off), _rec("torch", True, off * 1.5 + rng.normal(0, 1, 60),
                                              describe={"lrn_impl": "nn.LocalResponseNorm"})]
-    (row,) = compare.lrn_rows(recs)
+    (row,) = comparisons.lrn_rows(recs)
     assert row["verdict"] == "slower" and row["ci_low"] < 1.5 < row["ci_high"]
     assert row["lrn_share_pct"] == pytest.approx(100 / 3, abs=1.5)
     assert row["added_ms"] == pytest.approx(50, abs=2)
@@ -44,20 +45,20 @@ def test_planted_lrn_slowdown_is_found_and_judged_against_the_book() -> None:
 
 def test_identical_samples_are_inconclusive() -> None:
     x = np.random.default_rng(1).normal(100, 3, 60)
-    (row,) = compare.lrn_rows([_rec("jax", False, x), _rec("jax", True, x.copy())])
+    (row,) = comparisons.lrn_rows([_rec("jax", False, x), _rec("jax", True, x.copy())])
     assert row["verdict"] == "inconclusive" and "inconclusive" in row["vs_book"]
 
 
 def test_book_verdicts() -> None:
-    assert compare.book_verdict(Ratio(3.1, 2.8, 3.3, 1e-9, "slower")).endswith("consistent with the book's ~3x")
-    assert compare.book_verdict(Ratio(4.0, 3.6, 4.4, 1e-9, "slower")).endswith("worse than the book's 3x")
+    assert comparisons.book_verdict(Ratio(3.1, 2.8, 3.3, 1e-9, "slower")).endswith("consistent with the book's ~3x")
+    assert comparisons.book_verdict(Ratio(4.0, 3.6, 4.4, 1e-9, "slower")).endswith("worse than the book's 3x")
 
 
 def test_framework_ratios_to_the_fastest() -> None:
     rng = np.random.default_rng(2)
     recs = [_rec("torch", False, rng.normal(100, 2, 50)), _rec("jax", False, rng.normal(200, 4, 50)),
             _rec("tensorflow", False, rng.normal(100.2, 2, 50))]
-    rows = {r["framework"]: r for r in compare.framework_rows(recs)}
+    rows = {r["framework"]: r for r in comparisons.framework_rows(recs)}
     fastest = rows["torch"]["fastest"]
     assert rows[fastest]["verdict"] == "fastest"
     assert rows["jax"]["verdict"] == "slower" and rows["jax"]["ratio"] == pytest.approx(2.0, rel=0.03)
@@ -70,7 +71,7 @@ def test_fastest_exact_ignores_inexact_variants() -> None:
             {"framework": "jax", "impl": "matmul", "direction": "forward_backward", "exact": True, "mean_ms": 2.0},
             {"framework": "jax", "impl": "reduce_window", "direction": "forward_backward", "exact": False,
              "mean_ms": 1.0}]
-    assert compare.fastest_exact(rows) == {"jax": "matmul"}
+    assert comparisons.fastest_exact(rows) == {"jax": "matmul"}
 
 
 @pytest.mark.parametrize(("kw", "fragment"), [
@@ -92,10 +93,11 @@ def test_cudnn_limits_only_bind_tensorflow_on_gpu() -> None:
 
 
 def test_cli_refuses_bad_lrn_parameters(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    from bench import env
     from bench.cli import main
+    from bench.core import provenance
 
-    monkeypatch.setattr(env, "has_gpu", lambda: True)
+
+    monkeypatch.setattr(provenance, "has_gpu", lambda: True)
     code = main(["compare", "--lrn", "--device", "gpu", "--frameworks", "tensorflow", "--lrn-radius", "8"])
     err = capsys.readouterr().err
     assert code == 2 and "depth_radius 1 to 7" in err and len(err.strip().splitlines()) == 1
@@ -109,7 +111,7 @@ def test_empty_batch_never_reaches_an_lrn_kernel() -> None:
 @pytest.mark.parametrize("fw", framework_params())
 def test_every_lrn_variant_equals_the_reference(fw: str) -> None:
     require_framework(fw)
-    cls = registry.adapter_class(fw)
+    cls = contract.adapter_class(fw)
     p = spec.LrnParams(depth_radius=2, alpha=0.01, beta=0.6, bias=2.0)  # not the defaults: parameters flow through
     (x, g), _ = inputs(2).values()
     want_y = reference.lrn_forward(x.astype(np.float64), p)
@@ -123,7 +125,7 @@ def test_every_lrn_variant_equals_the_reference(fw: str) -> None:
 
 @pytest.mark.slow
 def test_compare_lrn_end_to_end(tmp_path: Path) -> None:
-    from bench.registry import available
+    from bench.core.registry import available
 
     fws = available()
     if not fws:

@@ -13,10 +13,14 @@ from typing import Any
 
 import pytest
 
-from bench import executors, records, runner, storage, summary, sweep
-from bench.config import ModelConfig, RunConfig
-from bench.errors import UsageError
-from bench.executors import PoolExecutor, Slot, Task
+from bench.analysis import summary
+from bench.core import records, storage
+from bench.core.config import ModelConfig, RunConfig
+from bench.core.errors import UsageError
+from bench.execution import executors, runner, sweep
+from bench.execution.executor import Task
+from bench.execution.executors import PoolExecutor, Slot
+from bench.output import frames
 
 FAKE_GPUS = [{"index": 0, "uuid": "GPU-0000aaaa", "name": "Fake A100"},
              {"index": 1, "uuid": "GPU-1111bbbb", "name": "Fake H100"}]
@@ -129,7 +133,7 @@ def ray_cluster() -> Iterator[Any]:
 @pytest.mark.slow
 def test_ray_sweep_matches_local_resumes_and_survives_a_lost_node(ray_cluster: Any, tmp_path: Path,
                                                                   numpy_framework: str) -> None:
-    from bench.ray_executor import RayExecutor
+    from bench.execution.ray_executor import RayExecutor
 
     cluster, worker = ray_cluster
     ray_ex = RayExecutor(None)
@@ -138,7 +142,7 @@ def test_ray_sweep_matches_local_resumes_and_survives_a_lost_node(ray_cluster: A
     local = sweep.execute(_jobs(numpy_framework, 4), tmp_path / "local", timeout=300)
     assert {m.key for m in via_ray} == {m.key for m in local} and {m.status for m in via_ray} == {"ok"}
     def columns(run: str) -> list[str]:
-        return list(summary.summary_frame(summary.summarise(storage.read_records(tmp_path / run))).columns)
+        return list(frames.summary_frame(summary.summarise(storage.read_records(tmp_path / run))).columns)
 
     assert columns("ray") == columns("local")
     # a worker node removed mid-sweep: its job is retried once, nothing finished is lost, every job accounted for

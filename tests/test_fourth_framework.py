@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import records, registry, storage
+from bench.core import records, registry, storage
 
 
 def _bench(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
@@ -22,7 +22,7 @@ def _bench(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]
 def test_registration_is_all_bench_knows(numpy_framework: str) -> None:
     reg = registry.get(numpy_framework)
     assert reg.is_available() and numpy_framework in registry.available()
-    from bench.config import ModelConfig
+    from bench.core.config import ModelConfig
 
     assert ModelConfig(numpy_framework).compile == "none"  # defaults come from the registration
     with pytest.raises(Exception, match="invalid compile mode for numpy 'jit'; allowed: none"):

@@ -13,9 +13,9 @@ import math
 import numpy as np
 import pytest
 
-from bench import gate
-from bench.errors import UsageError
-from bench.gate import Series, Settings
+from bench.analysis import gate
+from bench.analysis.gate import Series, Settings
+from bench.core.errors import UsageError
 
 PROCESS_SD = 0.018  # each side's own process effect: sqrt(2) x 1.8% = the 2.5% measured between the sides
 SHARED_SD = 0.05  # the machine's speed during a pair, common to both sides of it

@@ -14,9 +14,12 @@ from typing import Any
 
 import pytest
 
-from bench import records, registry, runner, storage, summary, sweep
-from bench.config import ModelConfig, RunConfig
-from bench.records import SummaryRow
+from bench.analysis import summary
+from bench.core import records, registry, storage
+from bench.core.config import ModelConfig, RunConfig
+from bench.core.records import SummaryRow
+from bench.execution import runner, sweep
+from bench.output import frames
 from tests.conftest import framework_params, require_framework
 
 
@@ -96,7 +99,7 @@ def test_plan_interleaves_rounds() -> None:
 
 def test_sweep_continues_after_a_crash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A job whose worker dies by signal becomes a row; the next job still runs."""
-    from bench import executors
+    from bench.execution import executors
 
     real = runner.start_worker
     calls: list[str] = []
@@ -183,7 +186,7 @@ def test_tiny_real_run(fw: str, tmp_path: Path) -> None:
         assert r["host"] and r["gpu"] == ""  # recorded by the worker; CPU rows have no GPU
     with open(tmp_path / "samples.csv") as fh:
         samples = list(csv.DictReader(fh))
-    assert len(samples) == 12 and set(samples[0]) == set(summary.SAMPLE_COLUMNS)
+    assert len(samples) == 12 and set(samples[0]) == set(frames.SAMPLE_COLUMNS)
     assert {s["round"] for s in samples} == {"0", "1"}
     env = json.loads((tmp_path / "env.json").read_text())
     assert env["schema_version"] == records.SCHEMA_VERSION and env["git"]["commit"] and env["cpu_model"]

@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import history, storage
+from bench.analysis import changepoints
 from bench.cli import main
-from bench.records import JobKey, Measurement
+from bench.core import storage
+from bench.core.records import JobKey, Measurement
 
 
 def _series(rng: np.random.Generator, n: int, noise: float, steps: dict[int, float]) -> list[float]:
@@ -25,28 +26,28 @@ def _series(rng: np.random.Generator, n: int, noise: float, steps: dict[int, flo
 def test_a_step_is_found_at_its_commit() -> None:
     rng = np.random.default_rng(0)
     values = _series(rng, 30, 0.02, {12: 1.15})
-    (change,) = history.change_points(values)
+    (change,) = changepoints.change_points(values)
     assert change.index == 12 and change.ratio == pytest.approx(1.15, rel=0.03) and change.p_value < 0.01
 
 
 def test_two_steps_up_and_back_are_both_found() -> None:
     rng = np.random.default_rng(1)
     values = _series(rng, 40, 0.02, {10: 1.2, 25: 1 / 1.2})
-    assert [c.index for c in history.change_points(values)] == [10, 25]
+    assert [c.index for c in changepoints.change_points(values)] == [10, 25]
 
 
 def test_one_odd_commit_and_drift_inside_the_floor_are_not_changes() -> None:
     rng = np.random.default_rng(2)
     values = _series(rng, 30, 0.01, {})
     values[15] *= 1.5  # an outlier, not a new level
-    assert history.change_points(values) == []
+    assert changepoints.change_points(values) == []
     slow_drift = [300 * (1 + 0.0005 * i) for i in range(30)]  # 1.5% over 30 commits: under the 3% floor
-    assert history.change_points(slow_drift) == []
+    assert changepoints.change_points(slow_drift) == []
 
 
 def test_flat_noisy_series_rarely_show_a_change() -> None:
     rng = np.random.default_rng(3)
-    found = sum(bool(history.change_points(_series(rng, 25, 0.05, {}), noise_floor=0.0, permutations=199,
+    found = sum(bool(changepoints.change_points(_series(rng, 25, 0.05, {}), noise_floor=0.0, permutations=199,
                                            seed=i)) for i in range(100))
     assert found <= 10  # alpha 5% per segment tested; binary segmentation tests a few segments at most
 

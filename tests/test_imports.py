@@ -1,17 +1,19 @@
-"""``import bench`` and ``python -m bench --help`` import no framework; no import cycles; bench/
-knows frameworks only through the registry."""
+"""``import bench`` and ``python -m bench --help`` import no framework; the import contracts of
+pyproject.toml hold, and a planted violation of each breaks them; bench/ knows frameworks only
+through the registry."""
 
 from __future__ import annotations
 
-import ast
+import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from bench import registry
+from bench.core import registry
 
 ROOT = Path(__file__).resolve().parent.parent
 FRAMEWORK_MODULES = sorted({m for reg in registry.registrations().values() for m in reg.requires})
@@ -21,8 +23,9 @@ CHECK = ("import sys; {stmt}; bad = [m for m in " + repr(tuple(FRAMEWORK_MODULES
 
 @pytest.mark.parametrize("stmt", [
     "import bench",
-    "import bench.cli, bench.runner, bench.verify, bench.worker, bench.data, bench.render, impls.spec, "
-    "impls.reference, impls.frameworks, bench.summary, bench.records, bench.compare, bench.sweep",
+    "import bench.cli, bench.api, bench.execution.runner, bench.execution.verification, bench.worker.process, "
+    "bench.core.data, bench.output.render, impls.spec, impls.reference, impls.frameworks, bench.analysis.summary, "
+    "bench.core.records, bench.analysis.comparisons, bench.execution.sweep, bench.output.frames",
     "from bench.cli import main; main(['--help'])",
     "from bench.cli import main; main(['verify', '--help'])",
     "from bench.cli import main; main(['compare', '--help'])",
@@ -40,80 +43,58 @@ def test_module_help_runs_without_frameworks() -> None:
     assert not imported & set(FRAMEWORK_MODULES)
 
 
-def _module_name(path: Path) -> str:
-    parts = list(path.relative_to(ROOT).with_suffix("").parts)
-    if parts[-1] == "__init__":
-        parts.pop()
-    return ".".join(parts)
+LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 
-def _imports(path: Path, package: str, known: set[str]) -> set[str]:
-    """Every bench/impls module this file imports, at module level or inside a function, except under
-    ``if TYPE_CHECKING:`` (types only, never executed)."""
-    tree = ast.parse(path.read_text())
-    skip: set[int] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            skip |= {id(n) for stmt in node.body for n in ast.walk(stmt)}
-    out: set[str] = set()
-    for node in ast.walk(tree):
-        if id(node) in skip:
-            continue
-        names: list[str] = []
-        if isinstance(node, ast.Import):
-            names = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            base = node.module if node.level == 0 else ".".join(package.split(".")[: len(package.split(".")) -
-                                                                                    node.level + 1] + [node.module])
-            # ``from bench import registry`` imports the submodule; ``from bench import load``, the package
-            names = [f"{base}.{a.name}" if f"{base}.{a.name}" in known else base for a in node.names]
-        out |= {n for n in names if n in known}
-    return out
+def _lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
+    """``lint-imports`` on the tree at ``root`` with the contracts of its pyproject.toml."""
+    if not LINT_IMPORTS.exists():
+        pytest.fail(f"import-linter is not installed beside {sys.executable} (nox installs it)")
+    return subprocess.run([str(LINT_IMPORTS), "--config", str(root / "pyproject.toml"), "--no-cache"], cwd=root,
+                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(root)})
 
 
-def import_graph() -> dict[str, set[str]]:
-    files = [p for d in ("bench", "impls") for p in (ROOT / d).rglob("*.py")]
-    known = {_module_name(p) for p in files}
-    graph = {}
-    for p in files:
-        name = _module_name(p)
-        package = name if p.name == "__init__.py" else name.rpartition(".")[0]
-        graph[name] = _imports(p, package, known) - {name}
-    return graph
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    """A copy of bench/, impls/ and pyproject.toml to plant imports in."""
+    for name in ("bench", "impls"):
+        shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path)
+    return tmp_path
 
 
-def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
-    state: dict[str, int] = {}
-    stack: list[str] = []
-
-    def visit(node: str) -> list[str] | None:
-        state[node] = 1
-        stack.append(node)
-        for nxt in sorted(graph.get(node, ())):
-            if state.get(nxt) == 1:
-                return stack[stack.index(nxt):] + [nxt]
-            if nxt not in state and (found := visit(nxt)):
-                return found
-        stack.pop()
-        state[node] = 2
-        return None
-
-    for node in sorted(graph):
-        if node not in state and (found := visit(node)):
-            return found
-    return None
+def test_the_import_contracts_hold() -> None:
+    out = _lint_imports(ROOT)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "broken" not in out.stdout.lower().split("contracts:")[-1].replace("0 broken", "")
 
 
-def test_no_import_cycles() -> None:
-    graph = import_graph()
-    assert {"bench.commands.run", "bench.commands.compare"} <= graph["bench.cli"]
-    assert find_cycle(graph) is None, " -> ".join(find_cycle(graph) or [])
+def _plant(tree: Path, module: str, code: str) -> None:
+    path = tree / module
+    path.write_text(path.read_text() + "\n" + code + "\n")
 
 
-def test_cycle_finder_finds_a_planted_cycle() -> None:
-    graph = import_graph()
-    graph["bench.stats"] = graph["bench.stats"] | {"bench.commands.run"}  # run -> common -> report -> ... -> stats
-    assert find_cycle(graph) is not None
+@pytest.mark.parametrize(("module", "code", "contract"), [
+    # analysis reads records only: a table module is a layer above it
+    ("bench/analysis/stats.py", "from bench.output import render  # noqa", "is layered"),
+    # the worker side never drives workers: an import inside a function counts too
+    ("bench/worker/timing.py", "def _f() -> None:\n    from bench.execution import runner  # noqa", "is layered"),
+    # a type-only import counts as well
+    ("bench/core/records.py", "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from bench.cli import main",
+     "Only bench.__main__ imports the command line"),
+    ("impls/spec.py", "from bench.analysis import stats  # noqa", "impls/ imports only the core of bench"),
+    ("bench/analysis/gate.py", "import subprocess  # noqa", "Analysis is pure"),
+    ("bench/core/errors.py", "def _f() -> None:\n    import torch  # noqa", "bench imports no framework"),
+    # a cycle between two modules of one package: registry -> errors -> registry
+    ("bench/core/errors.py", "def _f() -> None:\n    from bench.core import registry  # noqa", "No import cycles"),
+], ids=["analysis->output", "worker->execution-in-function", "core->cli-type-checking", "impls->analysis",
+        "analysis-subprocess", "bench->framework", "cycle"])
+def test_a_planted_violation_fails_lint_imports(tree: Path, module: str, code: str, contract: str) -> None:
+    _plant(tree, module, code)
+    out = _lint_imports(tree)
+    assert out.returncode == 1, out.stdout + out.stderr
+    broken = out.stdout.split("Broken contracts", 1)[-1]
+    assert contract in broken, out.stdout
 
 
 def test_bench_names_no_framework_outside_the_registry() -> None:

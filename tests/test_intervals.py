@@ -9,8 +9,8 @@ import math
 import numpy as np
 import pytest
 
-from bench.intervals import ONE_PROCESS, TwoLevel, independent_ratio, paired_ratio, robust_sd
-from bench.stats import Stats
+from bench.analysis.intervals import ONE_PROCESS, TwoLevel, independent_ratio, paired_ratio, robust_sd
+from bench.analysis.stats import Stats
 
 
 def test_estimate_is_the_average_of_process_medians_with_a_t_interval() -> None:

@@ -7,7 +7,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bench import data, get_adapter, verify
+from bench import get_adapter
+from bench.analysis import equivalence
+from bench.core import data
 from impls import reference as ref
 from impls import spec
 from tests.conftest import FRAMEWORKS, framework_params, require_framework
@@ -26,7 +28,7 @@ def _adapter(fw: str, lrn: bool) -> Any:
 
 def _reference(batch: tuple[np.ndarray, np.ndarray], lrn: bool) -> dict[str, np.ndarray]:
     if ("ref", lrn) not in _CACHE:
-        _CACHE[("ref", lrn)] = verify.reference_outputs(*batch, spec.init_weights(0), lrn)
+        _CACHE[("ref", lrn)] = equivalence.reference_outputs(*batch, spec.init_weights(0), lrn)
     return _CACHE[("ref", lrn)]  # type: ignore[no-any-return]
 
 
@@ -48,8 +50,8 @@ def test_param_count_and_exact_round_trip(fw: str) -> None:
 @pytest.mark.parametrize("fw", framework_params())
 def test_matches_reference(fw: str, lrn: bool, batch: tuple[np.ndarray, np.ndarray]) -> None:
     weights = spec.init_weights(0)
-    got = verify.collect(_adapter(fw, lrn), *batch, weights)
-    checks = verify.compare(got, _reference(batch, lrn), weights)
+    got = equivalence.collect(_adapter(fw, lrn), *batch, weights)
+    checks = equivalence.compare(got, _reference(batch, lrn), weights)
     failed = [c for c in checks if not c.passed]
     assert not failed, failed
     assert {c.quantity for c in checks} >= {"logits", "loss", "grad conv1", "grad fc3", "adam step", "lrn op"}
@@ -58,11 +60,11 @@ def test_matches_reference(fw: str, lrn: bool, batch: tuple[np.ndarray, np.ndarr
 def test_tolerances_would_catch_an_lrn_mismatch(batch: tuple[np.ndarray, np.ndarray]) -> None:
     """A framework that silently dropped LRN must FAIL every model-level check."""
     weights = spec.init_weights(0)
-    checks = verify.compare(_reference(batch, False), _reference(batch, True), weights)
+    checks = equivalence.compare(_reference(batch, False), _reference(batch, True), weights)
     by_name = {c.quantity: c for c in checks}
     for quantity in ["logits", "loss", "adam step"] + [f"grad {layer}" for layer in spec.PARAM_LAYERS]:
         assert not by_name[quantity].passed, by_name[quantity]
-    assert by_name["logits"].difference > 20 * verify.LOGITS_RTOL
+    assert by_name["logits"].difference > 20 * equivalence.LOGITS_RTOL
 
 
 @pytest.mark.torch
@@ -72,7 +74,7 @@ def test_lrn_tolerance_would_catch_the_torch_alpha_trap() -> None:
     require_framework("torch")
     import torch
 
-    x = verify.lrn_input()
+    x = equivalence.lrn_input()
     want = ref.lrn_forward(x.astype(np.float64))
     p = spec.DEFAULT_LRN
 
@@ -82,15 +84,15 @@ def test_lrn_tolerance_would_catch_the_torch_alpha_trap() -> None:
             y = module(torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2))))
         return y.numpy().transpose(0, 2, 3, 1)
 
-    assert verify.normalised_max(torch_lrn(p.alpha), want) > 100 * verify.LRN_RTOL  # the trap
-    assert verify.normalised_max(torch_lrn(p.torch_alpha), want) <= verify.LRN_RTOL  # the mapping
+    assert equivalence.normalised_max(torch_lrn(p.alpha), want) > 100 * equivalence.LRN_RTOL  # the trap
+    assert equivalence.normalised_max(torch_lrn(p.torch_alpha), want) <= equivalence.LRN_RTOL  # the mapping
 
 
 @pytest.mark.parametrize("fw", framework_params())
 def test_lrn_op_alone_to_float32_rounding(fw: str) -> None:
-    x = verify.lrn_input(seed=5)
+    x = equivalence.lrn_input(seed=5)
     out = _adapter(fw, True).lrn(x)
-    np.testing.assert_allclose(out, ref.lrn_forward(x.astype(np.float64)), rtol=verify.LRN_RTOL, atol=1e-6)
+    np.testing.assert_allclose(out, ref.lrn_forward(x.astype(np.float64)), rtol=equivalence.LRN_RTOL, atol=1e-6)
 
 
 def _loss_curve(fw: str, mnist: data.Dataset, steps: int, batch_size: int) -> np.ndarray:
@@ -118,14 +120,14 @@ def test_twenty_steps_loss_curves_agree(mnist: data.Dataset) -> None:
     if len(curves) < 2:
         pytest.skip("needs two installed frameworks")
     names = list(curves)
-    tol = np.array([verify.trajectory_tolerance(i) for i in range(20)])
+    tol = np.array([equivalence.trajectory_tolerance(i) for i in range(20)])
     for fw in names:
         assert curves[fw][-1] < 0.8 * curves[fw][0], f"{fw} did not train: {curves[fw]}"
         for other in names:
             rel = np.abs(curves[fw] - curves[other]) / np.abs(curves[other])
             assert (rel <= tol).all(), f"{fw} vs {other}: {rel} > {tol}"
     first = [c[0] for c in curves.values()]
-    assert max(first) - min(first) < verify.LOSS_ATOL  # before any update: float32 rounding only
+    assert max(first) - min(first) < equivalence.LOSS_ATOL  # before any update: float32 rounding only
 
 
 @pytest.mark.parametrize("fw", framework_params())

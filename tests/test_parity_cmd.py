@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from bench import data
-from bench import parity_stats as parity_cmd
-from bench.config import ModelConfig
-from bench.tasks import parity
+from bench.analysis import parity_stats as parity_cmd
+from bench.core import data
+from bench.core.config import ModelConfig
+from bench.worker.tasks import parity
 from impls import reference, spec
 
 
@@ -127,7 +127,7 @@ def test_quick_parity_end_to_end(mnist: object, tmp_path: Path) -> None:
     """Every installed framework on 6,000 images for one epoch, one seed (a verdict then can only be
     INCONCLUSIVE; the verdict rules are tested on known sample sets in test_parity.py): the whole
     pipeline, in a third of the time three seeds took (600 s measured on the 2-core CI machine)."""
-    from bench.registry import available
+    from bench.core.registry import available
 
     if len(available()) < 2:
         pytest.skip("parity compares frameworks: needs two installed")
@@ -138,7 +138,7 @@ def test_quick_parity_end_to_end(mnist: object, tmp_path: Path) -> None:
     with open(tmp_path / "parity_summary.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert rows and all(float(r["final_acc_mean"]) >= 90.0 for r in rows)
-    from bench import storage
+    from bench.core import storage
 
     digests = {r["framework"]: r["data_order_sha256"] for r in storage.read_records(tmp_path)
                if r.get("kind") == "parity"}

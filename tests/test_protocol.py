@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from bench.config import ModelConfig, RunConfig
-from bench.tasks import pair
-from bench.tasks.measure import EXTEND_CHUNK, extend_to_target
+from bench.core.config import ModelConfig, RunConfig
+from bench.worker.tasks import pair
+from bench.worker.tasks.measure import EXTEND_CHUNK, extend_to_target
 from tests.test_timing import FakeAdapter, FakeClock
 
 
@@ -27,7 +27,7 @@ def test_extend_to_target_adds_chunks_until_the_ci_is_tight() -> None:
     start = [500, 1500, 800, 1200]
     out = extend_to_target(adapter, ["b"], _cfg(steps=4, target_ci=2.0, max_steps=400), start, clock=clock)
     assert out[:4] == start and len(out) > 4 and (len(out) - 4) % EXTEND_CHUNK == 0
-    from bench.stats import approx_ci_half_width_pct, precise_enough
+    from bench.analysis.stats import approx_ci_half_width_pct, precise_enough
 
     assert precise_enough(out, 2.0, "median") and not precise_enough(out[:-EXTEND_CHUNK], 2.0, "median")
     assert approx_ci_half_width_pct(out, "median") <= 2.0

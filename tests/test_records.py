@@ -15,9 +15,10 @@ import pandas as pd
 import pytest
 
 import bench
-from bench import records, storage, summary
-from bench.records import JobKey, Measurement, SummaryRow
-from bench.stats import Stats
+from bench.analysis.stats import Stats
+from bench.core import records, storage
+from bench.core.records import JobKey, Measurement, SummaryRow
+from bench.output import frames
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = JobKey("torch", "train", 8, True, "eager", "module", "cpu", 2, "host-a", None)
@@ -84,7 +85,7 @@ def test_stats_scale_only_fields_in_the_samples_unit() -> None:
 def test_reports_readme_documents_every_column() -> None:
     text = (ROOT / "reports" / "README.md").read_text()
     documented = set(re.findall(r"[a-z0-9_]+", text))
-    missing = [c for c in SummaryRow.columns() + summary.SAMPLE_COLUMNS if c not in documented]
+    missing = [c for c in SummaryRow.columns() + frames.SAMPLE_COLUMNS if c not in documented]
     assert not missing, missing
     for kind in records.KINDS:
         assert f"`kind: {kind}`" in text, kind
@@ -101,21 +102,21 @@ def _fake_run(tmp_path: Path) -> Path:
 
 
 def test_load_returns_the_frames_the_csv_files_hold(tmp_path: Path) -> None:
-    from bench import report
+    from bench.output import report
 
     run_dir = _fake_run(tmp_path)
     report.refresh(run_dir)
-    frames = bench.load(run_dir)
-    assert list(frames.summary.columns) == list(SummaryRow.columns()) and len(frames.summary) == 2
-    assert list(frames.samples.columns) == list(summary.SAMPLE_COLUMNS) and len(frames.samples) == 12
+    loaded = bench.load(run_dir)
+    assert list(loaded.summary.columns) == list(SummaryRow.columns()) and len(loaded.summary) == 2
+    assert list(loaded.samples.columns) == list(frames.SAMPLE_COLUMNS) and len(loaded.samples) == 12
     on_disk = pd.read_csv(run_dir / "summary.csv")
     # a CSV cannot tell an empty string (no tuning) from a missing value: read_csv makes both NaN
-    in_memory = frames.summary.replace("", float("nan"))
+    in_memory = loaded.summary.replace("", float("nan"))
     pd.testing.assert_frame_equal(in_memory.dropna(axis=1, how="all").reset_index(drop=True),
                                   on_disk.dropna(axis=1, how="all"), check_dtype=False)
     samples = pd.read_csv(run_dir / "samples.csv")
-    assert samples["time_ns"].tolist() == frames.samples["time_ns"].tolist()
-    by_fw = frames.samples.groupby("framework")["time_ns"].median() / 1e6
+    assert samples["time_ns"].tolist() == loaded.samples["time_ns"].tolist()
+    by_fw = loaded.samples.groupby("framework")["time_ns"].median() / 1e6
     assert by_fw["torch"] == pytest.approx(11.0)
 
 

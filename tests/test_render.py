@@ -5,8 +5,8 @@ from typing import Any
 
 from rich.console import Console
 
-from bench import render
-from bench.records import SummaryRow
+from bench.core.records import SummaryRow
+from bench.output import render
 
 
 def _row(**kw: Any) -> SummaryRow:

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bench.stats import NOISE_FLOOR, Ratio, Stats
+from bench.analysis.stats import NOISE_FLOOR, Ratio, Stats
 
 
 def test_exact_values() -> None:
@@ -101,7 +101,7 @@ def test_differences_under_the_noise_floor_are_inconclusive() -> None:
 
 
 def test_precise_enough_uses_the_normal_approximation_with_a_margin() -> None:
-    from bench.stats import BCA_MARGIN, approx_ci_half_width_pct, precise_enough
+    from bench.analysis.stats import BCA_MARGIN, approx_ci_half_width_pct, precise_enough
 
     x = np.random.default_rng(4).normal(100, 10, 100)
     half = approx_ci_half_width_pct(x)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bench import timing
+from bench.worker import timing
 
 
 class FakeClock:

@@ -1,0 +1,125 @@
+"""Summary rows from measurement records. Pure: reads records, computes statistics, never measures
+or writes. The same rows become the CSV files and ``bench.load``'s DataFrames
+(:mod:`bench.output.frames`), so what a user loads is exactly what the tables show."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from bench.analysis.intervals import TwoLevel
+from bench.analysis.stats import Stats
+from bench.core.records import JobKey, Measurement, SummaryRow, latest_per_round, measurements
+
+NS_PER_MS = 1e6
+MIB = 1024 * 1024
+
+
+def _mib(value: Any) -> float | None:
+    return None if value is None else round(float(value) / MIB, 1)
+
+
+def _per_step(counts: Sequence[Sequence[int]]) -> float | None:
+    """Mean count per timed step over the rounds that recorded one (older records did not)."""
+    steps = [c for per_round in counts for c in per_round]
+    return sum(steps) / len(steps) if steps else None
+
+
+def _max_or_none(values: Iterable[Any]) -> Any:
+    present = [v for v in values if v is not None]
+    return max(present) if present else None
+
+
+@dataclass(frozen=True)
+class Peak:
+    """A GEMM reference for one device: the denominator of 'percent of peak'."""
+
+    device: str
+    flops: float
+    source: str
+
+
+def peaks(records: Iterable[dict[str, Any]]) -> dict[str, Peak]:
+    """The run-level GEMM references (``kind: gemm``), best per device."""
+    out: dict[str, Peak] = {}
+    for rec in records:
+        if rec.get("kind") == "gemm" and rec.get("status") == "ok":
+            peak = Peak(rec["device"], float(rec["flops_per_s"]), rec.get("source", ""))
+            if rec["device"] not in out or peak.flops > out[rec["device"]].flops:
+                out[rec["device"]] = peak
+    return out
+
+
+def group(ms: Sequence[Measurement]) -> dict[JobKey, list[Measurement]]:
+    """The latest record of every (key, round), grouped by key in first-seen order."""
+    groups: dict[JobKey, list[Measurement]] = {}
+    for m in latest_per_round(list(ms)):
+        groups.setdefault(m.key, []).append(m)
+    return groups
+
+
+def _row(key: JobKey, recs: list[Measurement], device_peaks: dict[str, Peak], seed: int) -> SummaryRow:
+    ok = [m for m in recs if m.ok]
+    first = ok[0] if ok else recs[-1]
+    base: dict[str, Any] = {**key.to_dict(), "data_source": first.data_source, "rounds": len(ok),
+                            "versions": ";".join(f"{k}={v}" for k, v in sorted(first.versions.items())) or None}
+    if not ok:
+        return SummaryRow(**base, status=recs[-1].status or "failed", error=recs[-1].error)
+    bad = [m for m in recs if m.status != "ok"]
+    groups = [[s / NS_PER_MS for s in m.samples_ns] for m in ok]  # one group per worker process
+    st = Stats.from_samples([s for g in groups for s in g], intervals=False)  # descriptive, over every step
+    med, mean = TwoLevel.of(groups, "median", seed), TwoLevel.of(groups, "mean", seed)
+    headline_s = med.estimate / 1e3  # throughput and FLOP/s from the headline, the median
+    flops = int(first.flops_per_step or 0)
+    own = _max_or_none(m.gemm_flops_per_s for m in ok)  # measured in the same worker
+    run_peak = device_peaks.get(key.device)
+    peak_flops = own if own is not None else (run_peak.flops if run_peak else None)
+    achieved = flops / headline_s / 1e9
+    blocks = [m.block_mean_ns for m in ok if m.block_mean_ns]
+    block_ms = sum(blocks) / len(blocks) / NS_PER_MS if blocks else None
+    mems = [m.memory for m in ok]
+    return SummaryRow(
+        **base, status="ok" if not bad else "partial", error=bad[-1].error if bad else None,
+        n=st.n, mean_ms=mean.estimate, std_ms=st.std, min_ms=st.min, median_ms=med.estimate,
+        p5_ms=st.p5, p95_ms=st.p95, iqr_ms=st.iqr, cv=st.cv,
+        mean_ci_low_ms=mean.ci_low, mean_ci_high_ms=mean.ci_high,
+        median_ci_low_ms=med.ci_low, median_ci_high_ms=med.ci_high, ci_half_width_pct=med.half_width_pct,
+        between_process_pct=100 * med.between_sd / med.estimate if math.isfinite(med.between_sd) else None,
+        within_process_pct=100 * med.within_sd / med.estimate, ci_method=med.method, unstable=st.unstable,
+        target_ci_pct=first.target_ci,
+        processes_needed=med.processes_for(first.target_ci) if first.target_ci else None,
+        images_per_s=key.batch_size / headline_s, flops_per_step=flops, achieved_gflops=achieved,
+        peak_gflops=peak_flops / 1e9 if peak_flops else None,
+        pct_of_peak=100 * achieved / (peak_flops / 1e9) if peak_flops else None,
+        compile_s=sum(m.compile_ns or 0 for m in ok) / len(ok) / 1e9, block_mean_ms=block_ms,
+        page_faults_per_step=_per_step([m.page_faults for m in ok]),
+        preemptions_per_step=_per_step([m.preemptions for m in ok]),
+        sync_overhead_pct=100 * (mean.estimate - block_ms) / mean.estimate if block_ms else None,
+        host_peak_rss_mib=_mib(_max_or_none(m.get("host_peak_rss_bytes") for m in mems)),
+        alloc_peak_mib=_mib(_max_or_none(m.get("alloc_peak_bytes") for m in mems)),
+        alloc_reserved_mib=_mib(_max_or_none(m.get("alloc_reserved_bytes") for m in mems)),
+        nvml_process_mib=_mib(_max_or_none(m.get("nvml_process_bytes") for m in mems)),
+        nvml_device_used_mib=_mib(_max_or_none(m.get("nvml_device_used_bytes") for m in mems)),
+    )
+
+
+def summarise(records: list[dict[str, Any]], seed: int = 0) -> list[SummaryRow]:
+    """One row per key, pooling the samples of every round."""
+    device_peaks = peaks(records)
+    rows = [_row(key, recs, device_peaks, seed) for key, recs in group(measurements(records)).items()]
+    return _relative_to_fastest(rows)
+
+
+def _relative_to_fastest(rows: list[SummaryRow]) -> list[SummaryRow]:
+    """Median step time over the fastest median among rows of the same mode, batch, LRN, device and machine."""
+    def where(r: SummaryRow) -> tuple[Any, ...]:
+        return (r.mode, r.batch_size, r.lrn, r.device, r.host, r.gpu)
+
+    best: dict[tuple[Any, ...], float] = {}
+    for r in rows:
+        if r.median_ms is not None:
+            best[where(r)] = min(best.get(where(r), math.inf), r.median_ms)
+    return [replace(r, relative_to_fastest=r.median_ms / best[where(r)]) if r.median_ms is not None else r
+            for r in rows]

@@ -1,3 +1,0 @@
-"""One module per command, each holding its options (``add_parser``) and its body (``main``);
-:mod:`bench.commands.options` holds the option groups they share, :mod:`bench.commands.common`
-what the timing commands share. :mod:`bench.cli` only assembles them."""

@@ -1,0 +1,152 @@
+"""Frozen, validated configuration for one model instance and one measured run.
+
+Validation happens here, before any framework is imported or any worker started, so bad input
+fails fast with one line that says what was received and what is allowed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import MISSING, Field, asdict, dataclass, field, fields
+from typing import Any
+
+from bench.core import registry
+from bench.core.errors import UsageError
+from impls import spec
+
+DEVICES: tuple[str, ...] = ("cpu", "gpu")
+MODES: tuple[str, ...] = ("train", "forward")
+INIT_SCHEMES: tuple[str, ...] = ("he", "book")
+# strict: float32 everywhere (TF32 off, highest matmul precision), what parity and verify rest on;
+# default: each framework's own GPU default (TF32 on Ampere and newer), the speed users get. The same
+# numerics on a CPU.
+PRECISIONS: tuple[str, ...] = ("strict", "default")
+
+
+def _default(f: Field[Any]) -> Any:
+    if f.default is not MISSING:
+        return f.default
+    return f.default_factory() if f.default_factory is not MISSING else MISSING
+
+
+def _choice(what: str, value: object, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise UsageError(f"invalid {what} {value!r}; allowed: {', '.join(allowed)}")
+
+
+def check_framework(name: str) -> str:
+    registry.get(name)  # an unknown name lists the valid ones
+    return name
+
+
+def positive_int(what: str, value: int, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise UsageError(f"{what} must be an integer >= {minimum}; got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything that changes what one adapter builds; recorded with every result."""
+
+    framework: str
+    lrn: bool = False
+    dropout: float = 0.25
+    device: str = "cpu"
+    compile: str | None = None  # None: the framework's default mode
+    lrn_impl: str | None = None  # None: the framework's default implementation
+    threads: int | None = None  # intra-op threads; None leaves the framework default
+    init: str = "he"
+    seed: int = 0
+    lrn_radius: int = spec.LRN_DEPTH_RADIUS
+    lrn_bias: float = spec.LRN_BIAS
+    lrn_alpha: float = spec.LRN_ALPHA
+    lrn_beta: float = spec.LRN_BETA
+    precision: str = "strict"
+    tuning: tuple[str, ...] = ()  # exact tunings of the registration's (sorted)
+
+    @property
+    def lrn_params(self) -> spec.LrnParams:
+        return spec.LrnParams(self.lrn_radius, self.lrn_bias, self.lrn_alpha, self.lrn_beta)
+
+    def __post_init__(self) -> None:
+        reg = registry.get(self.framework)
+        _choice("device", self.device, DEVICES)
+        _choice("init scheme", self.init, INIT_SCHEMES)
+        _choice("precision", self.precision, PRECISIONS)
+        if self.compile is None:
+            object.__setattr__(self, "compile", reg.compile_modes[0])
+        _choice(f"compile mode for {self.framework}", self.compile, reg.compile_modes)
+        if self.lrn_impl is None:
+            object.__setattr__(self, "lrn_impl", reg.lrn_impls[0])
+        _choice(f"LRN implementation for {self.framework}", self.lrn_impl, reg.lrn_impls)
+        tuning = tuple(sorted(set(self.tuning)))
+        for name in tuning:
+            _choice(f"tuning for {self.framework}", name, tuple(reg.tunings) or ("none offered",))
+        object.__setattr__(self, "tuning", tuning)
+        if not isinstance(self.dropout, (int, float)) or not 0.0 <= self.dropout < 1.0:
+            raise UsageError(f"dropout must be a rate in [0, 1); got {self.dropout!r}")
+        if self.threads is not None:
+            positive_int("threads", self.threads)
+        problems = self.lrn_params.problems()
+        if self.lrn and self.device == "gpu":
+            problems += reg.gpu_lrn_problems(self.lrn_params)
+        if problems:
+            raise UsageError(f"invalid LRN parameters for {self.framework} on {self.device}: " + "; ".join(problems))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One measured (framework, config) job: the model plus the measurement protocol."""
+
+    model: ModelConfig
+    mode: str = "train"
+    batch_size: int = 128
+    steps: int = 100
+    warmup: int = 10
+    block_steps: int = 0  # steps timed as one pipelined block between two syncs; 0 = steps
+    data: str = "auto"
+    data_dir: str | None = None
+    include_transfer: bool = False  # host-to-device copy inside the timed region
+    target_ci: float | None = None  # keep sampling until the mean's 95% CI half-width (%) is below this
+    max_steps: int = 0  # cap for target_ci; 0 = 4 x steps
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _choice("mode", self.mode, MODES)
+        positive_int("batch size", self.batch_size)
+        positive_int("steps", self.steps)
+        positive_int("warmup", self.warmup, minimum=0)
+        positive_int("block steps", self.block_steps, minimum=0)
+        _choice("data", self.data, ("auto", "mnist", "synthetic"))
+        positive_int("max steps", self.max_steps, minimum=0)
+        if self.target_ci is not None and not (isinstance(self.target_ci, (int, float)) and self.target_ci > 0):
+            raise UsageError(f"target CI must be a positive percentage; got {self.target_ci!r}")
+
+    @property
+    def step_cap(self) -> int:
+        return self.max_steps or 4 * self.steps
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_minimal_dict(self) -> dict[str, Any]:
+        """Only what differs from the defaults: what a worker of another revision is sent (``bench ab``),
+        so a revision that predates an option still runs any job that leaves it at its default."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)
+               if f.name != "model" and getattr(self, f.name) != _default(f)}
+        model = self.model
+        out["model"] = {f.name: getattr(model, f.name) for f in fields(model)
+                        if f.name == "framework" or getattr(model, f.name) != _default(f)}
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunConfig:
+        d = dict(d)
+        model = dict(d["model"])
+        if "tuning" in model:
+            model["tuning"] = tuple(model["tuning"])
+        d["model"] = ModelConfig(**model)
+        return cls(**d)

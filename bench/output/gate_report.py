@@ -1,0 +1,119 @@
+"""The gate's outputs: the rich table, a Markdown summary fit for a CI job page, gate.csv/gate.json,
+and the dashboard exports of the candidate's figures. Reads a :class:`bench.analysis.gate.GateResult` only."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich import box
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from bench.analysis.gate import GateResult, GateRow, Series
+from bench.analysis.intervals import TwoLevel
+from bench.core import storage
+from bench.output import export
+
+COLOURS = {"regression": "bold red", "improvement": "green", "no change": "green", "inconclusive": "yellow"}
+HEADERS = ("benchmark", "baseline ms", "candidate ms", "ratio [simultaneous CI]", "p (Holm)", "units", "detects",
+           "verdict", "why")
+
+
+def _f(x: float | None, spec: str) -> str:
+    return "-" if x is None or (isinstance(x, float) and not math.isfinite(x)) else format(x, spec)
+
+
+def cells(r: GateRow) -> list[str]:
+    unit = "pairs" if r.method.startswith("t over lockstep") else "procs"
+    return [r.label, f"{r.baseline_ms:.2f}", f"{r.candidate_ms:.2f}",
+            f"{r.ratio:.3f} [{_f(r.ci_low, '.3f')}, {_f(r.ci_high, '.3f')}]", _f(r.p_adjusted, ".2g"),
+            f"{r.units} {unit}", "-" if r.detectable_pct is None else f">= {r.detectable_pct:.1f}%", r.verdict,
+            r.reason]
+
+
+def overall(result: GateResult) -> str:
+    verdicts = {r.verdict for r in result.rows}
+    if "regression" in verdicts:
+        return f"REGRESSION in {len(result.regressions)} of {len(result.rows)} rows"
+    if "inconclusive" in verdicts:
+        n = sum(r.verdict == "inconclusive" for r in result.rows)
+        return (f"no regression found; {n} of {len(result.rows)} rows inconclusive (a slowdown of "
+                f"{100 * result.settings.detect:g}% could not be ruled out there)")
+    return f"no regression in {len(result.rows)} rows"
+
+
+def settings_text(result: GateResult) -> str:
+    s = result.settings
+    m = max(1, result.tested)
+    return (f"ratio = candidate / baseline of the median step time (two-level: each process's median); intervals "
+            f"{100 * (1 - s.alpha / m):.2f}% simultaneous (Bonferroni over {m} rows), p-values "
+            f"Holm-adjusted, family-wise alpha {s.alpha:g}; regression: significant and the interval's lower end "
+            f"above 1 + the {100 * s.noise_floor:g}% noise floor; no change: a slowdown of {100 * s.detect:g}% or "
+            f"more ruled out; detects: the smallest slowdown caught with 80% power.")
+
+
+def table(result: GateResult, console: Console, differences: Sequence[tuple[str, Any, Any]] = (),
+          title: str = "bench check: candidate vs baseline") -> None:
+    t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    for h in HEADERS:
+        t.add_column(h, justify="left" if h in ("benchmark", "verdict", "why") else "right")
+    for r in result.rows:
+        c = [escape(x) for x in cells(r)]  # names like test_step[fw-train] are not markup
+        c[7] = f"[{COLOURS[r.verdict]}]{r.verdict}[/]"
+        t.add_row(*c)
+    console.print(t)
+    for what, labels in (("baseline", result.only_baseline), ("candidate", result.only_candidate)):
+        if labels:
+            console.print(f"[yellow]only in the {what} (not compared): {escape(', '.join(labels))}[/]")
+    for name, a, b in differences:
+        console.print(f"[yellow]provenance differs: {escape(f'{name}: baseline {a!r}, candidate {b!r}')}[/]")
+    console.print(settings_text(result))
+    colour = "bold red" if result.regressions else "bold green"
+    console.print(f"[{colour}]Gate: {overall(result)}[/]")
+
+
+def markdown(result: GateResult, differences: Sequence[tuple[str, Any, Any]] = (),
+             commits: tuple[Sequence[str], Sequence[str]] = ((), ()), subtitle: str = "") -> str:
+    lines = [f"## Performance gate: {overall(result)}", ""] + ([subtitle, ""] if subtitle else [])
+    if any(commits):
+        lines += [f"baseline {', '.join(c[:10] for c in commits[0]) or '?'} -> candidate "
+                  f"{', '.join(c[:10] for c in commits[1]) or '?'}", ""]
+    lines += ["| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
+    for r in result.rows:
+        c = cells(r)
+        if r.verdict == "regression":
+            c[7] = f"**{c[7]}**"
+        lines.append("| " + " | ".join(x.replace("|", "/") for x in c) + " |")
+    lines.append("")
+    for what, labels in (("baseline", result.only_baseline), ("candidate", result.only_candidate)):
+        if labels:
+            lines.append(f"- only in the {what}: {', '.join(labels)}")
+    for name, a, b in differences:
+        lines.append(f"- provenance differs: `{name}`: baseline `{a}`, candidate `{b}`")
+    lines += ["", settings_text(result), ""]
+    return "\n".join(lines)
+
+
+def write(result: GateResult, out_dir: Path, differences: Sequence[tuple[str, Any, Any]] = ()) -> None:
+    storage.write_rows(out_dir / "gate.csv", [r.to_dict() for r in result.rows])
+    storage.write_json(out_dir / "gate.json", {
+        "overall": overall(result), "exit_code": result.exit_code, "settings": vars(result.settings),
+        "rows": [r.to_dict() for r in result.rows], "only_baseline": result.only_baseline,
+        "only_candidate": result.only_candidate,
+        "provenance_differences": [{"field": n, "baseline": a, "candidate": b} for n, a, b in differences]})
+
+
+def points(series: Sequence[Series], result: GateResult | None = None) -> list[export.Point]:
+    """The candidate's figures for the dashboards (its own two-level interval), with the gate's verdict."""
+    verdicts = {r.label: r for r in result.rows} if result else {}
+    out = []
+    for s in series:
+        tl = TwoLevel.of(list(s.groups.values()))
+        row = verdicts.get(s.label)
+        extra = f"{row.verdict}: {row.ratio:.3f}x baseline" if row else ""
+        out.append(export.Point(s.label, tl.estimate, tl.ci_low, tl.ci_high, extra))
+    return out

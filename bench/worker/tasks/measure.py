@@ -1,0 +1,84 @@
+"""Worker task ``measure``: build one adapter, stage batches on the device, run the timing
+protocol, and return the raw samples with memory, versions and implementation facts."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.analysis.stats import precise_enough
+from bench.core import contract, data
+from bench.core.config import RunConfig
+from bench.worker import memory, timing
+from bench.worker.tasks import gemm
+from impls import spec
+
+STAGED_BATCHES = 4  # distinct batches cycled through, all on the device before timing
+
+
+def host_batches(cfg: RunConfig, n: int = STAGED_BATCHES) -> tuple[list[tuple[np.ndarray, np.ndarray]], str]:
+    """``n`` consecutive batches of the configured data (wrapping around a small dataset)."""
+    if cfg.data == "synthetic":
+        ds = data.synthetic(n_train=n * cfg.batch_size, n_test=1, seed=cfg.model.seed)
+    else:
+        ds = data.load(cfg.data, cfg.data_dir, seed=cfg.model.seed, allow_download=False)
+    total = len(ds.train_images)
+    out = []
+    for i in range(n):
+        idx = (np.arange(cfg.batch_size) + i * cfg.batch_size) % total
+        out.append((ds.train_images[idx], ds.train_labels[idx]))
+    return out, ds.source
+
+
+EXTEND_CHUNK = 10
+
+
+def counts(counters: timing.Counters | None) -> dict[str, list[int]]:
+    """The per-step counters as result fields (aligned with ``samples_ns``)."""
+    if counters is None:
+        return {}
+    return {"page_faults": counters.page_faults, "preemptions": counters.preemptions}
+
+
+def extend_to_target(adapter: Any, staged: list[Any], cfg: RunConfig, samples: list[int],
+                     clock: timing.Clock = time.perf_counter_ns, counters: timing.Counters | None = None) -> list[int]:
+    """With ``target_ci``, add synchronised steps in chunks until the CI is tight or the cap is hit."""
+    samples = list(samples)
+    while (cfg.target_ci is not None and len(samples) < cfg.step_cap
+           and not precise_enough(samples, cfg.target_ci, "median")):
+        n = min(EXTEND_CHUNK, cfg.step_cap - len(samples))
+        samples += timing.timed_steps(adapter, staged, cfg.mode, n, clock=clock, counters=counters)
+    return samples
+
+
+def run(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
+    cfg = RunConfig.from_dict(params["config"])
+    adapter = contract.adapter_class(cfg.model.framework)(cfg.model)
+    batches, source = host_batches(cfg)
+    staged = [adapter.prepare(x, y) for x, y in batches]
+    adapter.synchronize()
+    adapter.reset_peak_memory()
+    block = cfg.block_steps if cfg.block_steps else min(cfg.steps, 20)
+    t = timing.measure(adapter, staged, cfg.mode, cfg.steps, cfg.warmup, block_steps=block,
+                       host_batches=batches if cfg.include_transfer else None)
+    samples = extend_to_target(adapter, staged, cfg, t.samples_ns, counters=t.counters)
+    final_loss = adapter.loss_value(adapter.train_step(staged[0])) if cfg.mode == "train" else None
+    if final_loss is not None and not np.isfinite(final_loss):
+        raise FloatingPointError(f"training diverged: loss {final_loss} after {cfg.steps + cfg.warmup + 1} steps")
+    return {**gemm.in_worker(cfg.model.framework, cfg.model.device, workdir),
+        "data_source": source,
+        "compile_ns": t.compile_ns,
+        "samples_ns": samples,
+        **counts(t.counters),
+        "target_ci": cfg.target_ci,
+        "block_mean_ns": t.block_mean_ns,
+        "block_steps": t.block_steps,
+        "flops_per_step": spec.flops_per_step(cfg.mode, cfg.batch_size),
+        "final_loss": final_loss,
+        "memory": memory.snapshot(adapter.memory()),
+        "versions": adapter.versions(),
+        "describe": adapter.describe(),
+    }
