@@ -14,7 +14,7 @@ import json
 import re
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -266,15 +266,16 @@ class JaxAlexNet(FrameworkAdapter):
             shutil.copytree(tmp, trace_dir / "jax_profile", dirs_exist_ok=True)  # TensorBoard/XProf: the xplane
         traces = [str(p.relative_to(trace_dir)) for p in (trace_dir / "jax_profile").rglob("*") if p.is_file()]
         scopes = spec.scope_names(self.config.lrn)
+        platform = self.device.platform
         where: dict[str, tuple[str | None, str]] = {}  # HLO instruction -> (scope, pass)
         attributed = []
-        for e in events.get("traceEvents", events) if isinstance(events, dict) else events:
-            op = (e.get("args") or {}).get("hlo_op")
-            if e.get("ph") == "X" and op:
-                if op not in where:
-                    where[op] = _scope_of(op_names.get(op, ""), scopes)
-                attributed.append((op, *where[op], int(float(e.get("dur", 0)) * 1000)))
-        return Profile(tally(attributed), steps, traces, f"thunk time on the {self.device.platform} backend (XLA)")
+        for op, ns in _thunks(events, platform):
+            if op not in where:
+                where[op] = _scope_of(op_names.get(op, ""), scopes)
+            attributed.append((op, *where[op], ns))
+        clock = (f"thunk time on the {platform} backend (XLA)" if platform == "cpu" else
+                 f"kernel time on the {platform} streams (XLA, device)")
+        return Profile(tally(attributed), steps, traces, clock)
 
     def isolated(self, scope: spec.Scope, batch_size: int, mode: str) -> Isolated:
         cfg = self.config
@@ -398,6 +399,30 @@ def _op_names(hlo_text: str, pools_in: dict[tuple[int, ...], str],
         return found
 
     return {name: found for name in instrs if (found := resolve(name))}
+
+
+STREAM_TRACK_PREFIX = "Stream #"  # XLA's CUPTI collector: one line per stream (derived lines: "XLA Ops", ...)
+
+
+def _thunks(trace: Any, platform: str) -> Iterator[tuple[str, int]]:
+    """(HLO instruction, ns) of each complete event of a jax.profiler trace carrying ``args.hlo_op``.
+
+    On CPU the thunks run on host threads: every such event. On an accelerator the host's kernel launch
+    events carry the launching thunk's ``hlo_op`` too, and the device plane's derived lines repeat the
+    kernels as XLA ops; only the events on the device's stream tracks count there: in the trace, a
+    process named ``/device:GPU:<n>`` (``process_name`` metadata) and a thread named ``Stream #...``."""
+    events = trace.get("traceEvents", []) if isinstance(trace, dict) else trace
+    device, streams = f"/device:{platform.upper()}:", set()
+    if platform != "cpu":
+        pids = {e.get("pid") for e in events if e.get("ph") == "M" and e.get("name") == "process_name"
+                and str((e.get("args") or {}).get("name", "")).startswith(device)}
+        streams = {(e.get("pid"), e.get("tid")) for e in events if e.get("ph") == "M"
+                   and e.get("name") == "thread_name" and e.get("pid") in pids
+                   and str((e.get("args") or {}).get("name", "")).startswith(STREAM_TRACK_PREFIX)}
+    for e in events:
+        op = (e.get("args") or {}).get("hlo_op")
+        if e.get("ph") == "X" and op and (platform == "cpu" or (e.get("pid"), e.get("tid")) in streams):
+            yield op, int(float(e.get("dur", 0)) * 1000)
 
 
 def _scope_of(op_name: str, scopes: tuple[str, ...]) -> tuple[str | None, str]:

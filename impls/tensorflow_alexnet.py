@@ -8,6 +8,7 @@ sqrt(v) and defaults to 1e-7). Dropout is stateless (seed, step) so it also comp
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import tensorflow as tf
 
 from bench.core.contract import DeviceInfo, FrameworkAdapter, Gemm, Isolated, LrnLayer, Profile, check_batch, tally
 from impls import spec
+from impls.tensorflow_xplane import chrome_events, xspace_ops
 
 
 class TensorFlowAlexNet(FrameworkAdapter):
@@ -24,20 +26,15 @@ class TensorFlowAlexNet(FrameworkAdapter):
 
     def build(self) -> None:
         cfg = self.config
+        self.setup: dict[str, str] = {}  # settings that took effect another way than asked (describe())
         if cfg.threads:
-            try:
-                tf.config.threading.set_intra_op_parallelism_threads(cfg.threads)
-            except RuntimeError:
-                pass  # TF already initialised in this process; the worker sets it before that
+            _set_threads(cfg.threads, self.setup)
         if cfg.device == "gpu":
             gpus = tf.config.list_physical_devices("GPU")
             if not gpus:
                 raise RuntimeError("device gpu requested but TensorFlow sees no GPU")
             for gpu in gpus:
-                try:
-                    tf.config.experimental.set_memory_growth(gpu, True)
-                except RuntimeError:
-                    pass
+                _set_memory_growth(gpu, self.setup)
             tf.config.experimental.enable_tensor_float_32_execution(cfg.precision == "default")
             self.device = "/GPU:0"
         else:
@@ -60,6 +57,7 @@ class TensorFlowAlexNet(FrameworkAdapter):
         xla_lrn = cfg.lrn_impl == "xla"
         self._lrn_layer: Any = tf.function(self._lrn_op, jit_compile=True) if xla_lrn else self._lrn_op
         self._lrn_fn = tf.function(self._lrn_op, jit_compile=xla_lrn)
+        self.last: tf.Tensor | None = None  # the last step's result: what synchronize() reads without sync_devices
 
     # --- model -------------------------------------------------------------------------------
     def _lrn_op(self, x: tf.Tensor) -> tf.Tensor:
@@ -159,16 +157,19 @@ class TensorFlowAlexNet(FrameworkAdapter):
         return self._put(images, labels)
 
     def train_step(self, batch: tuple[tf.Tensor, tf.Tensor]) -> tf.Tensor:
-        return self._train_fn(*batch)
+        self.last = self._train_fn(*batch)
+        return self.last
 
     def forward_step(self, batch: tuple[tf.Tensor, tf.Tensor]) -> tf.Tensor:
-        return self._forward_fn(batch[0])
+        self.last = self._forward_fn(batch[0])
+        return self.last
 
     def loss_value(self, result: Any) -> float:
         return float(result.numpy())
 
     def synchronize(self) -> None:
-        _sync_devices()
+        # before any step: a variable, which set_weights and every update write last
+        _sync_devices(self.last if self.last is not None else self.vars[spec.WEIGHT_NAMES[-1]])
 
     def lrn(self, x: np.ndarray) -> np.ndarray:
         t, _ = self._put(x)
@@ -193,6 +194,9 @@ class TensorFlowAlexNet(FrameworkAdapter):
         return out
 
     def describe(self) -> dict[str, str]:
+        return {**self._model_facts(), **self.setup}  # setup: a setting that took effect another way
+
+    def _model_facts(self) -> dict[str, str]:
         lrn = "tf.nn.local_response_normalization"
         if self.config.lrn_impl == "xla":
             lrn += " (jit_compile=True)"
@@ -205,7 +209,8 @@ class TensorFlowAlexNet(FrameworkAdapter):
     def profile(self, batch: Any, mode: str, steps: int, trace_dir: Path) -> Profile:
         """The TensorFlow profiler over ``steps`` synchronised steps (its XPlane, which TensorBoard opens,
         plus a Chrome trace of it for Perfetto). Ops carry the name scope of their layer, and the
-        tape puts a gradient op under ``gradient_tape/<the forward op's scope>``."""
+        tape puts a gradient op under ``gradient_tape/<the forward op's scope>``. On a GPU the time is
+        the device's: its kernels, each under the TF op that launched it (see :mod:`impls.tensorflow_xplane`)."""
         step = self.train_step if mode == "train" else self.forward_step
         logdir = trace_dir / "tensorflow_profile"
         tf.profiler.experimental.start(str(logdir))
@@ -219,25 +224,13 @@ class TensorFlowAlexNet(FrameworkAdapter):
 
         space = xplane_pb2.XSpace()
         space.ParseFromString(next(logdir.rglob("*.xplane.pb")).read_bytes())
-        scopes = {name.replace(".", "_"): name for name in spec.scope_names(self.config.lrn)}
-        attributed: list[tuple[str, str | None, str, int]] = []
-        chrome = []
-        for plane in space.planes:
-            names = {k: m.name for k, m in plane.event_metadata.items()}
-            for line in plane.lines:
-                for ev in line.events:
-                    name = names.get(ev.metadata_id, "")
-                    start_us = (line.timestamp_ns * 1000 + ev.offset_ps) / 1e6
-                    chrome.append({"ph": "X", "name": name, "pid": plane.id, "tid": line.id, "ts": start_us,
-                                   "dur": ev.duration_ps / 1e6})
-                    op, sep, kind = name.rpartition(":")
-                    if not sep or "::" in name or " " in name or not op:  # not "scope/op:OpType"
-                        continue
-                    attributed.append((kind, *_scope_of(op, scopes), ev.duration_ps // 1000))
+        gpu = self.device == "/GPU:0"
+        ops = xspace_ops(space, spec.scope_names(self.config.lrn), gpu)
         trace = trace_dir / "tensorflow_trace.json"
-        trace.write_text(json.dumps({"traceEvents": chrome, "displayTimeUnit": "ms"}))
+        trace.write_text(json.dumps({"traceEvents": chrome_events(space), "displayTimeUnit": "ms"}))
         traces = [str(p.relative_to(trace_dir)) for p in logdir.rglob("*") if p.is_file()] + [trace.name]
-        return Profile(tally(attributed), steps, traces, "op time on the executor threads (host)")
+        return Profile(tally(ops), steps, traces, "kernel time on the GPU streams (device)" if gpu
+                       else "op time on the executor threads (host)")
 
     def isolated(self, scope: spec.Scope, batch_size: int, mode: str) -> Isolated:
         rng = np.random.default_rng(0)
@@ -248,8 +241,9 @@ class TensorFlowAlexNet(FrameworkAdapter):
 
             def step() -> Any:
                 update(grads)
+                last["t"] = self.vars[spec.WEIGHT_NAMES[-1]]  # written by the update
                 return None
-            return Isolated(step, None, _sync_devices)
+            return Isolated(step, None, lambda: _sync_devices(last["t"]))
         shape = spec.scope_input_shape(scope)
         training = mode == "train"
         host = rng.normal(0, 1, (batch_size, *shape))
@@ -287,7 +281,7 @@ class TensorFlowAlexNet(FrameworkAdapter):
                 last["t"] = fb_fn(x)
             return last["t"]
 
-        return Isolated(forward, forward_backward if training else None, _sync_devices)
+        return Isolated(forward, forward_backward if training else None, lambda: _sync_devices(last["t"]))
 
     @classmethod
     def lrn_layer(cls, impl: str, params: spec.LrnParams, device: str) -> LrnLayer:
@@ -304,26 +298,52 @@ class TensorFlowAlexNet(FrameworkAdapter):
         return DeviceInfo([d.name for d in tf.config.list_physical_devices()], build)
 
 
-def _scope_of(op: str, scopes: dict[str, str]) -> tuple[str | None, str]:
-    """(scope, pass) from a TensorFlow op name: ``conv1/Relu``, ``gradient_tape/conv1/...``,
-    ``optimizer/...``; the name scope may sit below the function's own prefix."""
-    parts = op.split("/")
-    scope = next((scopes[p] for p in parts if p in scopes), None)
-    if scope is None:
-        return None, ""
-    if scope == "optimizer":
-        return scope, "update"
-    return scope, "backward" if "gradient_tape" in parts else "forward"
-
-
-def _sync_devices(last: tf.Tensor | None = None) -> None:
+def _sync_devices(last: Any) -> None:
     """Wait for every queued op. ``tf.test.experimental.sync_devices`` (TF >= 2.12) copies nothing;
-    without it, one element of the last result is read (never the whole tensor)."""
+    without it, one element of ``last`` (the newest result, a tensor or variable) is read to the host,
+    which waits for everything queued before it on the device's stream (never the whole tensor). With
+    neither, there is nothing to wait on that the caller could name: an error, never a silent no-op."""
     sync = getattr(getattr(tf.test, "experimental", None), "sync_devices", None)
     if sync is not None:
         sync()
     elif last is not None:
-        tf.reshape(last, [-1])[0].numpy()
+        _read_one(last)
+    else:
+        raise RuntimeError("tensorflow: cannot synchronise: tf.test.experimental.sync_devices is missing "
+                           f"(TensorFlow {tf.__version__}) and nothing has run yet whose result could be read")
+
+
+def _read_one(t: Any) -> None:
+    """One element of ``t`` copied to the host (blocks until ``t`` is computed)."""
+    tf.reshape(t, [-1])[0].numpy()
+
+
+def _set_threads(threads: int, setup: dict[str, str]) -> None:
+    """TensorFlow's intra-op pool at ``threads``. Its setter refuses only a different count once TF has
+    started; then the run is not what was asked unless the worker's TF_NUM_INTRAOP_THREADS already gave
+    that count (TF reads it when the setting is unset): recorded then, refused otherwise."""
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+    except RuntimeError as exc:
+        configured = tf.config.threading.get_intra_op_parallelism_threads()
+        if configured == 0 and os.environ.get("TF_NUM_INTRAOP_THREADS") == str(threads):
+            setup["threads"] = f"{threads} (from TF_NUM_INTRAOP_THREADS; the setter refused: {exc})"
+            return
+        raise RuntimeError(f"tensorflow: cannot use {threads} intra-op threads: {exc} (TensorFlow already "
+                           f"started with {configured or 'its default'})") from exc
+
+
+def _set_memory_growth(gpu: Any, setup: dict[str, str]) -> None:
+    """Memory growth on, so the allocator takes what the model needs, not the whole GPU (which would make
+    every device memory figure the GPU's size). TF refuses a change once the GPU is initialised; then
+    growth is on only if the worker's TF_FORCE_GPU_ALLOW_GROWTH says so: recorded then, refused otherwise."""
+    try:
+        tf.config.experimental.set_memory_growth(gpu, True)
+    except RuntimeError as exc:
+        if os.environ.get("TF_FORCE_GPU_ALLOW_GROWTH", "").lower() == "true":
+            setup["memory_growth"] = f"on (from TF_FORCE_GPU_ALLOW_GROWTH; set_memory_growth refused: {exc})"
+            return
+        raise RuntimeError(f"tensorflow: cannot turn on memory growth for {gpu.name}: {exc}") from exc
 
 
 def _device_name(device: str) -> str:

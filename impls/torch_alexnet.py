@@ -16,6 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.profiler import DeviceType
 
 from bench.core.contract import (
     DeviceInfo,
@@ -371,31 +372,63 @@ def _backward_node(event: Any) -> Any:
 
 
 def _attribute(events: Any, cuda: bool) -> list[OpTime]:
-    """Self time per (op, scope, pass). Forward: the enclosing record_function scope. Backward: the
+    """Time per (op, scope, pass). Forward: the enclosing record_function scope. Backward: the
     autograd node's sequence number, which its forward op carries too."""
     forward_seq: dict[int, str] = {}
     for e in events:
-        scope = _scope_of(e)
+        scope = _scope_of(e) if e.device_type == DeviceType.CPU else None
         if scope is not None and e.sequence_nr >= 0:
             forward_seq.setdefault(e.sequence_nr, scope)
-    return tally(_attributed(events, cuda, forward_seq))
+    return tally(_kernels(events, forward_seq) if cuda else _attributed(events, forward_seq))
 
 
-def _attributed(events: Any, cuda: bool, forward_seq: dict[int, str]) -> Iterator[tuple[str, str | None, str, int]]:
+def _where(e: Any, forward_seq: dict[int, str]) -> tuple[str | None, str]:
+    """(scope, pass) of a host event: its record_function ancestors, or for a backward op the scope of
+    the forward op with its autograd node's sequence number."""
+    node = _backward_node(e)
+    if node is not None:
+        return forward_seq.get(node.sequence_nr), "backward"
+    scope = _scope_of(e)
+    if scope == "optimizer":
+        return scope, "update"
+    return scope, "forward" if scope is not None else ""
+
+
+def _attributed(events: Any, forward_seq: dict[int, str]) -> Iterator[tuple[str, str | None, str, int]]:
+    """CPU: each host op's self time (a scope's own record_function time is python and dispatch)."""
     for e in events:
-        own = e.self_device_time_total if cuda else e.self_cpu_time_total  # microseconds
+        own = e.self_cpu_time_total  # microseconds
         if own <= 0:
             continue
-        node = _backward_node(e)
-        scope = _scope_of(e)
-        if node is not None:
-            scope, pass_ = forward_seq.get(node.sequence_nr), "backward"
-        elif scope == "optimizer":
-            pass_ = "update"
-        else:
-            pass_ = "forward" if scope is not None else ""
-        name = "python and dispatch" if e.name.startswith(SCOPE_PREFIX) else e.name  # a scope's own time
-        yield name, scope, pass_, int(own * 1000)
+        name = "python and dispatch" if e.name.startswith(SCOPE_PREFIX) else e.name
+        yield (name, *_where(e, forward_seq), int(own * 1000))
+
+
+NO_LAUNCHER = "(device time of no profiled op)"
+
+
+def _kernels(events: Any, forward_seq: dict[int, str]) -> Iterator[tuple[str, str | None, str, int]]:
+    """CUDA: every device event once, in the scope of the host op that launched it.
+
+    Kineto gives each kernel (memcpy, memset) twice: as its own event (``device_type`` CUDA) and in the
+    ``kernels`` of the host op whose correlation id it carries, whose ``self_device_time_total`` is their
+    sum; the GPU side of each record_function span is a device event too (``is_user_annotation``).
+    torch's own table sums only the device events that are not annotations; here each is taken from
+    its launching op's ``kernels`` (the link torch keeps when it merges duplicate nested ops), and
+    what no host op claims is one unattributed remainder, so the total is torch's."""
+    device_us = sum(e.time_range.elapsed_us() for e in events
+                    if e.device_type != DeviceType.CPU and not e.is_user_annotation)
+    claimed_us = 0.0
+    for e in events:
+        if e.device_type != DeviceType.CPU or not e.kernels:
+            continue
+        where = _where(e, forward_seq)
+        for kernel in e.kernels:
+            if not e.is_legacy:
+                claimed_us += kernel.duration
+            yield (kernel.name, *where, round(kernel.duration * 1000))
+    if device_us - claimed_us >= 1e-3:
+        yield NO_LAUNCHER, None, "", round((device_us - claimed_us) * 1000)
 
 
 def _torch_device(device: str) -> torch.device:

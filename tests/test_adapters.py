@@ -29,16 +29,42 @@ class _Untouchable:
         raise AssertionError("the GEMM sync indexed its result")
 
 
+def _untouchable_arrays(gemm: contract.Gemm) -> list[str]:
+    """Every array the GEMM holds (its operands, its last result where it keeps one) replaced by an
+    :class:`_Untouchable`; their names."""
+    held = [name for name, value in vars(gemm).items() if hasattr(value, "shape") and hasattr(value, "dtype")]
+    for name in held:
+        setattr(gemm, name, _Untouchable())
+    return held
+
+
 @pytest.mark.parametrize("fw", framework_params())
 def test_gemm_sync_never_copies_the_result_to_the_host(fw: str) -> None:
-    """A copy of the whole n x n result inside the timed loop would inflate 'percent of peak'."""
+    """A copy of the whole n x n result inside the timed loop would inflate 'percent of peak'. The same
+    check for every framework: after a run, no array the GEMM holds may be read by its sync."""
     require_framework(fw)
     gemm = contract.adapter_class(fw).gemm("cpu", 64)
     gemm.run()
     gemm.sync()
-    if hasattr(gemm, "last"):
-        gemm.last = _Untouchable()
+    assert _untouchable_arrays(gemm), f"{fw}'s GEMM holds no array: the check would check nothing"
     gemm.sync()
+
+
+@pytest.mark.torch
+def test_torch_gemm_sync_on_cuda_waits_for_the_device_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CUDA branch of torch's GEMM sync, its device and torch.cuda.synchronize faked: it waits for
+    the device and reads none of the GEMM's tensors."""
+    require_framework("torch")
+    import torch
+
+    waits: list[bool] = []
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: waits.append(True))
+    gemm = contract.adapter_class("torch").gemm("cpu", 64)
+    gemm.run()
+    gemm.dev = torch.device("cuda")  # type: ignore[attr-defined]
+    assert _untouchable_arrays(gemm) == ["a", "b"]
+    gemm.sync()
+    assert waits == [True]
 
 
 @pytest.mark.jax
