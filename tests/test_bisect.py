@@ -167,7 +167,9 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
     for i in range(N):
         (repo / "notes.txt").write_text(f"note {i}\n")
         if i == BROKEN:
-            framework.write_text('raise ImportError("planted: this commit does not import")\n' + original)
+            future = "from __future__ import annotations\n"
+            framework.write_text(original.replace(future, future + 'raise ImportError("planted: this commit does not '
+                                                  'import")\n'))
         if i == BROKEN + 1:
             framework.write_text(original)
         if i == SLOW:

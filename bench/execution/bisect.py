@@ -230,6 +230,12 @@ def _note(out: dict[str, Any], rows: Sequence[gate.GateRow], pairs: int) -> None
                       "verdict": r.verdict, "reason": r.reason} for r in rows])
 
 
+def _tail(error: str, chars: int = 300) -> str:
+    """The end of a worker's error on one line: a traceback's last lines say what went wrong."""
+    text = " ".join(error.split())
+    return text if len(text) <= chars else "..." + text[-chars:]
+
+
 def _own_errors(side: ab.Side) -> list[str]:
     ms = records.measurements(storage.read_records(side.run_dir))
     return [m.error or m.status for m in ms if not m.ok and not (m.error or "").startswith(OTHER_SIDE)]
@@ -243,8 +249,8 @@ def _failure(sides: Sequence[ab.Side]) -> str | None:
         return None
     base_errors, cand_errors = _own_errors(base), _own_errors(cand)
     if cand_errors:
-        return f"its workers fail: {cand_errors[-1].splitlines()[0][:300]}"
+        return f"its workers fail: {_tail(cand_errors[-1])}"
     if base_errors:
-        raise UsageError(f"the base side {base.commit[:10]} failed in every pair: {base_errors[-1][:300]} "
+        raise UsageError(f"the base side {base.commit[:10]} failed in every pair: {_tail(base_errors[-1])} "
                          f"(results in {base.run_dir})")
     return None
