@@ -102,6 +102,45 @@ def test_no_regression_an_unconfirmed_boundary_and_a_bad_that_does_not_run() -> 
     assert (step.action, step.index) == (bisection.UNCONFIRMED, 3)
 
 
+def test_a_probe_not_yet_decided_gets_more_pairs_before_the_search_moves(tmp_path: Path, numpy_framework: str,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine's loop on synthetic pairs (no workers): pair log ratios alternating 0.3 and 0 leave the probe
+    'not yet' after 4 and 8 pairs and a regression at 16; with a budget of 8 the probe is decided by its point
+    estimate and marked forced."""
+    from bench.core.config import ModelConfig, RunConfig
+    from bench.execution import ab
+    from bench.execution import bisect as engine_module
+    from bench.execution.runner import Source
+
+    batches: list[int] = []
+    monkeypatch.setattr(ab, "execute", lambda work, *rest: batches.append(len(work)))
+    cfg = RunConfig(ModelConfig("numpy"), mode="forward", batch_size=2, steps=5, data="synthetic")
+    opts = engine_module.Options(4, 16, 1, 60.0, 0.05, 0.03, 0.10)
+    state = engine_module.State("repo", {}, {}, [], [cfg.to_dict()], vars(opts))
+    key = (("framework", "numpy"),)
+
+    def load(path: Path, what: str) -> list[gate.Series]:
+        pairs = batches[-1]  # nothing is written here, so every planned slot is pending: the plan's size
+        ratio = [math.exp(0.3 * (i % 2 == 0)) for i in range(pairs)]
+        groups = {f"s:{i}": [10.0 * (ratio[i] if what == "candidate" else 1.0)] * 5 for i in range(pairs)}
+        return [gate.Series(key, groups, "cpu", True)]
+
+    engine = engine_module.Engine(Path("."), tmp_path, state, tmp_path, sys.executable, {}, load, print, lambda: None)
+    sides = [ab.Side(n, ab.Revision("x", "0" * 40), Source(tmp_path, sys.executable), tmp_path / n)
+             for n in ("base", "candidate")]
+    out: dict[str, object] = {"reason": ""}
+    assert engine._measure(sides, out) == DIFFERENT
+    assert batches == [4, 8, 16] and out["pairs"] == 16  # the plan doubles; ab.pending leaves out pairs on disk
+    assert [r["verdict"] for r in out["rows"]] == ["regression"] and not out.get("forced")  # type: ignore[index]
+    assert math.exp(0.15) == pytest.approx(out["ratio"])
+    opts.budget = 8  # the same pairs with a smaller budget: still "not yet" at 8, decided by the point estimate
+    batches.clear()
+    engine.state.options = vars(opts)
+    out = {"reason": ""}
+    assert engine._measure(sides, out) == DIFFERENT and batches == [4, 8] and out["pairs"] == 8
+    assert out["forced"] and [r["verdict"] for r in out["rows"]] == ["inconclusive"]  # type: ignore[index]
+
+
 # --- the profile diff, on synthetic records --------------------------------------------------------
 def _profile_record(round_: int, conv3_ms: float, seed: int) -> dict[str, object]:
     rng = np.random.default_rng(seed)
