@@ -102,8 +102,6 @@ def _resumed(args: argparse.Namespace, repo: Path) -> tuple[State, Path]:
 
 
 def _exit(step: bisection.Step) -> int:
-    if step.action == bisection.BAD_DOES_NOT_RUN:
-        return 2
     return 0 if step.action == bisection.FOUND else 1
 
 
@@ -139,6 +137,9 @@ def main(args: argparse.Namespace) -> int:
         console.print(f"[yellow]{stopped or 'Interrupted'}: {len(state.probes)} finished probes are kept in "
                       f"{run_dir / STATE}; continue with bench bisect --resume {run_dir}[/]")
         return 3 if stopped else 130
+    if step.action == bisection.BAD_DOES_NOT_RUN:
+        raise UsageError(f"BAD {state.bad['hash'][:10]} does not run, so there is nothing to bisect: "
+                         f"{state.probes[-1]['reason']}")
     if step.action == bisection.FOUND and state.options["profile_rounds"]:
         confirm = state.probes[-1]
         rows = bisect_report.profile(run_dir / confirm["folder"], console)
