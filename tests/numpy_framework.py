@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.core.contract import DeviceInfo, FrameworkAdapter, Gemm, LrnLayer, check_batch
+from bench.core.contract import DeviceInfo, FrameworkAdapter, Gemm, Isolated, LrnLayer, check_batch
 from bench.core.registration import Registration
 from impls import reference, spec
 
@@ -77,6 +77,19 @@ class NumpyAlexNet(FrameworkAdapter):
     def versions(self) -> dict[str, str]:
         return {"numpy": np.__version__}
 
+    def isolated(self, scope: spec.Scope, batch_size: int, mode: str) -> Isolated:
+        """``scope`` alone through the reference's own functions (those a step runs), so a change inside
+        one layer shows in that layer's row of ``bench profile`` and of a profile diff."""
+        rng = np.random.default_rng(0)
+        w = {n: np.asarray(v, np.float64) for n, v in self.w.items()}
+        if scope.kind == "optimizer":
+            grads = {n: rng.standard_normal(v.shape) for n, v in w.items()}
+            return Isolated(lambda: reference.adam_step(w, grads, 1, None, None), None, lambda: None)
+        x = rng.standard_normal((batch_size, *spec.scope_input_shape(scope)))
+        forward, backward = _scope_calls(scope, x, w, self.config.lrn_params)
+        g = np.ones_like(forward())
+        return Isolated(forward, lambda: (forward(), backward(g)), lambda: None)
+
     @classmethod
     def lrn_layer(cls, impl: str, params: spec.LrnParams, device: str) -> LrnLayer:
         return _NumpyLrn(params)
@@ -88,6 +101,29 @@ class NumpyAlexNet(FrameworkAdapter):
     @classmethod
     def devices(cls) -> DeviceInfo:
         return DeviceInfo(["cpu"], f"NumPy {np.__version__}")
+
+
+def _scope_calls(scope: spec.Scope, x: np.ndarray, w: dict[str, np.ndarray],
+                 lrn: spec.LrnParams) -> tuple[Any, Any]:
+    """(forward(), backward(grad)) of one scope on input ``x``, as the reference computes them."""
+    name = scope.layer
+    if scope.kind == "conv":
+        return (lambda: reference.conv_forward(x, w[f"{name}.w"], w[f"{name}.b"]),
+                lambda g: reference.conv_backward(x, w[f"{name}.w"], g))
+    if scope.kind == "dense":
+        return lambda: x @ w[f"{name}.w"] + w[f"{name}.b"], lambda g: (x.T @ g, g @ w[f"{name}.w"].T)
+    if scope.kind == "pool":
+        arg = reference.pool_forward(x)[1]
+        return lambda: reference.pool_forward(x)[0], lambda g: reference.pool_backward(x.shape, arg, g)
+    if scope.kind == "lrn":
+        return lambda: reference.lrn_forward(x, lrn), lambda g: reference.lrn_backward(x, g, lrn)
+    if scope.kind == "flatten":
+        return lambda: x.reshape(x.shape[0], -1), lambda g: g.reshape(x.shape)
+    if scope.kind == "dropout":
+        mask = (np.random.default_rng(1).random(x.shape) >= 0.25) / 0.75
+        return lambda: x * mask, lambda g: g * mask
+    labels = np.arange(x.shape[0]) % spec.NUM_CLASSES  # the loss: its gradient comes with its value
+    return lambda: reference.softmax_xent(x, labels)[1], lambda g: reference.softmax_xent(x, labels)
 
 
 class _NumpyLrn(LrnLayer):

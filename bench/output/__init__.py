@@ -1,6 +1,6 @@
 """Output: what a person or another program reads. Loading stored runs for the gate
 (:mod:`series`), the history store (:mod:`history_store`), rich tables (:mod:`render`), plots
-(:mod:`plots`), the per-run report files (:mod:`report`, :mod:`gate_report`) and exports for
+(:mod:`plots`), the per-run report files (:mod:`report`, :mod:`gate_report`, :mod:`bisect_report`) and exports for
 dashboards (:mod:`export`).
 
 Reads records and analysis rows; starts no worker. May import everything below it, never the

@@ -15,8 +15,8 @@ from bench.cli import common, options
 from bench.cli.commands import check
 from bench.core import provenance, records, storage
 from bench.core.errors import UsageError
-from bench.execution import ab, runner, sweep
-from bench.output import report, series
+from bench.execution import ab, ab_profile, runner, sweep
+from bench.output import bisect_report, report, series
 
 PAIRS = 8  # lockstep pairs per config: the units of the interval (t with 7 degrees of freedom)
 STEPS = 20  # timed steps per side and pair
@@ -24,6 +24,7 @@ CHUNK = 1  # steps per turn (A B B A ...): step t of one side and of the other r
 WARMUP = 5
 NOT_HERE = ("target_ci", "max_steps", "max_rounds", "block_steps")
 AB_JSON = "ab.json"
+PROFILE_ROUNDS = 4
 
 
 def add_parser(sub: Any) -> None:
@@ -31,6 +32,22 @@ def add_parser(sub: Any) -> None:
     p.add_argument("base", metavar="BASE", help="the baseline revision (commit, branch or tag)")
     p.add_argument("candidate", metavar="CANDIDATE", nargs="?",
                    help="the candidate revision [default: the working tree, which must be clean unless --allow-dirty]")
+    add_selection(p)
+    p.add_argument("--allow-dirty", action="store_true", help="measure a working tree with uncommitted changes")
+    p.add_argument("--base-python", default=sys.executable, metavar="PYTHON",
+                   help="interpreter (its installed frameworks) for the base side [default: this one]")
+    p.add_argument("--candidate-python", default=sys.executable, metavar="PYTHON",
+                   help="interpreter for the candidate side, e.g. a venv with upgraded frameworks [default: this one]")
+    p.add_argument("--profile", action="store_true",
+                   help="also profile both sides, interleaved, and write profile_diff.csv: the ms each scope and "
+                        "pass added, with a ratio and interval over rounds, ranked")
+    add_profile_options(p)
+    options.add_gate(p)
+    options.finish(p, main)
+
+
+def add_selection(p: argparse.ArgumentParser) -> None:
+    """What both sides measure and how the pairs run (``bench ab`` and ``bench bisect``)."""
     options.add_frameworks(p)
     options.add_lrn(p, "off", "every variant is a row of its own")
     options.add_lrn_impl(p, fastest=False)
@@ -40,13 +57,20 @@ def add_parser(sub: Any) -> None:
                        max_rounds_help="(not used by bench ab)")
     p.add_argument("--chunk", type=options.positive, default=CHUNK,
                    help=f"synchronised steps per turn within a pair [default: {CHUNK}]")
-    p.add_argument("--allow-dirty", action="store_true", help="measure a working tree with uncommitted changes")
-    p.add_argument("--base-python", default=sys.executable, metavar="PYTHON",
-                   help="interpreter (its installed frameworks) for the base side [default: this one]")
-    p.add_argument("--candidate-python", default=sys.executable, metavar="PYTHON",
-                   help="interpreter for the candidate side, e.g. a venv with upgraded frameworks [default: this one]")
-    options.add_gate(p)
-    options.finish(p, main)
+
+
+def add_profile_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("profile diff")
+    g.add_argument("--profile-rounds", type=options.int_at_least(2), default=PROFILE_ROUNDS,
+                   help=f"profile workers per side, alternating base and candidate; the diff's interval is over "
+                        f"them [default: {PROFILE_ROUNDS}]")
+    g.add_argument("--layer-steps", type=options.positive, default=3,
+                   help="timed calls per layer and round, each layer alone [default: 3]")
+
+
+def profile_params(args: argparse.Namespace) -> dict[str, Any]:
+    """What each profile worker runs besides the whole step (:mod:`bench.worker.tasks.profile`)."""
+    return {"profile_steps": 3, "layer_steps": args.layer_steps, "rounds": 2}
 
 
 def _environment(side: ab.Side, sel: common.Selection) -> dict[str, Any]:
@@ -81,6 +105,8 @@ def main(args: argparse.Namespace) -> int:
     if args.rounds < 2:
         raise UsageError(f"--rounds {args.rounds}: a gate needs 2 or more pairs (an interval over one pair is none)")
     check.validate(args)
+    if not args.profile:
+        options.refuse(args, ["profile_rounds", "layer_steps"], "without --profile")
     repo = ab.repo_root(runner.source_root())
     revs = {"base": ab.validate(repo, args.base, args.allow_dirty),
             "candidate": ab.validate(repo, args.candidate, args.allow_dirty)}
@@ -106,10 +132,15 @@ def main(args: argparse.Namespace) -> int:
                       f"{len(work)} lockstep pairs of {args.steps} steps per side, chunks of {args.chunk}, on "
                       f"{sel.device}; results in [bold]{sel.run_dir}[/]")
 
+        profiles = len(configs) * len(sides) * args.profile_rounds if args.profile else 0
+
         def run(show: Callable[[str], None], after_each: Callable[[], None], say: Callable[[str], None]) -> None:
             ab.execute(work, sides, session, args.chunk, args.timeout, show, after_each)
+            if args.profile:
+                ab_profile.execute(configs, sides, sel.run_dir, args.profile_rounds, profile_params(args),
+                                   args.timeout, show, after_each)
 
-        interrupted = common.with_progress(console, len(work), run)
+        interrupted = common.with_progress(console, len(work) + profiles, run)
     for side in sides:
         report.finalize(side.run_dir, f"bench ab {side.name}: {side.rev.label()}")
     storage.update_latest(sel.run_dir)
@@ -125,6 +156,9 @@ def main(args: argparse.Namespace) -> int:
     base, cand = (series.load([str(s.run_dir)], s.name) for s in sides)
     code = check.run_gate(args, base, cand, sel.run_dir, console,
                           title=f"bench ab: {revs['candidate'].label()} vs {revs['base'].label()}")
-    console.print(f"Files: {sel.run_dir}/gate.csv, gate.json, gate.md, base/ and candidate/ (each a run folder)")
+    if args.profile:
+        bisect_report.profile(sel.run_dir, console)
+    console.print(f"Files: {sel.run_dir}/gate.csv, gate.json, gate.md, base/ and candidate/ (each a run folder)"
+                  + (f", {bisect_report.DIFF_CSV} and profile/ (each side's profile records)" if args.profile else ""))
     return code
 

@@ -5,9 +5,7 @@ with ``--trace``, each framework's trace in the run folder."""
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -15,9 +13,8 @@ from typing import Any
 
 from bench.analysis import attribution
 from bench.cli import common, options
-from bench.core import provenance, records, registry, storage
-from bench.execution import sweep
-from bench.execution.runner import run_worker
+from bench.core import provenance, storage
+from bench.execution import ab_profile, sweep
 from bench.output import plots, render
 
 STEPS = 20
@@ -88,21 +85,12 @@ def main(args: argparse.Namespace) -> int:
 
 def _profile_one(job: sweep.Job, run_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
     cfg = replace(job.config, steps=args.steps, warmup=args.warmup)
-    fw = cfg.model.framework
-    head = {**records.header("profile"), "framework": fw, "config": cfg.to_dict()}
-    if not registry.is_available(fw):
-        return {**head, "status": "skipped", "error": f"not installed: {registry.install_hint(fw)}"}
-    keep = run_dir / "traces" / f"{fw}-{cfg.mode}-b{cfg.batch_size}{'-lrn' if cfg.model.lrn else ''}"
-    with tempfile.TemporaryDirectory(prefix="bench-trace-") as tmp:
-        trace_dir = keep if args.trace else Path(tmp)
-        params = {"config": cfg.to_dict(), "trace_dir": str(trace_dir.resolve()), "profile_steps": args.profile_steps,
-                  "layer_steps": args.layer_steps, "rounds": args.layer_rounds}
-        out = run_worker("profile", params, threads=cfg.model.threads, device=cfg.model.device, timeout=args.timeout)
-        if not args.trace:
-            shutil.rmtree(trace_dir, ignore_errors=True)
-    if args.trace and out.status == "ok":
-        out.result["trace_dir"] = str(keep.relative_to(run_dir))
-    return {**head, **out.result, "status": out.status, "error": out.error, "wall_s": out.wall_s}
+    keep = run_dir / "traces" / f"{cfg.model.framework}-{cfg.mode}-b{cfg.batch_size}{'-lrn' if cfg.model.lrn else ''}"
+    params = {"profile_steps": args.profile_steps, "layer_steps": args.layer_steps, "rounds": args.layer_rounds}
+    out = ab_profile.profile_one(cfg, params, args.timeout, keep if args.trace else None)
+    if args.trace and out["status"] == "ok":
+        out["trace_dir"] = str(keep.relative_to(run_dir))
+    return out
 
 
 def report(run_dir: Path, console: Any) -> bool:
