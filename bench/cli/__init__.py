@@ -12,12 +12,26 @@ import os
 import sys
 import traceback
 
-from bench.cli.commands import ab, calibrate, check, compare, data, env, history, parity, profile, report, run, verify
+from bench.cli.commands import (
+    ab,
+    calibrate,
+    check,
+    compare,
+    data,
+    env,
+    help,
+    history,
+    parity,
+    profile,
+    report,
+    run,
+    verify,
+)
 from bench.cli.options import Parser
 from bench.core.errors import BenchError
 
 # in the order --help lists them
-COMMANDS = (data, verify, run, compare, profile, parity, report, env, calibrate, check, ab, history)
+COMMANDS = (data, verify, run, compare, profile, parity, report, env, calibrate, check, ab, history, help)
 
 
 def build_parser() -> argparse.ArgumentParser:
