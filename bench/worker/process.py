@@ -122,7 +122,7 @@ def main(argv: list[str]) -> int:
         result.setdefault("status", "ok")
         result["worker_env"] = env
         result["identity"] = identity(device)
-        result["source_root"] = str(Path(__file__).resolve().parent.parent)  # which checkout's code ran
+        result["source_root"] = str(Path(__file__).resolve().parents[2])  # which checkout's code ran (bench/worker/..)
         write_json(result_path, result)
         return 0
     except BaseException as exc:  # noqa: BLE001 - every failure must become a result row
