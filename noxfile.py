@@ -1,7 +1,7 @@
 """Sessions: ``tests`` (everything, all frameworks), one per framework extra (``torch``,
-``tensorflow``, ``jax``: the suite with that framework alone), ``lint`` (ruff + mypy), ``bench``
-(the default benchmark suite), ``parity``, ``perf`` (the pytest-benchmark suite, one pytest process
-per framework), ``gate`` (a small real A/A and A/B regression gate, as CI runs it).
+``tensorflow``, ``jax``: the suite with that framework alone), ``lint`` (ruff, mypy, lint-imports),
+``bench`` (the default benchmark suite), ``parity``, ``perf`` (the pytest-benchmark suite, one pytest
+process per framework), ``gate`` (a small real A/A and A/B regression gate, as CI runs it).
 
 Installs are pinned: on a machine where ``nvidia-smi -L`` lists a GPU, the CUDA builds of the three
 frameworks (extra ``gpu``, constraints-gpu.txt); elsewhere the CPU wheels (extra ``all``,
@@ -40,7 +40,8 @@ def _has_gpu() -> bool:
 GPU = _has_gpu()
 FRAMEWORKS_EXTRA = "gpu" if GPU else "all"  # every framework: their CUDA builds on a GPU machine
 CONSTRAINTS = os.environ.get("BENCH_CONSTRAINTS", "constraints-gpu.txt" if GPU else "constraints-cpu.txt")
-TEST_DEPS = ("pytest", "hypothesis", "pytest-benchmark", "ray")
+# import-linter: tests/test_imports.py runs lint-imports
+TEST_DEPS = ("pytest", "hypothesis", "pytest-benchmark", "ray", "import-linter")
 # One session per framework extra in pyproject.toml (the extras are the frameworks' install recipes;
 # read with a pattern, since tomllib needs Python 3.11 and nox may run on 3.10).
 _PYPROJECT = Path(__file__).with_name("pyproject.toml").read_text()
@@ -79,10 +80,13 @@ for _framework in FRAMEWORK_EXTRAS:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff on everything, mypy (strict) on bench/ and impls/ (frameworks installed, for their types)."""
-    _install(session, "-e", f".[{FRAMEWORKS_EXTRA}]", "ruff", "mypy", "pandas-stubs", "types-psutil", *TEST_DEPS)
+    """ruff on everything, mypy (strict) on bench/ and impls/ (frameworks installed, for their types), and
+    lint-imports: the layer and import contracts of pyproject.toml."""
+    _install(session, "-e", f".[{FRAMEWORKS_EXTRA}]", "ruff", "mypy", "import-linter", "pandas-stubs", "types-psutil",
+             *TEST_DEPS)
     session.run("ruff", "check", "bench", "impls", "tests", "benchmarks", "noxfile.py")
     session.run("mypy", "bench", "impls")
+    session.run("lint-imports")
 
 
 @nox.session

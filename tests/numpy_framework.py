@@ -4,10 +4,17 @@ It exists to prove that adding a framework needs no change under ``bench/``: thi
 :data:`REGISTRATION` are all there is, registered with
 ``BENCH_EXTRA_FRAMEWORKS=tests.numpy_framework:REGISTRATION`` (workers inherit it). It honours
 the whole contract, dropout and LRN parameters included, and is slow (im2col convolutions).
+
+``BENCH_TEST_BLOCK_FORWARD=FOLDER`` makes a forward step write ``FOLDER/blocked`` and then wait for
+good: a worker that is certainly still running, for the tests that interrupt a run (a state to wait
+for instead of a run that might finish first).
 """
 
 from __future__ import annotations
 
+import os
+import threading
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,6 +22,8 @@ import numpy as np
 from bench.core.contract import DeviceInfo, FrameworkAdapter, Gemm, Isolated, LrnLayer, check_batch
 from bench.core.registration import Registration
 from impls import reference, spec
+
+BLOCK_FORWARD = "BENCH_TEST_BLOCK_FORWARD"
 
 
 class NumpyAlexNet(FrameworkAdapter):
@@ -62,6 +71,10 @@ class NumpyAlexNet(FrameworkAdapter):
         return loss
 
     def forward_step(self, batch: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        block = os.environ.get(BLOCK_FORWARD)
+        if block:
+            (Path(block) / "blocked").write_text(str(os.getpid()))
+            threading.Event().wait()  # until the worker is killed
         self.last = self.logits(batch[0])
         return self.last
 

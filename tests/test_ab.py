@@ -10,10 +10,12 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bench.core import records, storage
+from bench.core.channel import Channel
 from bench.core.config import ModelConfig, RunConfig
 from bench.execution import ab, runner
 
@@ -90,16 +92,36 @@ def _broken_tree(tmp_path: Path, replace: str) -> Path:
     return root
 
 
+def _patience(monkeypatch: pytest.MonkeyPatch, *limits: float | None) -> None:
+    """The n-th channel ``ab.run_slot`` opens waits for its worker's first answer (ready) as long as it
+    takes, then at most ``limits[n]`` s per answer (None: as long as it takes), whatever timeout run_slot
+    was given. So a hung worker is given up on, and a healthy one never, however slow the machine."""
+    left = list(limits)
+
+    class Patient(Channel):
+        def __init__(self, sock: Any) -> None:
+            super().__init__(sock)
+            self.limit, self.answers = left.pop(0), 0
+
+        def recv(self, timeout: float | None = None) -> dict[str, Any]:
+            self.answers += 1
+            return super().recv(None if self.answers == 1 else self.limit)
+
+    monkeypatch.setattr(ab, "Channel", Patient)
+
+
 @pytest.mark.parametrize(("how", "status", "text"), [
     ("    raise RuntimeError('planted mid-pair failure')", "failed", "planted mid-pair failure"),
     ("    import time; time.sleep(600)", "timeout", "stopped answering"),
 ], ids=["crash", "hang"])
 def test_one_side_failing_records_both_and_loses_nothing(tmp_path: Path, numpy_framework: str, how: str,
-                                                         status: str, text: str) -> None:
+                                                         status: str, text: str,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = RunConfig(ModelConfig(numpy_framework), mode="forward", batch_size=2, steps=4, warmup=0, data="synthetic")
     sides = [_side("base", ROOT, tmp_path / "base"), _side("candidate", _broken_tree(tmp_path, how),
                                                            tmp_path / "cand")]
-    recs = ab.run_slot(cfg, sides, 0, "s", chunk=2, timeout=20)
+    _patience(monkeypatch, None, 3.0)  # slot 0: base first; only the candidate, which sleeps 600 s, can time out
+    recs = ab.run_slot(cfg, sides, 0, "s", chunk=2, timeout=None)
     base, cand = recs
     assert cand.status == status and text in (cand.error or "")
     assert base.status == "failed" and "the other side of the pair failed" in (base.error or "")
@@ -112,7 +134,7 @@ def test_lockstep_pairs_take_turns(tmp_path: Path, numpy_framework: str) -> None
     cfg = RunConfig(ModelConfig(numpy_framework), mode="forward", batch_size=2, steps=5, warmup=0, data="synthetic")
     sides = [_side("base", ROOT, tmp_path / "base"), _side("candidate", ROOT, tmp_path / "cand")]
     for slot in (0, 1):
-        ab.run_slot(cfg, sides, slot, "s", chunk=2, timeout=120)
+        ab.run_slot(cfg, sides, slot, "s", chunk=2, timeout=None)  # healthy: no limit their speed could reach
     for side in sides:
         ms = records.measurements(storage.read_records(side.run_dir))
         assert [m.status for m in ms] == ["ok", "ok"] and all(len(m.samples_ns) == 5 for m in ms)

@@ -48,11 +48,14 @@ def test_concurrent_cpu_jobs_are_refused() -> None:
     assert isinstance(executors.make("local", "cpu", None, None), PoolExecutor)
 
 
-def test_the_pool_runs_one_job_per_gpu_at_a_time_each_seeing_its_own() -> None:
+def test_the_pool_runs_one_job_per_gpu_at_a_time_each_seeing_its_own(tmp_path: Path) -> None:
     slots = executors.gpu_slots("all", FAKE_GPUS, cpus=[0, 1])
     pool = PoolExecutor(slots, name="test pool")
-    tasks = [Task("crash", {"how": "sleep", "seconds": 2.0}, None, "gpu", f"job {i}") for i in range(4)]
-    outcomes = dict(pool.map(tasks, timeout=60))
+    # jobs 0 and 1 (then 2 and 3) wait for each other before they end: they can only finish if the pool
+    # runs two at once, and then they overlapped however slowly each started
+    tasks = [Task("crash", {"how": "sleep", "seconds": 0.0, "meet": str(tmp_path / f"meet-{i // 2}"), "count": 2},
+                  None, "gpu", f"job {i}") for i in range(4)]
+    outcomes = dict(pool.map(tasks, timeout=600))  # reached only if the pool ran them one at a time (a deadlock)
     assert sorted(outcomes) == [0, 1, 2, 3] and all(o.status == "ok" for o in outcomes.values())
     seen = {(o.result["environ"]["CUDA_VISIBLE_DEVICES"], tuple(o.result["affinity"])) for o in outcomes.values()}
     assert seen == {("GPU-0000aaaa", (0,)), ("GPU-1111bbbb", (1,))}
@@ -84,11 +87,11 @@ def _behaves(executor: Any, framework: str, run_dir: Path) -> list[records.Measu
     run_dir.mkdir(parents=True)
     jobs = _jobs(framework, 4)
     with pytest.raises(KeyboardInterrupt):
-        sweep.execute(jobs, run_dir, timeout=300, executor=executor, after_each=_Interrupt(run_dir, 2))
+        sweep.execute(jobs, run_dir, timeout=None, executor=executor, after_each=_Interrupt(run_dir, 2))
     kept = records.measurements(storage.read_records(run_dir))
     assert 2 <= len(kept) < 4 and all(m.status == "ok" for m in kept)
     said: list[str] = []
-    rest = sweep.execute(jobs, run_dir, timeout=300, executor=executor, notify=said.append)
+    rest = sweep.execute(jobs, run_dir, timeout=None, executor=executor, notify=said.append)
     assert len(rest) == 4 - len(kept) and said and said[0].startswith(f"resume: {len(kept)} of 4 jobs")
     final = records.latest_per_round(records.measurements(storage.read_records(run_dir)))
     assert sorted(m.round for m in final) == [0, 1, 2, 3] and all(m.status == "ok" for m in final)
@@ -109,7 +112,7 @@ def test_local_and_pool_executors_keep_resume_interrupt_and_crash_rows(tmp_path:
     monkeypatch.setattr(executors, "start_worker", crashing)
     for name, ex in (("local", PoolExecutor()), ("pool", PoolExecutor([Slot("GPU-fake-0", 0, (0,))] * 2))):
         (tmp_path / f"crash-{name}").mkdir()
-        recs = sweep.execute(_jobs(numpy_framework, 2), tmp_path / f"crash-{name}", timeout=60, executor=ex)
+        recs = sweep.execute(_jobs(numpy_framework, 2), tmp_path / f"crash-{name}", timeout=None, executor=ex)
         assert [r.status for r in recs] == ["oom", "oom"] and all("SIGKILL" in (r.error or "") for r in recs)
 
 
@@ -139,7 +142,7 @@ def test_ray_sweep_matches_local_resumes_and_survives_a_lost_node(ray_cluster: A
     ray_ex = RayExecutor(None)
     via_ray = _behaves(ray_ex, numpy_framework, tmp_path / "ray")
     (tmp_path / "local").mkdir()
-    local = sweep.execute(_jobs(numpy_framework, 4), tmp_path / "local", timeout=300)
+    local = sweep.execute(_jobs(numpy_framework, 4), tmp_path / "local", timeout=None)
     assert {m.key for m in via_ray} == {m.key for m in local} and {m.status for m in via_ray} == {"ok"}
     def columns(run: str) -> list[str]:
         return list(frames.summary_frame(summary.summarise(storage.read_records(tmp_path / run))).columns)
@@ -157,7 +160,7 @@ def test_ray_sweep_matches_local_resumes_and_survives_a_lost_node(ray_cluster: A
 
     remover = threading.Thread(target=remove_when_busy)
     remover.start()
-    recs = sweep.execute(_jobs(numpy_framework, 6), run_dir, timeout=300, executor=ray_ex)
+    recs = sweep.execute(_jobs(numpy_framework, 6), run_dir, timeout=None, executor=ray_ex)
     remover.join()
     final = records.latest_per_round(records.measurements(storage.read_records(run_dir)))
     assert sorted(m.round for m in final) == list(range(6)) and len(recs) == 6

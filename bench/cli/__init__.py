@@ -20,6 +20,7 @@ from bench.cli.commands import (
     compare,
     data,
     env,
+    help,
     history,
     parity,
     profile,
@@ -31,7 +32,7 @@ from bench.cli.options import Parser
 from bench.core.errors import BenchError
 
 # in the order --help lists them
-COMMANDS = (data, verify, run, compare, profile, parity, report, env, calibrate, check, ab, bisect, history)
+COMMANDS = (data, verify, run, compare, profile, parity, report, env, calibrate, check, ab, bisect, history, help)
 
 
 def build_parser() -> argparse.ArgumentParser:

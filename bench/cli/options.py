@@ -99,8 +99,10 @@ def add_precision(p: argparse.ArgumentParser) -> None:
 
 
 def add_threads(p: argparse.ArgumentParser) -> None:
+    # the help says what the limit is, not its value here: the reference (docs/cli.md) is the same everywhere
     p.add_argument("--threads", type=threads, help="intra-op threads and CPU cores (the last N), the same for "
-                   f"every framework; at most {usable_cores()} here [default: each framework's own]")
+                   "every framework; at most the cores this machine lets bench use (bench env lists them; a larger "
+                   "N is refused, saying the limit) [default: each framework's own]")
 
 
 DATA_KINDS = ("auto", "mnist", "synthetic")

@@ -34,9 +34,9 @@ def add_parser(sub: Any) -> None:
                    help="the candidate revision [default: the working tree, which must be clean unless --allow-dirty]")
     add_selection(p)
     p.add_argument("--allow-dirty", action="store_true", help="measure a working tree with uncommitted changes")
-    p.add_argument("--base-python", default=sys.executable, metavar="PYTHON",
+    p.add_argument("--base-python", metavar="PYTHON",
                    help="interpreter (its installed frameworks) for the base side [default: this one]")
-    p.add_argument("--candidate-python", default=sys.executable, metavar="PYTHON",
+    p.add_argument("--candidate-python", metavar="PYTHON",
                    help="interpreter for the candidate side, e.g. a venv with upgraded frameworks [default: this one]")
     p.add_argument("--profile", action="store_true",
                    help="also profile both sides, interleaved, and write profile_diff.csv: the ms each scope and "
@@ -118,7 +118,8 @@ def main(args: argparse.Namespace) -> int:
                                             tunings=choice.tuning)]
     console = common.make_console()
     with tempfile.TemporaryDirectory(prefix="bench-ab-") as workspace:
-        pythons = {"base": args.base_python, "candidate": args.candidate_python}
+        # default None, not sys.executable: the parser (and so docs/cli.md) does not depend on the machine
+        pythons = {"base": args.base_python or sys.executable, "candidate": args.candidate_python or sys.executable}
         sides = [ab.materialize(name, rev, repo, Path(workspace), sel.run_dir / name, pythons[name])
                  for name, rev in revs.items()]
         for side in sides:

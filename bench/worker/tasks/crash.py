@@ -3,7 +3,9 @@
 ``how``: raise, oom (MemoryError), signal (SIGKILL itself), exit (non-zero exit, no result file),
 hang (sleep; writes its pid to ``pidfile`` first), probe (what the worker process really has: its
 environment, CPU affinity and which frameworks were imported before the task ran), sleep (probe after
-``seconds``, with the wall-clock start and end, to see workers overlap).
+``seconds``, with the wall-clock start and end, to see workers overlap). With ``meet`` (a folder) and
+``count``, sleep first waits until ``count`` workers have arrived there: a state that proves they ran
+at the same time, whatever the machine's speed.
 """
 
 from __future__ import annotations
@@ -35,6 +37,12 @@ def run(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
         time.sleep(3600)
     started = time.time()
     if how == "sleep":
+        if params.get("meet"):
+            meet = Path(params["meet"])
+            meet.mkdir(parents=True, exist_ok=True)
+            (meet / str(os.getpid())).touch()
+            while len(list(meet.iterdir())) < int(params["count"]):
+                time.sleep(0.01)
         time.sleep(float(params.get("seconds", 1.0)))
     modules = sorted({m for reg in registry.registrations().values() for m in reg.requires})
     return {"how": how, "environ": dict(os.environ), "pid": os.getpid(), "ppid": os.getppid(),
