@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.cli import common, options
+from bench.cli import ab_extend, common, lockstep_options, options
 from bench.cli.commands import check
 from bench.core import provenance, records, storage
 from bench.core.errors import UsageError
@@ -22,7 +22,7 @@ PAIRS = 8  # lockstep pairs per config: the units of the interval (t with 7 degr
 STEPS = 20  # timed steps per side and pair
 CHUNK = 1  # steps per turn (A B B A ...): step t of one side and of the other run moments apart
 WARMUP = 5
-NOT_HERE = ("target_ci", "max_steps", "max_rounds", "block_steps")
+NOT_HERE = ("target_ci", "max_steps", "block_steps")
 AB_JSON = "ab.json"
 
 
@@ -37,7 +37,7 @@ def add_parser(sub: Any) -> None:
     options.add_timing(p, steps=STEPS, warmup=WARMUP, target_ci=None, max_steps=0, rounds=PAIRS, mode="train",
                        rounds_help=f"lockstep pairs per config, each a base and a candidate worker taking turns; "
                                    f"the interval is over pairs [default: {PAIRS}]",
-                       max_rounds_help="(not used by bench ab)")
+                       max_rounds_help="with --budget: the most pairs a config may get [default: 4 x --rounds]")
     p.add_argument("--chunk", type=options.positive, default=CHUNK,
                    help=f"synchronised steps per turn within a pair [default: {CHUNK}]")
     p.add_argument("--allow-dirty", action="store_true", help="measure a working tree with uncommitted changes")
@@ -45,6 +45,8 @@ def add_parser(sub: Any) -> None:
                    help="interpreter (its installed frameworks) for the base side [default: this one]")
     p.add_argument("--candidate-python", default=sys.executable, metavar="PYTHON",
                    help="interpreter for the candidate side, e.g. a venv with upgraded frameworks [default: this one]")
+    lockstep_options.add_budget(p, 0.0, "more pairs are added to the rows still inconclusive after the first "
+                                "--rounds pairs (0: none, the gate runs exactly --rounds pairs)")
     options.add_gate(p)
     options.finish(p, main)
 
@@ -78,6 +80,11 @@ def main(args: argparse.Namespace) -> int:
     options.refuse(args, NOT_HERE, "in bench ab (every pair runs --steps steps per side)")
     choice = options.model_choices(args)
     lrn_modes = choice.lrn_modes
+    if args.budget == 0:
+        options.refuse(args, ["max_rounds"], "without --budget (it caps the pairs that rule adds)")
+    elif args.max_rounds is not None and args.max_rounds < args.rounds:
+        raise UsageError(f"--max-rounds {args.max_rounds} is below --rounds {args.rounds}; allowed: {args.rounds} "
+                         "or more")
     if args.rounds < 2:
         raise UsageError(f"--rounds {args.rounds}: a gate needs 2 or more pairs (an interval over one pair is none)")
     check.validate(args)
@@ -107,7 +114,7 @@ def main(args: argparse.Namespace) -> int:
                       f"{sel.device}; results in [bold]{sel.run_dir}[/]")
 
         def run(show: Callable[[str], None], after_each: Callable[[], None], say: Callable[[str], None]) -> None:
-            ab.execute(work, sides, session, args.chunk, args.timeout, show, after_each)
+            ab_extend.run(work, configs, sides, session, args, show, after_each, say)
 
         interrupted = common.with_progress(console, len(work), run)
     for side in sides:
