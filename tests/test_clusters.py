@@ -52,3 +52,17 @@ def test_the_table_names_each_cluster() -> None:
     assert "torch train batch 32" in line and "2 clusters by page faults" in line
     assert "1 process at 30.00 ms, 0 page faults/step" in line and "2 processes at 40.50 ms" in line
     assert lockstep_report.process_notes([_rec(0, 40.0, 0), _rec(1, 40.5, 0)], Console()) == []
+
+
+def test_a_lockstep_ratio_names_its_clusters_with_each_ones_ratio() -> None:
+    from bench.analysis import lockstep_ratios
+    from tests.test_lockstep_frameworks import _rec as group_rec
+
+    recs = []
+    for g, (slow, faults) in enumerate([(1.5, 20_000), (1.5, 21_000), (1.1, 0), (1.1, 10)]):
+        recs += [group_rec("torch", g, [10.0] * 5, faults=[0] * 5),
+                 group_rec("jax", g, [10.0 * slow] * 5, faults=[faults] * 5)]
+    jax = next(r for r in lockstep_ratios.framework_rows(recs) if r["framework"] == "jax")
+    assert jax["verdict"].startswith("processes in clusters: ")
+    assert "2 processes at 11.00 ms, 5 page faults/step: 1.10x" in jax["clusters"]
+    assert "2 processes at 15.00 ms, 20,500 page faults/step: 1.50x" in jax["clusters"]

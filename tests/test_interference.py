@@ -106,3 +106,16 @@ def test_a_sane_profile_keeps_its_figures() -> None:
     row = {"step_ms": 100.0, "tiny_step_ms": 20.0, "per_image_ms": 5.0, "fixed_ms": 15.0, "fixed_share_pct": 15.0,
            "isolated_sum_ms": 120.0, "isolated_remainder_ms": -20.0}
     assert sanity.checked(row) == {**row, "warnings": ""}
+
+
+def test_the_lrn_pair_returns_the_counters_it_was_given() -> None:
+    """pair.interleave used to fill counters of its own, so lrn_pair records had no page faults and no
+    interference: the caller's are the ones it must fill."""
+    from bench.worker.tasks import pair
+    from tests.test_protocol import _cfg, _pair
+
+    variants, _ = _pair([100], [300])
+    counters = {lrn: timing.Counters() for lrn in variants}
+    pair.interleave(variants, {False: ["x"], True: ["y"]}, _cfg(steps=5), chunk=5, clock=variants[False].clock,
+                    counters=counters)
+    assert all(len(c.page_faults) == 5 for c in counters.values())

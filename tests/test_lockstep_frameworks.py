@@ -182,3 +182,14 @@ def test_compare_in_lockstep_end_to_end(tmp_path: Path) -> None:
         rows = list(csv.DictReader(fh))
     assert {r["mode"] for r in rows} == {"train", "forward"} and all(r["groups"] == "2" for r in rows)
     assert all(r["ci_method"] == lockstep_ratios.METHOD for r in rows)
+
+
+def test_the_independent_method_stays_available(tmp_path: Path) -> None:
+    out = _bench("compare", "--frameworks", "numpy", "numpytwin", "--method", "independent", "--mode", "forward",
+                 "--batch-size", "2", "--steps", "3", "--warmup", "0", "--rounds", "2", "--max-rounds", "2",
+                 "--data", "synthetic", "--out", str(tmp_path))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "Frameworks side by side (ratio to the fastest" in out.stdout and "in lockstep" not in out.stdout
+    assert not lockstep_ratios.is_lockstep(storage.read_records(tmp_path))
+    with open(tmp_path / "framework_comparison.csv") as fh:
+        assert {r["ci_method"] for r in csv.DictReader(fh)} == {"Welch t over process estimates"}

@@ -1,7 +1,7 @@
 """Process effects named, not averaged away: when a config's worker processes fall into clusters (say,
-torch processes that take about 20,000 page faults per step and others that take none, each set with
-its own speed), one interval over all of them is wide and describes none. Pure: numbers in, clusters
-out.
+processes of one framework that take about 20,000 page faults per step and others that take none,
+each set with its own speed), one interval over all of them is wide and describes none. Pure:
+numbers in, clusters out.
 
 The split is gap-based, on one axis at a time, and only ever in two: first the per-process page
 faults per step (a gap of at least ``FAULT_RATIO`` times between the sets, the upper set at least

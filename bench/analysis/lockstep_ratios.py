@@ -86,6 +86,18 @@ def _verdict(ratio: float, lo: float, hi: float, fastest: bool) -> str:
     return "not separable from the fastest"
 
 
+def _cluster_ratio(common: Sequence[Mapping[JobKey, Measurement]], cluster: clusters.Cluster, fastest: JobKey,
+                   key: JobKey) -> float:
+    """The ratio over the groups of one cluster alone (its members index ``common``)."""
+    chosen = [common[i] for i in cluster.members]
+    return math.exp(float(sum(_group_log(g[fastest], g[key]) for g in chosen)) / len(chosen))
+
+
+def _group_log(a: Measurement, b: Measurement) -> float:
+    lr = log_ratio_lockstep([_ms(a)], [_ms(b)])
+    return lr.log
+
+
 def framework_rows(recs: Sequence[dict[str, Any]], target_pct: float | None = None) -> list[dict[str, Any]]:
     """Each framework against the fastest on the same config, from the groups where both ran: ratio,
     interval over groups, the groups, the method; named process clusters and interference when seen."""
@@ -106,10 +118,11 @@ def framework_rows(recs: Sequence[dict[str, Any]], target_pct: float | None = No
             lo, hi = lr.interval()
             half = half_width_pct(lr)
             found = clusters.of_records([g[k] for g in common]) or clusters.of_records([g[fastest] for g in common])
+            named = [f"{c.describe()}: {_cluster_ratio(common, c, fastest, k):.2f}x" for c in found]
             share = interference.others_share([g[x] for g in common for x in (k, fastest)])
             verdict = _verdict(lr.ratio, lo, hi, k == fastest)
             if found and k != fastest:
-                verdict = "processes in clusters: " + "; ".join(c.describe() for c in found)
+                verdict = "processes in clusters: " + "; ".join(named)
             if share is not None and share > interference.FLAG_SHARE:
                 verdict += f"; {interference.describe(share)}"
             rows.append({"mode": mode, "batch_size": batch, "lrn": lrn, "device": device, "framework": k.framework,
@@ -118,7 +131,7 @@ def framework_rows(recs: Sequence[dict[str, Any]], target_pct: float | None = No
                          "ratio": lr.ratio, "ratio_ci_low": lo, "ratio_ci_high": hi, "half_width_pct": half,
                          "p_value": lr.p_value, "ci_method": METHOD,
                          "within_target": None if target_pct is None or k == fastest else half <= target_pct,
-                         "clusters": "; ".join(c.describe() for c in found),
+                         "clusters": "; ".join(named),
                          "others_cpu_pct": None if share is None else 100 * share, "verdict": verdict})
     return sorted(rows, key=lambda r: (r["mode"], r["batch_size"], r["lrn"], r["ratio"]))
 

@@ -109,9 +109,11 @@ def main(args: argparse.Namespace) -> int:
         work = ab.pending(ab.plan(configs, args.rounds), sides)
         same = (" (the same commit: an A/A job)" if revs["base"].commit == revs["candidate"].commit
                 and not revs["candidate"].dirty else "")
+        extra = (f"; then more pairs for the rows still inconclusive, until {args.budget:g} min from the start"
+                 if args.budget else "")
         console.print(f"bench ab: base {revs['base'].label()} vs candidate {revs['candidate'].label()}{same}; "
                       f"{len(work)} lockstep pairs of {args.steps} steps per side, chunks of {args.chunk}, on "
-                      f"{sel.device}; results in [bold]{sel.run_dir}[/]")
+                      f"{sel.device}{extra}; results in [bold]{sel.run_dir}[/]")
 
         def run(show: Callable[[str], None], after_each: Callable[[], None], say: Callable[[str], None]) -> None:
             ab_extend.run(work, configs, sides, session, args, show, after_each, say)
