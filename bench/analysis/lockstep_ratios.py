@@ -16,7 +16,7 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from bench.analysis import clusters, interference
+from bench.analysis import clusters, interference, intervals
 from bench.analysis.intervals import LogRatio, TwoLevel, _t, log_ratio_lockstep
 from bench.analysis.stats import CONFIDENCE, NOISE_FLOOR
 from bench.core import records
@@ -79,11 +79,10 @@ def _ms(m: Measurement) -> list[float]:
 
 
 def _verdict(ratio: float, lo: float, hi: float, fastest: bool) -> str:
+    """The words of the independent method's table (:func:`bench.analysis.comparisons.framework_rows`)."""
     if fastest:
         return "fastest"
-    if math.isfinite(lo) and lo > 1 + NOISE_FLOOR / 2 and lo > 1:
-        return "slower"
-    return "not separable from the fastest"
+    return "slower" if intervals._verdict(ratio, lo, hi, NOISE_FLOOR) == "slower" else "not separable from the fastest"
 
 
 def _cluster_ratio(common: Sequence[Mapping[JobKey, Measurement]], cluster: clusters.Cluster, fastest: JobKey,
