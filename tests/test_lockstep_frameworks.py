@@ -186,8 +186,8 @@ def test_compare_in_lockstep_end_to_end(tmp_path: Path) -> None:
 
 def test_the_independent_method_stays_available(tmp_path: Path) -> None:
     out = _bench("compare", "--frameworks", "numpy", "numpytwin", "--method", "independent", "--mode", "forward",
-                 "--batch-size", "2", "--steps", "3", "--warmup", "0", "--rounds", "2", "--max-rounds", "2",
-                 "--data", "synthetic", "--out", str(tmp_path))
+                 "--batch-size", "2", "--steps", "3", "--max-steps", "3", "--warmup", "0", "--rounds", "2",
+                 "--max-rounds", "2", "--data", "synthetic", "--out", str(tmp_path))
     assert out.returncode == 0, out.stdout + out.stderr
     assert "Frameworks side by side (ratio to the fastest" in out.stdout and "in lockstep" not in out.stdout
     assert not lockstep_ratios.is_lockstep(storage.read_records(tmp_path))
