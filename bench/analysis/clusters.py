@@ -12,7 +12,6 @@ set). Fewer than three processes never make clusters by time: two values always 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -86,15 +85,3 @@ def of_records(ms: Sequence[Measurement]) -> list[Cluster]:
     faults = [per_step_faults(m) for m in ok]
     known = None if any(x is None for x in faults) else [float(x) for x in faults if x is not None]
     return split(medians, known)
-
-
-def label(found: Sequence[Cluster], index: int) -> int | None:
-    """Which cluster process ``index`` belongs to."""
-    for n, c in enumerate(found):
-        if index in c.members:
-            return n
-    return None
-
-
-def finite(x: float | None) -> bool:
-    return x is not None and math.isfinite(x)
