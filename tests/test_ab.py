@@ -185,7 +185,7 @@ def test_a_revision_whose_workers_all_fail_is_one_line(clone: Path, tmp_path: Pa
     _git(clone, "read-tree", "HEAD", **index)
     path = tmp_path / "lockstep.py"
     path.write_text((clone / "bench/worker/tasks/lockstep.py").read_text().replace(
-        "    cfg = RunConfig.from_dict(params[\"config\"])\n",
+        "    many = \"configs\" in params\n",
         "    raise TypeError(\"this revision cannot read the job\")\n"))
     blob = _git(clone, "hash-object", "-w", str(path))
     _git(clone, "update-index", "--cacheinfo", f"100644,{blob},bench/worker/tasks/lockstep.py", **index)

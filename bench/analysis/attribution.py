@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.analysis import sanity
 from impls import spec
 
 UNATTRIBUTED = "(unattributed)"
@@ -112,7 +113,7 @@ def summary_row(rec: dict[str, Any], rows: Sequence[dict[str, Any]]) -> dict[str
     host = _median_ms(rec.get("dispatch_ns") or [])
     prof = rec.get("profile") or {}
     faults = rec.get("page_faults") or []
-    return {**ident, "status": rec.get("status"), "error": rec.get("error"), "step_ms": whole,
+    return sanity.checked({**ident, "status": rec.get("status"), "error": rec.get("error"), "step_ms": whole,
             "profiler_attributed_ms": attributed if prof_rows else None,
             "profiler_unattributed_ms": unattributed if prof_rows else None,
             "coverage_pct": 100 * attributed / (attributed + unattributed) if attributed + unattributed else None,
@@ -123,7 +124,8 @@ def summary_row(rec: dict[str, Any], rows: Sequence[dict[str, Any]]) -> dict[str
             "host_return_ms": host, "host_share_pct": 100 * host / whole if whole else None,
             "page_faults_per_step": sum(faults) / len(faults) if faults else None,
             "peak_gflops": (rec.get("gemm_flops_per_s") or 0) / 1e9 or None, "clock": prof.get("clock"),
-            "traces": ";".join(prof.get("traces") or []), "profiler": prof.get("unsupported") or "ok"}
+            "traces": ";".join(prof.get("traces") or []), "profiler": prof.get("unsupported") or "ok",
+            "tiny_batch": tiny_batch})
 
 
 def top_ops(rec: dict[str, Any], k: int = 8) -> list[dict[str, Any]]:

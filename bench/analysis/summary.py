@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from bench.analysis import interference
 from bench.analysis.intervals import TwoLevel
 from bench.analysis.stats import Stats
 from bench.core.records import JobKey, Measurement, SummaryRow, latest_per_round, measurements
@@ -96,6 +97,7 @@ def _row(key: JobKey, recs: list[Measurement], device_peaks: dict[str, Peak], se
         compile_s=sum(m.compile_ns or 0 for m in ok) / len(ok) / 1e9, block_mean_ms=block_ms,
         page_faults_per_step=_per_step([m.page_faults for m in ok]),
         preemptions_per_step=_per_step([m.preemptions for m in ok]),
+        others_cpu_pct=None if (share := interference.others_share(ok)) is None else 100 * share,
         sync_overhead_pct=100 * (mean.estimate - block_ms) / mean.estimate if block_ms else None,
         host_peak_rss_mib=_mib(_max_or_none(m.get("host_peak_rss_bytes") for m in mems)),
         alloc_peak_mib=_mib(_max_or_none(m.get("alloc_peak_bytes") for m in mems)),

@@ -20,7 +20,7 @@ from bench.core import data, provenance, storage
 from bench.core.config import ModelConfig, RunConfig
 from bench.core.errors import UsageError
 from bench.execution import sweep
-from bench.output import render, report
+from bench.output import lockstep_report, render, report
 
 Work = Callable[[Callable[[str], None], Callable[[], None], Callable[[str], None]], None]
 
@@ -162,6 +162,7 @@ def execute_and_report(args: argparse.Namespace, sel: Selection, title: str, tot
     storage.update_latest(run_dir)
     if show_run_table:
         render.run_table(rows, console, title=f"{title}: time per step ({sel.device})")
+    lockstep_report.process_notes(storage.read_records(run_dir), console)  # clusters, interference
     console.print(f"Files: {run_dir}/summary.csv, samples.csv, results.jsonl, env.json, summary.md, step_times.png")
     if interrupted:
         console.print(f"[yellow]Interrupted: finished rows are kept; continue with --resume --out {run_dir}[/]")
@@ -190,7 +191,8 @@ def report_comparisons(run_dir: Path, console: Any) -> bool:
         storage.write_rows(run_dir / "lrn_comparison.csv", lrn_rows)
         plots.lrn_plots(lrn_rows, run_dir)
         render.lrn_table(lrn_rows, console)
-    fw_rows = comparisons.framework_rows(recs)
+    lockstep = lockstep_report.framework_table(recs, run_dir, console)  # lockstep groups: their own table
+    fw_rows = [] if lockstep else comparisons.framework_rows(recs)
     if len({r["framework"] for r in fw_rows}) > 1:
         storage.write_rows(run_dir / "framework_comparison.csv", fw_rows)
         render.framework_table(fw_rows, console)

@@ -222,6 +222,7 @@ class SummaryRow(KeyFields):
     compile_s: float | None = _col("s")
     page_faults_per_step: float | None = _col("count")
     preemptions_per_step: float | None = _col("count")
+    others_cpu_pct: float | None = _col("%", "other processes' CPU + steal while timed, % of one core")
     block_mean_ms: float | None = _col("ms")
     sync_overhead_pct: float | None = _col("%")
     host_peak_rss_mib: float | None = _col("MiB")

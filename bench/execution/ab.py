@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.core import records, registry, storage
-from bench.core.channel import Channel, ChannelClosed
 from bench.core.config import RunConfig
 from bench.core.errors import UsageError
 from bench.core.records import Measurement
-from bench.execution.runner import Outcome, Running, Source, start_worker
+from bench.execution.lockstep import Contender, run_group
+from bench.execution.runner import Source
 from bench.execution.sweep import Job
 
 WORKING_TREE = "working tree"
@@ -159,87 +159,15 @@ def materialize(name: str, rev: Revision, repo: Path, workspace: Path, run_dir: 
 
 
 # --- the lockstep pairs ------------------------------------------------------------------------------
-@dataclass
-class _Live:
-    side: Side
-    running: Running
-    channel: Channel
-    done: int = 0
-
-
-def _close(live: _Live, timeout: float | None) -> Outcome:
-    """Stop a healthy worker: it returns its result."""
-    try:
-        live.channel.send({"stop": True})
-    except ChannelClosed:
-        pass  # it exited on its own; its outcome says why
-    outcome = live.running.wait(timeout, from_now=True)  # it has been alive for the whole pair
-    live.channel.close()
-    return outcome
-
-
-def _lost(live: _Live, reason: str) -> Outcome:
-    """The worker whose channel broke: what became of it (a hung one is killed)."""
-    if live.running.alive():
-        live.running.kill()
-        outcome = live.running.wait(0)
-        outcome = Outcome("timeout", error=f"lockstep worker stopped answering ({reason}) and was killed",
-                          wall_s=outcome.wall_s)
-    else:
-        outcome = live.running.wait(0)
-        if outcome.status == "ok":  # exited cleanly but early: not the protocol
-            outcome = Outcome("failed", error=f"lockstep worker left the protocol early ({reason})",
-                              wall_s=outcome.wall_s)
-    live.channel.close()
-    return outcome
-
-
 def run_slot(config: RunConfig, sides: Sequence[Side], slot: int, session: str, chunk: int,
              timeout: float | None) -> list[Measurement]:
     """One pair slot: both sides alive, taking turns ``chunk`` synchronised steps at a time until each
-    has ``config.steps``. The side that starts (and builds first) alternates with the slot. Both records
-    are appended at once; when one side fails, the other is recorded as failed too (a pair is the unit)."""
-    order = list(sides) if slot % 2 == 0 else list(reversed(sides))
-    live: list[_Live] = []
-    current: _Live | None = None  # the worker being talked to
-    reason = ""
-    try:
-        for side in order:  # one at a time: each builds and compiles with the machine to itself
-            channel, theirs = Channel.pair()
-            running = start_worker("lockstep", {"config": config.to_minimal_dict(), "fd": theirs.fileno()},
-                                   threads=config.model.threads, device=config.model.device, source=side.source,
-                                   pass_fds=(theirs.fileno(),))
-            theirs.close()
-            current = _Live(side, running, channel)
-            live.append(current)
-            channel.recv(timeout)
-        turn = 0
-        while min(w.done for w in live) < config.steps:
-            for current in live if turn % 2 == 0 else live[::-1]:
-                current.channel.send({"steps": min(chunk, config.steps - current.done)})
-                current.done = int(current.channel.recv(timeout)["done"])
-            turn += 1
-        current = None
-    except ChannelClosed as exc:
-        reason = str(exc)
-    except BaseException:
-        for w in live:
-            w.running.kill()
-        raise
-    outcomes = {w.side.name: _lost(w, reason) if w is current else _close(w, timeout) for w in live}
-    failed = [o for o in outcomes.values() if o.status != "ok"]
-    out = []
-    for side in sides:
-        outcome = outcomes.get(side.name) or Outcome("failed", error="not started: the other side failed first")
-        if failed and outcome.status == "ok":
-            outcome = Outcome("failed", error=f"the other side of the pair failed: {failed[0].error}",
-                              wall_s=outcome.wall_s)
-        rec = Job(config, slot).record(outcome.status, outcome.result, outcome.error, outcome.wall_s)
-        rec.extra["lockstep"] = {"session": session, "slot": slot, "order": [s.name for s in order], "chunk": chunk,
-                                 "revision": side.revision, "commit": side.commit}
-        storage.append_record(side.run_dir, rec.to_dict())
-        out.append(rec)
-    return out
+    has ``config.steps`` (a lockstep group of two, :func:`bench.execution.lockstep.run_group`). The side
+    that starts (and builds first) alternates with the slot. Both records are appended at once; when one
+    side fails, the other is recorded as failed too (a pair is the unit)."""
+    contenders = [Contender(s.name, (config,), s.source, s.run_dir, {"revision": s.revision, "commit": s.commit})
+                  for s in sides]
+    return run_group(contenders, slot, session, chunk, timeout)
 
 
 def plan(configs: Sequence[RunConfig], pairs: int) -> list[tuple[RunConfig, int]]:

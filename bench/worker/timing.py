@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from bench.worker.interference import Stretches
+
 Clock = Callable[[], int]
 
 
@@ -35,6 +37,7 @@ class Counters:
     def __init__(self) -> None:
         self.page_faults: list[int] = []
         self.preemptions: list[int] = []
+        self.interference = Stretches()  # what else the machine did during the timed stretches
 
     @staticmethod
     def read() -> tuple[int, int]:
@@ -128,6 +131,8 @@ def timed_region(one: Callable[[int], Any], sync: Callable[[], None], steps: int
     """The timed region: sync, clock, step, sync, clock; nothing else (the counters are read before
     the first clock read and after the second)."""
     samples = [0] * steps
+    if counters is not None:
+        counters.interference.begin()
     for i in range(steps):
         sync()
         before = counters.read() if counters is not None else None
@@ -137,6 +142,8 @@ def timed_region(one: Callable[[int], Any], sync: Callable[[], None], steps: int
         samples[i] = clock() - t0
         if counters is not None and before is not None:  # both or neither
             counters.add(before)
+    if counters is not None:
+        counters.interference.end()
     return samples
 
 

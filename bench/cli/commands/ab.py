@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.cli import common, options
+from bench.cli import ab_extend, common, lockstep_options, options
 from bench.cli.commands import check
 from bench.core import provenance, records, storage
 from bench.core.errors import UsageError
@@ -22,7 +22,7 @@ PAIRS = 8  # lockstep pairs per config: the units of the interval (t with 7 degr
 STEPS = 20  # timed steps per side and pair
 CHUNK = 1  # steps per turn (A B B A ...): step t of one side and of the other run moments apart
 WARMUP = 5
-NOT_HERE = ("target_ci", "max_steps", "max_rounds", "block_steps")
+NOT_HERE = ("target_ci", "max_steps", "block_steps")
 AB_JSON = "ab.json"
 PROFILE_ROUNDS = 4
 
@@ -42,6 +42,8 @@ def add_parser(sub: Any) -> None:
                    help="also profile both sides, interleaved, and write profile_diff.csv: the ms each scope and "
                         "pass added, with a ratio and interval over rounds, ranked")
     add_profile_options(p)
+    lockstep_options.add_budget(p, 0.0, "more pairs are added to the rows still inconclusive after the first "
+                                "--rounds pairs (0: none, the gate runs exactly --rounds pairs)")
     options.add_gate(p)
     options.finish(p, main)
 
@@ -54,7 +56,7 @@ def add_selection(p: argparse.ArgumentParser) -> None:
     options.add_timing(p, steps=STEPS, warmup=WARMUP, target_ci=None, max_steps=0, rounds=PAIRS, mode="train",
                        rounds_help=f"lockstep pairs per config, each a base and a candidate worker taking turns; "
                                    f"the interval is over pairs [default: {PAIRS}]",
-                       max_rounds_help="(not used by bench ab)")
+                       max_rounds_help="with --budget: the most pairs a config may get [default: 4 x --rounds]")
     p.add_argument("--chunk", type=options.positive, default=CHUNK,
                    help=f"synchronised steps per turn within a pair [default: {CHUNK}]")
 
@@ -102,6 +104,11 @@ def main(args: argparse.Namespace) -> int:
     options.refuse(args, NOT_HERE, "in bench ab (every pair runs --steps steps per side)")
     choice = options.model_choices(args)
     lrn_modes = choice.lrn_modes
+    if args.budget == 0:
+        options.refuse(args, ["max_rounds"], "without --budget (it caps the pairs that rule adds)")
+    elif args.max_rounds is not None and args.max_rounds < args.rounds:
+        raise UsageError(f"--max-rounds {args.max_rounds} is below --rounds {args.rounds}; allowed: {args.rounds} "
+                         "or more")
     if args.rounds < 2:
         raise UsageError(f"--rounds {args.rounds}: a gate needs 2 or more pairs (an interval over one pair is none)")
     check.validate(args)
@@ -129,14 +136,16 @@ def main(args: argparse.Namespace) -> int:
         work = ab.pending(ab.plan(configs, args.rounds), sides)
         same = (" (the same commit: an A/A job)" if revs["base"].commit == revs["candidate"].commit
                 and not revs["candidate"].dirty else "")
+        extra = (f"; then more pairs for the rows still inconclusive, until {args.budget:g} min from the start"
+                 if args.budget else "")
         console.print(f"bench ab: base {revs['base'].label()} vs candidate {revs['candidate'].label()}{same}; "
                       f"{len(work)} lockstep pairs of {args.steps} steps per side, chunks of {args.chunk}, on "
-                      f"{sel.device}; results in [bold]{sel.run_dir}[/]")
+                      f"{sel.device}{extra}; results in [bold]{sel.run_dir}[/]")
 
         profiles = len(configs) * len(sides) * args.profile_rounds if args.profile else 0
 
         def run(show: Callable[[str], None], after_each: Callable[[], None], say: Callable[[str], None]) -> None:
-            ab.execute(work, sides, session, args.chunk, args.timeout, show, after_each)
+            ab_extend.run(work, configs, sides, session, args, show, after_each, say)
             if args.profile:
                 ab_profile.execute(configs, sides, sel.run_dir, args.profile_rounds, profile_params(args),
                                    args.timeout, show, after_each)

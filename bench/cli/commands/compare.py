@@ -1,6 +1,12 @@
 """``bench compare``: frameworks side by side (``--lrn off`` or ``on``), or what LRN costs
 (``--lrn`` / ``--lrn both``: LRN off and on of each framework in one worker, interleaved, plus the
-LRN layer micro-benchmark), or the layer micro-benchmark alone (``--layer``)."""
+LRN layer micro-benchmark), or the layer micro-benchmark alone (``--layer``).
+
+With two or more frameworks the default ``--method lockstep`` measures them in lockstep groups (one
+worker per framework alive at once, each holding every config of a batch size, LRN off and on with
+``--lrn both``: :mod:`bench.execution.lockstep_compare`), then adds groups for the ratios still wider
+than ``--target-ci`` within ``--budget``; ``--method independent`` keeps one process per config and
+Welch's t across them."""
 
 from __future__ import annotations
 
@@ -11,18 +17,20 @@ from dataclasses import replace
 from typing import Any
 
 from bench.analysis import comparisons
-from bench.cli import common, options
+from bench.cli import common, lockstep_options, options
 from bench.core import storage
-from bench.execution import lrn_pairs, sweep
+from bench.execution import lockstep_compare, lrn_pairs, sweep
 
 STEPS = 20  # timed steps per process and variant before the --target-ci rule (3 processes: 60 per row)
 
 ROUNDS = 3  # worker processes per config (an LRN pair's worker holds both variants): the unit of every interval
+BUDGET_MIN = 8.0  # lockstep: the stop rule adds groups until this many minutes after the first measurement
+MAX_GROUPS = 30  # lockstep: --max-rounds' default, the most groups a ratio may get
 MAX_ROUNDS = 3  # with --target-ci, processes are added up to this many (raise it: the default suite must fit 12 min)
 TIMING_DESTS = ("executor", "gpus", "address", "accelerator_type", "mode", "steps", "warmup", "compile", "tune",
                 "rounds",
                 "max_rounds", "dropout", "block_steps", "target_ci", "max_steps", "include_transfer", "lrn_impl",
-                "seed", "data", "data_dir", "no_download")
+                "seed", "data", "data_dir", "no_download", "method", "budget")
 
 
 def add_parser(sub: Any) -> None:
@@ -39,6 +47,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--no-layer", action="store_true", help="with --lrn both: skip the layer micro-benchmark")
     p.add_argument("--layer-steps", type=options.positive, default=12,
                    help="timed calls per layer variant, at the first --batch-size [12]")
+    lockstep_options.add_method(p)
+    lockstep_options.add_budget(p, BUDGET_MIN, "--method lockstep adds groups for the framework ratios still "
+                                "wider than --target-ci (the first pass always runs)")
     options.add_executor(p)
     options.finish(p, main)
 
@@ -63,7 +74,18 @@ def main(args: argparse.Namespace) -> int:
         options.refuse(args, ["lrn_impl"], "as 'fastest' without the layer micro-benchmark that picks it "
                        "(drop --no-layer, or name FW=IMPL)")
     rounds = args.rounds
-    max_rounds = common.max_rounds(args, rounds, MAX_ROUNDS)
+    frameworks = options.parse_frameworks(args.frameworks)
+    lockstep = args.method == "lockstep" and len(frameworks) > 1 and not args.layer
+    if lockstep:
+        options.refuse(args, ["executor", "gpus", "address", "accelerator_type"], "with --method lockstep (its "
+                       "workers take turns on this machine; use --method independent)")
+        if args.target_ci is None:
+            options.refuse(args, ["max_rounds"], "without --target-ci (it caps the groups the stop rule adds)")
+        max_groups = lockstep_options.max_groups(args.max_rounds, rounds, MAX_GROUPS)
+    else:
+        options.refuse(args, ["budget"], "without --method lockstep and two or more frameworks (the budget is "
+                       "that stop rule's)")
+    max_rounds = common.max_rounds(args, rounds, MAX_ROUNDS) if not lockstep else max_groups
     executor = options.make_executor(args, common.resolve_device(args.device))
     sel = common.prepare(args, "compare", lrn_used=args.lrn != "off" or args.layer)
     modes = ["train", "forward"] if args.mode == "both" else [args.mode]
@@ -81,7 +103,16 @@ def main(args: argparse.Namespace) -> int:
                   if isinstance(lrn_impls, str) else dict(lrn_impls))
         if args.layer:
             return
-        if pairs:
+        if lockstep:
+            states = [False, True] if pairs else options.LRN_MODES[args.lrn]
+            configs = [replace(base, mode=mode, batch_size=b, model=replace(
+                base.model, framework=fw, lrn=lrn, compile=compile_modes.get(fw), lrn_impl=chosen.get(fw),
+                tuning=tunings.get(fw, ()))) for b in args.batch_size for mode in modes for lrn in states
+                for fw in sel.frameworks]
+            lockstep_compare.execute(sel.run_dir, configs, rounds, args.timeout, pair=pairs, target_pct=args.target_ci,
+                                     budget_s=60 * args.budget, max_groups=max_rounds, progress=show,
+                                     after_each=after_each, say=say)
+        elif pairs:
             configs = [replace(base, mode=mode, batch_size=b, model=replace(
                 base.model, framework=fw, compile=compile_modes.get(fw), lrn_impl=chosen.get(fw),
                 tuning=tunings.get(fw, ())))
@@ -98,7 +129,8 @@ def main(args: argparse.Namespace) -> int:
             sweep.execute(jobs, sel.run_dir, args.timeout, progress=show, after_each=after_each, notify=say,
                           max_rounds=max_rounds, executor=executor)
 
-    n_jobs = 1 + (0 if args.layer else len(args.batch_size) * len(modes) * len(sel.frameworks) * rounds)
+    per_round = len(args.batch_size) if lockstep else len(args.batch_size) * len(modes) * len(sel.frameworks)
+    n_jobs = 1 + (0 if args.layer else per_round * rounds)
     title = "bench compare --lrn" if pairs else ("bench compare --layer" if args.layer else "bench compare")
     code = common.execute_and_report(args, sel, title, n_jobs, work, show_run_table=not args.layer)
     console = common.make_console()

@@ -15,7 +15,7 @@ from bench.analysis import attribution
 from bench.cli import common, options
 from bench.core import provenance, storage
 from bench.execution import ab_profile, sweep
-from bench.output import plots, render
+from bench.output import lockstep_report, plots, render
 
 STEPS = 20
 PROFILE_STEPS = 3
@@ -110,6 +110,7 @@ def report(run_dir: Path, console: Any) -> bool:
         render.profile_table(layers[id(r)], s, attribution.top_ops(r, 5), console)
     if summaries:
         render.profile_overhead_table(summaries, console)
+        lockstep_report.profile_warnings(summaries, console)  # the figures left out above, named
         plots.profile_breakdown([row for r in done for row in layers[id(r)]], summaries,
                                 run_dir / "profile_breakdown.png")
     console.print(f"Files: {run_dir}/profile_layers.csv, profile_summary.csv, profile_ops.csv, profile_breakdown.png"

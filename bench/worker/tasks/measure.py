@@ -36,11 +36,13 @@ def host_batches(cfg: RunConfig, n: int = STAGED_BATCHES) -> tuple[list[tuple[np
 EXTEND_CHUNK = 10
 
 
-def counts(counters: timing.Counters | None) -> dict[str, list[int]]:
-    """The per-step counters as result fields (aligned with ``samples_ns``)."""
+def counts(counters: timing.Counters | None) -> dict[str, Any]:
+    """The per-step counters as result fields (aligned with ``samples_ns``), and what else the machine
+    did during the timed stretches (kept in the record as ``interference``)."""
     if counters is None:
         return {}
-    return {"page_faults": counters.page_faults, "preemptions": counters.preemptions}
+    return {"page_faults": counters.page_faults, "preemptions": counters.preemptions,
+            "interference": counters.interference.to_dict()}
 
 
 def extend_to_target(adapter: Any, staged: list[Any], cfg: RunConfig, samples: list[int],

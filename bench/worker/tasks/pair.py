@@ -34,7 +34,8 @@ def interleave(variants: Mapping[bool, Any], staged: Mapping[bool, Sequence[Any]
     both variants have ``cfg.steps`` samples and both medians' CIs are within ``cfg.target_ci``, or at
     ``cfg.step_cap`` samples. Returns the samples, each variant's allocator peak, and the rounds."""
     samples: dict[bool, list[int]] = {lrn: [] for lrn in variants}
-    counters = {lrn: timing.Counters() for lrn in variants}
+    # the caller's counters when given: it returns them in the records (page faults, interference)
+    counters = counters if counters is not None else {lrn: timing.Counters() for lrn in variants}
     peaks: dict[bool, int | None] = {lrn: None for lrn in variants}
     keys = list(variants)
     r = 0

@@ -1,0 +1,206 @@
+"""Framework ratios from lockstep groups, and the stop rule that decides where more groups go.
+Pure: records in, rows out (the driver that measures the groups is :mod:`bench.execution.lockstep`).
+
+A **group** is one worker per framework, alive at once, taking turns one synchronised step at a time
+(A B C C B A ...). Step t of every framework in a group ran moments apart, so a slow spell of the
+shared machine lands on all of them. The ratio framework / fastest is taken turn by turn inside each
+group (the median over turns of the step log ratios) and its interval is a t over groups: the
+gate's method (:func:`bench.analysis.intervals.log_ratio_lockstep`), with the group as the unit, so
+each process's own speed stays in the interval instead of being hidden by the steps' number.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from bench.analysis import clusters, interference, intervals
+from bench.analysis.intervals import LogRatio, TwoLevel, _t, log_ratio_lockstep
+from bench.analysis.stats import CONFIDENCE, NOISE_FLOOR
+from bench.core import records
+from bench.core.records import JobKey, Measurement
+
+METHOD = "lockstep: step ratios within a group, t over groups"
+K = TypeVar("K", bound=Hashable)
+
+
+def turn_order(contenders: Sequence[K], turn: int) -> list[K]:
+    """Who steps in ``turn``: forwards on even turns, backwards on odd ones (A B C, C B A, ...), so no
+    contender always runs right after the same other one, and each turn's first and last swap."""
+    return list(contenders) if turn % 2 == 0 else list(reversed(contenders))
+
+
+def start_order(contenders: Sequence[K], slot: int) -> list[K]:
+    """The order a group's workers are built in (each alone) and take their first turn: rotated by the
+    slot, so every contender builds first (on a quiet machine) equally often. For two it alternates."""
+    s = slot % len(contenders) if contenders else 0
+    return list(contenders[s:]) + list(contenders[:s])
+
+
+def comparison_key(key: JobKey) -> tuple[Any, ...]:
+    """What must be equal for two frameworks' rows to be compared: everything but the framework."""
+    return (key.mode, key.batch_size, key.lrn, key.device, key.host, key.gpu, key.threads, key.precision)
+
+
+def _group_id(m: Measurement) -> str | None:
+    info = m.extra.get("lockstep")
+    if not isinstance(info, dict) or "group" not in info:
+        return None
+    return str(info["group"])
+
+
+def is_lockstep(recs: Sequence[dict[str, Any]]) -> bool:
+    """Whether a run folder holds framework lockstep groups (as opposed to independent processes)."""
+    return any(isinstance(r.get("lockstep"), dict) and "group" in r["lockstep"] for r in recs)
+
+
+def half_width_pct(lr: LogRatio, confidence: float = CONFIDENCE) -> float:
+    """The interval's half-width on the ratio in percent (its upper side, the wider one on a log scale)."""
+    if not math.isfinite(lr.se) or lr.df < 1:
+        return math.inf
+    return 100 * (math.exp(_t(lr.df, confidence) * lr.se) - 1)
+
+
+def groups_by_key(ms: Sequence[Measurement]) -> dict[tuple[Any, ...], dict[str, dict[JobKey, Measurement]]]:
+    """comparison key -> group id -> framework key -> its ok record (the last one, should a group repeat)."""
+    out: dict[tuple[Any, ...], dict[str, dict[JobKey, Measurement]]] = {}
+    for m in ms:
+        gid = _group_id(m)
+        if gid is None or not m.ok:
+            continue
+        out.setdefault(comparison_key(m.key), {}).setdefault(gid, {})[m.key] = m
+    return out
+
+
+def _ms(m: Measurement) -> list[float]:
+    return [s / 1e6 for s in m.samples_ns]
+
+
+def _verdict(ratio: float, lo: float, hi: float, fastest: bool) -> str:
+    """The words of the independent method's table (:func:`bench.analysis.comparisons.framework_rows`)."""
+    if fastest:
+        return "fastest"
+    return "slower" if intervals._verdict(ratio, lo, hi, NOISE_FLOOR) == "slower" else "not separable from the fastest"
+
+
+def _cluster_ratio(common: Sequence[Mapping[JobKey, Measurement]], cluster: clusters.Cluster, fastest: JobKey,
+                   key: JobKey) -> float:
+    """The ratio over the groups of one cluster alone (its members index ``common``)."""
+    chosen = [common[i] for i in cluster.members]
+    return math.exp(float(sum(_group_log(g[fastest], g[key]) for g in chosen)) / len(chosen))
+
+
+def _group_log(a: Measurement, b: Measurement) -> float:
+    lr = log_ratio_lockstep([_ms(a)], [_ms(b)])
+    return lr.log
+
+
+def framework_rows(recs: Sequence[dict[str, Any]], target_pct: float | None = None) -> list[dict[str, Any]]:
+    """Each framework against the fastest on the same config, from the groups where both ran: ratio,
+    interval over groups, the groups, the method; named process clusters and interference when seen."""
+    rows: list[dict[str, Any]] = []
+    for ckey, by_group in groups_by_key(records.measurements(list(recs))).items():
+        keys = sorted({k for g in by_group.values() for k in g}, key=lambda k: k.framework)
+        if len(keys) < 2:
+            continue
+        per_key = {k: [g[k] for g in by_group.values() if k in g] for k in keys}
+        est = {k: TwoLevel.of([_ms(m) for m in per_key[k]]).estimate for k in keys}
+        fastest = min(keys, key=lambda k: est[k])
+        mode, batch, lrn, device = ckey[:4]
+        for k in keys:
+            common = [g for g in by_group.values() if k in g and fastest in g]
+            if len(common) < 1:
+                continue
+            lr = log_ratio_lockstep([_ms(g[fastest]) for g in common], [_ms(g[k]) for g in common])
+            lo, hi = lr.interval()
+            half = half_width_pct(lr)
+            found = clusters.of_records([g[k] for g in common]) or clusters.of_records([g[fastest] for g in common])
+            named = [f"{c.describe()}: {_cluster_ratio(common, c, fastest, k):.2f}x" for c in found]
+            share = interference.others_share([g[x] for g in common for x in (k, fastest)])
+            verdict = _verdict(lr.ratio, lo, hi, k == fastest)
+            if found and k != fastest:
+                verdict = "processes in clusters: " + "; ".join(named)
+            if share is not None and share > interference.FLAG_SHARE:
+                verdict += f"; {interference.describe(share)}"
+            rows.append({"mode": mode, "batch_size": batch, "lrn": lrn, "device": device, "framework": k.framework,
+                         "compile": k.compile, "fastest": fastest.framework, "median_ms": est[k],
+                         "groups": len(common), "n": sum(len(g[k].samples_ns) for g in common),
+                         "ratio": lr.ratio, "ratio_ci_low": lo, "ratio_ci_high": hi, "half_width_pct": half,
+                         "p_value": lr.p_value, "ci_method": METHOD,
+                         "within_target": None if target_pct is None or k == fastest else half <= target_pct,
+                         "clusters": "; ".join(named),
+                         "others_cpu_pct": None if share is None else 100 * share, "verdict": verdict})
+    return sorted(rows, key=lambda r: (r["mode"], r["batch_size"], r["lrn"], r["ratio"]))
+
+
+@dataclass(frozen=True)
+class Width:
+    """Where a ratio stands: its half-width (%), the groups behind it, and the spread of one group's log
+    ratio (what the half-width will be with more groups)."""
+
+    half_pct: float
+    groups: int
+    sd_log: float
+    confidence: float = CONFIDENCE  # of the interval whose half-width this is (a gate's is simultaneous)
+
+    @classmethod
+    def of(cls, lr: LogRatio) -> Width:
+        sd = lr.se * math.sqrt(lr.units) if math.isfinite(lr.se) else math.inf
+        return cls(half_width_pct(lr), lr.units, sd)
+
+    @classmethod
+    def of_row(cls, row: Mapping[str, Any]) -> Width:
+        """From a :func:`framework_rows` row: the spread of one group's log ratio, back from its half-width."""
+        n, half = int(row["groups"]), float(row["half_width_pct"])
+        if n < 2 or not math.isfinite(half):
+            return cls(math.inf, n, math.inf)
+        return cls(half, n, math.log1p(half / 100) / _t(n - 1) * math.sqrt(n))
+
+    def groups_for(self, target_pct: float, cap: int = 1000) -> int:
+        """About how many groups would bring the half-width within ``target_pct`` at the spread seen."""
+        if self.half_pct <= target_pct:
+            return self.groups
+        if not math.isfinite(self.sd_log):
+            return max(self.groups + 1, 2)
+        n = max(2, self.groups)
+        while n < cap and 100 * (math.exp(_t(n - 1, self.confidence) * self.sd_log / math.sqrt(n)) - 1) > target_pct:
+            n += 1
+        return n
+
+
+def widths(rows: Sequence[Mapping[str, Any]]) -> dict[tuple[Any, ...], Width]:
+    """(mode, batch, lrn) -> where its widest ratio against the fastest stands."""
+    out: dict[tuple[Any, ...], Width] = {}
+    for r in rows:
+        if r["framework"] != r["fastest"]:
+            k = (r["mode"], r["batch_size"], r["lrn"])
+            w = Width.of_row(r)
+            if k not in out or w.half_pct > out[k].half_pct:
+                out[k] = w
+    return out
+
+
+def more_groups(need: Mapping[K, Width], target_pct: float | Mapping[K, float], cost_s: Mapping[K, float],
+                budget_s: float, max_groups: int) -> dict[K, int]:
+    """The stop rule: how many more groups each ratio gets. Only ratios still wider than their target
+    (``target_pct``, one for all or one per ratio) get any; at most as many as would reach it (and no
+    more than doubling what they have, as the spread is itself an estimate), up to ``max_groups`` in
+    all; the widest (relative to its target) first, and only as many as ``budget_s`` pays for at
+    ``cost_s`` seconds per group."""
+    def target(k: K) -> float:
+        return target_pct[k] if isinstance(target_pct, Mapping) else target_pct
+
+    grant: dict[K, int] = {}
+    left = budget_s
+    wide = [k for k, w in need.items() if w.half_pct > target(k) and w.groups < max_groups]
+    for k in sorted(wide, key=lambda k: -need[k].half_pct / max(target(k), 1e-9)):
+        w = need[k]
+        wanted = min(w.groups_for(target(k)), max_groups, 2 * max(w.groups, 1)) - w.groups
+        cost = max(cost_s.get(k, 0.0), 1e-9)
+        n = min(wanted, int(left // cost))
+        if n > 0:
+            grant[k] = n
+            left -= n * cost
+    return grant

@@ -1,0 +1,169 @@
+"""``bench compare --method lockstep``, parent side: the frameworks measured in lockstep groups, one
+worker per framework alive at once (:func:`bench.execution.lockstep.run_group`), then more groups only
+where a ratio's interval is still wider than the target, within a time budget.
+
+A group's workers each hold every config of one batch size (LRN off and on, train and forward), so one
+answer costs one process start per framework and group, not one per config. The first pass runs
+``rounds`` groups per batch size, interleaved; then the stop rule
+(:func:`bench.analysis.lockstep_ratios.more_groups`) grants groups to the ratios wider than
+``target_pct``, the widest first, as many as the time left pays for at the cost seen per group, and
+a new group's workers hold only the configs that still need it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.analysis import lockstep_ratios
+from bench.core import records, registry, storage
+from bench.core.config import RunConfig
+from bench.execution.lockstep import Contender, run_group
+from bench.execution.runner import Source
+
+Variant = tuple[str, bool]  # (mode, lrn)
+Clock = Callable[[], float]
+CHUNK = 1  # steps per turn: step t of every framework within moments of each other
+
+
+def variant(cfg: RunConfig) -> Variant:
+    return (cfg.mode, cfg.model.lrn)
+
+
+def units(configs: Sequence[RunConfig]) -> dict[int, dict[str, list[RunConfig]]]:
+    """batch size -> framework -> its configs in variant order (every framework the same variants)."""
+    out: dict[int, dict[str, list[RunConfig]]] = {}
+    for cfg in configs:
+        out.setdefault(cfg.batch_size, {}).setdefault(cfg.model.framework, []).append(cfg)
+    for per_fw in out.values():
+        for cfgs in per_fw.values():
+            cfgs.sort(key=variant)
+    return out
+
+
+def schedule(grant: Mapping[tuple[Any, ...], int], pair: bool) -> dict[int, list[set[Variant]]]:
+    """The groups to run for a grant ((mode, batch, lrn) -> groups): per batch size, one set of variants
+    per group, the j-th holding every variant granted more than j groups. With ``pair`` (LRN off and on
+    compared in one worker) a mode's other LRN variant comes along, so its LRN ratio gains a process too."""
+    out: dict[int, list[set[Variant]]] = {}
+    for (mode, batch, lrn), n in grant.items():
+        groups = out.setdefault(batch, [])
+        while len(groups) < n:
+            groups.append(set())
+        for j in range(n):
+            groups[j].add((mode, lrn))
+            if pair:
+                groups[j].add((mode, not lrn))
+    return out
+
+
+def _next_slot(run_dir: Path, batch: int) -> int:
+    slots = [m.round for m in records.measurements(storage.read_records(run_dir)) if m.key.batch_size == batch]
+    return max(slots) + 1 if slots else 0
+
+
+def _done_slots(run_dir: Path, batch: int, frameworks: Sequence[str]) -> set[int]:
+    """Slots of this batch size where every framework's every record is ok (what ``--resume`` keeps)."""
+    by_slot: dict[int, list[bool]] = {}
+    for m in records.measurements(storage.read_records(run_dir)):
+        if m.key.batch_size == batch and m.key.framework in frameworks:
+            by_slot.setdefault(m.round, []).append(m.ok)
+    return {s for s, oks in by_slot.items() if oks and all(oks)}
+
+
+class Driver:
+    """One comparison job: its groups, their cost, and the budget they spend."""
+
+    def __init__(self, run_dir: Path, configs: Sequence[RunConfig], timeout: float | None, pair: bool,
+                 progress: Callable[[str], None], after_each: Callable[[], None], say: Callable[[str], None],
+                 clock: Clock = time.monotonic) -> None:
+        self.run_dir, self.timeout, self.pair = run_dir, timeout, pair
+        self.units = units(configs)
+        self.progress, self.after_each, self.say, self.clock = progress, after_each, say, clock
+        self.session = uuid.uuid4().hex[:12]
+        self.cost_s: dict[int, float] = {}  # batch size -> seconds per group holding all its variants
+        self.started = clock()
+        self.groups_run = 0
+
+    def group(self, batch: int, slot: int, only: set[Variant] | None = None) -> None:
+        per_fw = self.units[batch]
+        fws = [fw for fw in per_fw if registry.is_available(fw)]
+        contenders = [Contender(fw, tuple(c for c in per_fw[fw] if only is None or variant(c) in only), Source(),
+                                self.run_dir) for fw in fws]
+        n_var = len(contenders[0].configs) if contenders else 0
+        self.progress(f"group {slot + 1}, batch {batch}: {', '.join(fws)} in lockstep, {n_var} configs each")
+        t0 = self.clock()
+        run_group(contenders, slot, self.session, CHUNK, self.timeout, pair=self.pair, grouped=True)
+        took = self.clock() - t0
+        full = len(next(iter(per_fw.values())))
+        self.cost_s[batch] = took * full / max(n_var, 1) if batch not in self.cost_s else self.cost_s[batch]
+        self.groups_run += 1
+        self.after_each()
+
+    def first_pass(self, rounds: int) -> None:
+        todo = [(slot, b) for slot in range(rounds) for b in self.units
+                if slot not in _done_slots(self.run_dir, b, list(self.units[b]))]
+        for i, (slot, batch) in enumerate(todo):
+            self.group(batch, slot)
+            if i == 0 and len(todo) > 1:
+                est = sum(self.cost_s.get(b, self.cost_s[batch]) for _, b in todo[1:])
+                self.say(f"first group took {self.cost_s[batch]:.0f} s: the first pass of {len(todo)} groups "
+                         f"takes about {(est + self.cost_s[batch]) / 60:.1f} min")
+
+    def left_s(self, budget_s: float) -> float:
+        return budget_s - (self.clock() - self.started)
+
+    def extend(self, target_pct: float, budget_s: float, max_groups: int) -> None:
+        """The stop rule, round after round, until every ratio is within the target or the budget is spent."""
+        while True:
+            rows = lockstep_ratios.framework_rows(storage.read_records(self.run_dir), target_pct)
+            need = lockstep_ratios.widths(rows)
+            cost = {k: self.cost_s.get(k[1], math.inf) / max(len(next(iter(self.units[k[1]].values()))), 1)
+                    for k in need}
+            wide = sorted(k for k, w in need.items() if w.half_pct > target_pct)
+            grant = lockstep_ratios.more_groups(need, target_pct, cost, self.left_s(budget_s), max_groups)
+            if not wide:
+                self.say(f"every framework ratio is within +-{target_pct:g}%")
+                return
+            if not grant:
+                self.say(f"{len(wide)} framework ratio(s) still wider than +-{target_pct:g}% "
+                         f"({', '.join(_name(k) for k in wide)}): --budget or --max-rounds leaves no group to add")
+                return
+            plan = schedule(grant, self.pair)
+            est = sum(cost[k] * n for k, n in grant.items())
+            self.say(f"{len(wide)} ratio(s) wider than +-{target_pct:g}%: {sum(len(g) for g in plan.values())} more "
+                     f"group(s) for {', '.join(_name(k) for k in grant)}, about {est / 60:.1f} min "
+                     f"({max(0.0, self.left_s(budget_s)) / 60:.1f} min of the budget left)")
+            for batch, groups in plan.items():
+                for only in groups:
+                    if self.left_s(budget_s) < self.cost_s.get(batch, 0.0) * len(only) / max(
+                            len(next(iter(self.units[batch].values()))), 1):
+                        self.say("the budget is spent: no more groups")
+                        return
+                    self.group(batch, _next_slot(self.run_dir, batch), only)
+
+
+def _name(k: tuple[Any, ...]) -> str:
+    mode, batch, lrn = k
+    return f"{mode} batch {batch}{' LRN' if lrn else ''}"
+
+
+def execute(run_dir: Path, configs: Sequence[RunConfig], rounds: int, timeout: float | None, *, pair: bool,
+            target_pct: float | None, budget_s: float, max_groups: int, progress: Callable[[str], None],
+            after_each: Callable[[], None], say: Callable[[str], None], clock: Clock = time.monotonic) -> Driver:
+    """The first pass, then (with ``target_pct``) the stop rule within ``budget_s`` seconds from now."""
+    d = Driver(run_dir, configs, timeout, pair, progress, after_each, say, clock)
+    n_fw = max(len(u) for u in d.units.values())
+    n_var = max(len(v) for u in d.units.values() for v in u.values())
+    extra = (f"; then more groups only for ratios wider than +-{target_pct:g}%, until {budget_s / 60:g} min "
+             "from now" if target_pct is not None else "")
+    say(f"plan: {rounds * len(d.units)} lockstep groups first, {n_fw} workers each (one per framework, taking "
+        f"turns step by step), {n_var} configs per worker{extra}")
+    d.first_pass(rounds)
+    if target_pct is not None:
+        d.extend(target_pct, budget_s, max_groups)
+    return d

@@ -1,0 +1,195 @@
+"""Frameworks in lockstep (issue 19): the turn order, the ratio and its interval over groups, the stop
+rule and its budget, and one small ``bench compare`` end to end with two test-only NumPy frameworks.
+Nothing here times a real run against a clock: the clock of the stop-rule tests is fake."""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from bench.analysis import lockstep_ratios
+from bench.analysis.intervals import log_ratio_welch
+from bench.analysis.lockstep_ratios import Width, more_groups, start_order, turn_order
+from bench.core import records, storage
+from bench.core.config import ModelConfig, RunConfig
+from bench.execution import lockstep_compare, sweep
+
+ROOT = Path(__file__).resolve().parents[1]
+TWO = "tests.numpy_framework:REGISTRATION,tests.numpy_twin:TWIN"
+
+
+def test_turns_go_forwards_then_backwards() -> None:
+    assert [turn_order("ABC", t) for t in range(4)] == [list("ABC"), list("CBA"), list("ABC"), list("CBA")]
+    assert [start_order("ABC", s) for s in range(3)] == [list("ABC"), list("BCA"), list("CAB")]
+    assert [start_order("AB", s) for s in range(3)] == [list("AB"), list("BA"), list("AB")]  # bench ab's rule
+
+
+def _rec(fw: str, slot: int, samples_ms: list[float], mode: str = "forward", lrn: bool = False,
+         faults: list[int] | None = None, others: float | None = None) -> dict[str, Any]:
+    cfg = RunConfig(ModelConfig(fw, lrn=lrn), mode=mode, batch_size=2, steps=len(samples_ms))
+    result: dict[str, Any] = {"samples_ns": [int(s * 1e6) for s in samples_ms]}
+    if faults is not None:
+        result["page_faults"] = faults
+    if others is not None:
+        result["interference"] = {"wall_s": 10.0, "others_cpu_s": 10.0 * others, "steal_s": 0.0}
+    m = sweep.Job(cfg, slot).record("ok", result)
+    m.extra["lockstep"] = {"session": "s", "slot": slot, "group": f"s:{slot}", "contender": fw}
+    return m.to_dict()
+
+
+def _groups(ratio: float, groups: int, seed: int = 0, drift: float = 0.3, steps: int = 30) -> list[dict[str, Any]]:
+    """Two frameworks per group: each group's machine speed (drift) and each step's slow spell hit both."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for g in range(groups):
+        speed = 1 + drift * rng.random()
+        spells = 1 + 0.5 * (rng.random(steps) < 0.2)
+        base = 10 * speed * spells * (1 + 0.01 * rng.standard_normal(steps))
+        other = ratio * 10 * speed * spells * (1 + 0.01 * rng.standard_normal(steps))
+        out += [_rec("torch", g, list(base)), _rec("jax", g, list(other))]
+    return out
+
+
+def test_the_ratio_is_taken_turn_by_turn_and_its_interval_over_groups() -> None:
+    recs = _groups(1.2, 6)
+    rows = lockstep_ratios.framework_rows(recs, target_pct=3.0)
+    jax = next(r for r in rows if r["framework"] == "jax")
+    assert jax["fastest"] == "torch" and jax["groups"] == 6 and jax["ci_method"] == lockstep_ratios.METHOD
+    assert jax["ratio_ci_low"] < 1.2 < jax["ratio_ci_high"] and abs(jax["ratio"] - 1.2) < 0.01
+    assert jax["half_width_pct"] < 3.0 and jax["within_target"] and jax["verdict"] == "slower"
+    # the same records as independent processes: the groups' drift goes into Welch's interval
+    ms = records.measurements(recs)
+    welch = log_ratio_welch([[s / 1e6 for s in m.samples_ns] for m in ms if m.key.framework == "torch"],
+                            [[s / 1e6 for s in m.samples_ns] for m in ms if m.key.framework == "jax"])
+    lo, hi = welch.interval()
+    assert 100 * (hi / welch.ratio - 1) > 3 * jax["half_width_pct"]
+
+
+def test_frameworks_are_compared_only_on_the_same_config() -> None:
+    recs = _groups(1.2, 3) + [_rec("torch", 9, [5.0] * 5, mode="train")]  # train: torch alone, no row
+    rows = lockstep_ratios.framework_rows(recs)
+    assert {r["mode"] for r in rows} == {"forward"} and len(rows) == 2
+    assert lockstep_ratios.is_lockstep(recs) and not lockstep_ratios.is_lockstep([{"kind": "measure"}])
+
+
+def test_the_stop_rule_grants_only_the_wide_ratios_widest_first() -> None:
+    need = {"a": Width(8.0, 3, 0.05), "b": Width(2.0, 3, 0.01), "c": Width(15.0, 3, 0.1)}
+    grant = more_groups(need, 3.0, {"a": 10.0, "b": 10.0, "c": 10.0}, budget_s=1000, max_groups=30)
+    assert set(grant) == {"a", "c"}  # b is within the target
+    assert all(0 < n <= 3 for n in grant.values())  # at most doubling what they have
+    # a budget for three groups: the widest (c) is served first
+    tight = more_groups(need, 3.0, {"a": 10.0, "b": 10.0, "c": 10.0}, budget_s=30, max_groups=30)
+    assert tight == {"c": 3}
+    assert more_groups(need, 3.0, {"a": 10.0, "c": 10.0}, budget_s=9, max_groups=30) == {}
+    assert more_groups(need, 3.0, {"a": 1.0, "c": 1.0}, budget_s=1000, max_groups=4) == {"a": 1, "c": 1}
+
+
+def test_groups_needed_grow_with_the_spread() -> None:
+    assert Width(2.0, 4, 0.01).groups_for(3.0) == 4
+    few, many = Width(6.0, 4, 0.03).groups_for(3.0), Width(12.0, 4, 0.06).groups_for(3.0)
+    assert 4 < few < many
+    back = Width.of_row({"groups": 4, "half_width_pct": 6.0})
+    assert math.isclose(back.half_pct, 6.0) and back.sd_log > 0
+
+
+def test_a_new_group_carries_what_was_granted_and_its_lrn_partner() -> None:
+    plan = lockstep_compare.schedule({("train", 32, True): 2, ("forward", 32, False): 1}, pair=True)
+    assert plan == {32: [{("train", True), ("train", False), ("forward", False), ("forward", True)},
+                         {("train", True), ("train", False)}]}
+    assert lockstep_compare.schedule({("train", 8, False): 1}, pair=False) == {8: [{("train", False)}]}
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_driver_adds_groups_within_the_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """run_group replaced by one that stores synthetic groups and advances a fake clock 60 s each."""
+    clock = FakeClock()
+    rng = np.random.default_rng(1)
+    calls: list[int] = []
+
+    def fake_group(contenders: Any, slot: int, session: str, chunk: int, timeout: Any, pair: bool = False,
+                   grouped: bool = False) -> list[Any]:
+        calls.append(slot)
+        clock.now += 60.0
+        noise = 1 + 0.3 * rng.standard_normal()  # one group's ratio: far too noisy for +-3%
+        for c in contenders:
+            for cfg in c.configs:
+                factor = noise if c.name == "numpytwin" else 1.0
+                m = sweep.Job(cfg, slot).record("ok", {"samples_ns": [int(1e7 * factor)] * 4})
+                m.extra["lockstep"] = {"session": session, "slot": slot, "group": f"{session}:{slot}",
+                                       "contender": c.name}
+                storage.append_record(c.run_dir, m.to_dict())
+        return []
+
+    monkeypatch.setenv("BENCH_EXTRA_FRAMEWORKS", TWO)
+    monkeypatch.setattr(lockstep_compare, "run_group", fake_group)
+    cfgs = [RunConfig(ModelConfig(fw), mode="forward", batch_size=2, steps=4) for fw in ("numpy", "numpytwin")]
+    said: list[str] = []
+    lockstep_compare.execute(tmp_path, cfgs, rounds=3, timeout=None, pair=False, target_pct=3.0, budget_s=600,
+                             max_groups=30, progress=lambda _: None, after_each=lambda: None, say=said.append,
+                             clock=clock)
+    assert calls[:3] == [0, 1, 2] and 3 < len(calls) <= 10  # the first pass, then what 10 minutes pay for
+    assert clock.now <= 600 + 60
+    assert said[0].startswith("plan: 3 lockstep groups first, 2 workers each")
+    assert any("more group(s)" in s for s in said)
+    assert "budget" in said[-1]  # it stopped because the time ran out, and says so
+
+
+def _bench(*argv: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "BENCH_EXTRA_FRAMEWORKS": TWO, "COLUMNS": "200",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    return subprocess.run([sys.executable, "-m", "bench", *argv], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def test_bad_method_options_are_one_line() -> None:
+    out = _bench("compare", "--frameworks", "numpy", "numpytwin", "--method", "independent", "--budget", "2")
+    assert out.returncode == 2 and out.stderr.count("\n") == 1 and "--budget has no effect" in out.stderr
+    out = _bench("compare", "--frameworks", "numpy", "numpytwin", "--budget", "-1")
+    assert out.returncode == 2 and "invalid --budget '-1'" in out.stderr
+    out = _bench("compare", "--frameworks", "numpy", "numpytwin", "--executor", "ray")
+    assert out.returncode == 2 and "with --method lockstep" in out.stderr
+
+
+def test_compare_in_lockstep_end_to_end(tmp_path: Path) -> None:
+    """Two workers alive at once, each holding train and forward; the table says lockstep and groups."""
+    out = _bench("compare", "--frameworks", "numpy", "numpytwin", "--mode", "both", "--batch-size", "2", "--steps",
+                 "3", "--warmup", "0", "--rounds", "2", "--budget", "0", "--data", "synthetic", "--out",
+                 str(tmp_path))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "plan: 2 lockstep groups first, 2 workers each" in out.stdout
+    assert "Frameworks side by side, in lockstep" in out.stdout
+    ms = records.measurements(storage.read_records(tmp_path))
+    assert len(ms) == 8 and all(m.ok and len(m.samples_ns) == 3 for m in ms)  # 2 groups x 2 fws x 2 modes
+    assert {m.extra["lockstep"]["group"].split(":")[1] for m in ms} == {"0", "1"}
+    assert all(m.extra["chunks"] == 3 for m in ms)  # one step per turn
+    assert all("interference" in m.extra or sys.platform != "linux" for m in ms)
+    with open(tmp_path / "framework_comparison.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert {r["mode"] for r in rows} == {"train", "forward"} and all(r["groups"] == "2" for r in rows)
+    assert all(r["ci_method"] == lockstep_ratios.METHOD for r in rows)
+
+
+def test_the_independent_method_stays_available(tmp_path: Path) -> None:
+    out = _bench("compare", "--frameworks", "numpy", "numpytwin", "--method", "independent", "--mode", "forward",
+                 "--batch-size", "2", "--steps", "3", "--max-steps", "3", "--warmup", "0", "--rounds", "2",
+                 "--max-rounds", "2", "--data", "synthetic", "--out", str(tmp_path))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "Frameworks side by side (ratio to the fastest" in out.stdout and "in lockstep" not in out.stdout
+    assert not lockstep_ratios.is_lockstep(storage.read_records(tmp_path))
+    with open(tmp_path / "framework_comparison.csv") as fh:
+        assert {r["ci_method"] for r in csv.DictReader(fh)} == {"Welch t over process estimates"}
