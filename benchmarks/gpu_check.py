@@ -89,14 +89,20 @@ class Plan:
 
 
 def plan(args: argparse.Namespace, frameworks: list[str], sizes: Sizes, data: list[str], has_mnist: bool) -> Plan:
-    """Every step, most important first (the budget cuts from the end). Estimates: per framework worker on
-    an H200 (CUDA init, compile) or on this CPU, from the steps' worker counts."""
+    """Every step, most important first (the budget cuts from the end): the environment, the profile (whose
+    self-checks need it), verify, the LRN comparisons, parity. Estimates: per framework worker on an H200
+    (CUDA init, compile) or on a CPU, times the steps' worker counts."""
     n = len(frameworks)
     fw = ["--frameworks", *frameworks]
     dev = ["--device", args.device]
     per_worker = 15.0 if args.device == "gpu" else 12.0
     p = Plan()
-    p.steps.append(Step("env", ["env", "--timeout", "60"], 5 + 8 * n))
+    probe = ["--no-probe"] if args.smallest else ["--timeout", "60"]  # smallest: no worker per framework
+    p.steps.append(Step("env", ["env", *probe], 5 + 8 * n))
+    p.steps.append(Step(f"profile-b{sizes.batches[0]}", ["profile", *fw, *dev, "--trace", "--batch-size",
+                                                         str(sizes.batches[0]), "--steps", str(sizes.steps),
+                                                         "--profile-steps", str(sizes.profile_steps), *data],
+                        per_worker * 2 * n, out=f"profile-b{sizes.batches[0]}"))
     for precision in sizes.precisions:
         p.steps.append(Step(f"verify-{precision}", ["verify", *fw, *dev, "--precision", precision,
                                                     "--batch-size", str(sizes.verify_batch), *data],
@@ -109,10 +115,6 @@ def plan(args: argparse.Namespace, frameworks: list[str], sizes: Sizes, data: li
         p.steps.append(Step(f"compare-lrn-b{batch}", ["compare", "--lrn", *fw, *dev, "--batch-size", str(batch),
                                                       *common], per_worker * (sizes.rounds * n + 1),
                             out=f"compare-b{batch}"))
-    p.steps.append(Step(f"profile-b{sizes.batches[0]}", ["profile", *fw, *dev, "--trace", "--batch-size",
-                                                         str(sizes.batches[0]), "--steps", str(sizes.steps),
-                                                         "--profile-steps", str(sizes.profile_steps), *data],
-                        per_worker * 2 * n, out=f"profile-b{sizes.batches[0]}"))
     if has_mnist:
         parity = ["parity", "--quick", *fw, *dev, "--seeds", str(sizes.seeds), "--data-dir", args.data_dir]
         p.steps.append(Step("parity-quick", parity, per_worker * 3 * n * sizes.seeds, out="parity"))
@@ -145,14 +147,15 @@ def run_step(step: Step, out: Path, deadline: float, say: Any) -> None:
 
         reader = threading.Thread(target=tee, daemon=True)
         reader.start()
-        rc: int | None
+        rc: int | None = None
         try:
             rc = proc.wait(timeout=max(1.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)  # its whole session: the bench parent and its workers
-            proc.wait()
-            rc = None
             step.status, step.note = "stopped", "stopped at the budget (what it finished is in its folder)"
+        finally:  # at the budget, or this script interrupted: never leave the step running
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)  # its whole session: the bench parent and its workers
+                proc.wait()
         reader.join(timeout=5)
     step.wall_s = time.monotonic() - t0
     if step.status != "stopped":
@@ -253,6 +256,10 @@ def readme(out: Path, args: argparse.Namespace, frameworks: list[str], p: Plan, 
     (out / "README.md").write_text("\n".join(lines) + "\n")
 
 
+def _interrupted(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", required=True, type=Path, help="folder for everything it prints and writes")
@@ -262,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="MNIST folder [$BENCH_DATA_DIR]; on the GPU machine .gpu-data/mnist")
     ap.add_argument("--smallest", action="store_true", help="one framework only (the test's mode)")
     args = ap.parse_args(argv)
+    # a SIGTERM (a timeout around this script) unwinds like Ctrl-C, so the running step is killed too
+    signal.signal(signal.SIGTERM, _interrupted)
     if args.budget_s <= MARGIN_S:
         ap.error(f"--budget-s must be above {MARGIN_S:.0f}; got {args.budget_s:g}")
     deadline = time.monotonic() + args.budget_s - MARGIN_S

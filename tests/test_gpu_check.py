@@ -21,7 +21,7 @@ def test_gpu_check_smallest_cpu_mode_writes_readme_and_verdicts(tmp_path: Path) 
         pytest.skip("no framework installed")
     out = tmp_path / "check"
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_check.py"), "--device", "cpu",
-                           "--smallest", "--out", str(out), "--budget-s", "900"],
+                           "--smallest", "--out", str(out), "--budget-s", "600"],
                           capture_output=True, text=True, cwd=ROOT, env={**os.environ}, timeout=1200)
     assert proc.returncode in (0, 1), proc.stdout[-3000:] + proc.stderr[-3000:]  # 1: a self-check said FAIL
     text = (out / "README.md").read_text()
@@ -29,5 +29,5 @@ def test_gpu_check_smallest_cpu_mode_writes_readme_and_verdicts(tmp_path: Path) 
     verdicts = [ln for ln in proc.stdout.splitlines() if ln.startswith(("PASS ", "FAIL ", "SKIP "))]
     assert any(ln.startswith(("PASS ", "FAIL ")) for ln in verdicts), proc.stdout[-3000:]
     assert any("GEMM below the float32 peak" in ln and ln.startswith("SKIP") for ln in verdicts)  # no GPU name
-    assert (out / "env.log").exists() and (out / "gpu_check.log").exists()
+    assert (out / "env.log").exists() and (out / "profile-b4.log").exists() and (out / "gpu_check.log").exists()
     assert "verify --precision default: refused on a CPU" in text
