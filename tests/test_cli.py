@@ -170,6 +170,7 @@ def test_out_folder_with_results_needs_resume(tmp_path: Any, capsys: pytest.Capt
     (["run", "--lrn", "on", "--lrn-beta", "nan"], "lrn_beta must be a finite number, got nan"),
     (["compare", "--lrn", "--lrn-bias", "inf"], "lrn_bias must be a finite number, got inf"),
     (["run", "--precision", "default", "--device", "cpu"], "--precision default is for GPUs"),
+    (["verify", "--precision", "default", "--device", "cpu"], "--precision default is for GPUs"),
     # values this machine cannot honour
     (["run", "--threads", "100000"], "expected 1 to "),
     (["verify", "--batch-size", "100000"], "the float64 reference needs ~"),
