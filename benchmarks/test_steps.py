@@ -21,7 +21,7 @@ import pytest
 
 from bench.core import contract, provenance, registry
 from bench.core.config import ModelConfig, RunConfig
-from bench.worker import timing
+from bench.worker import process, timing
 from bench.worker.tasks.measure import host_batches
 from impls import spec
 
@@ -35,10 +35,18 @@ def _device() -> str:
     return ("gpu" if provenance.has_gpu() else "cpu") if choice == "auto" else choice
 
 
+# What a worker sets before any framework loads (JAX would otherwise preallocate 75% of the GPU, and a GPU
+# job would see every GPU), set at collection, before the framework fixture imports one.
+ENV, ALREADY_IMPORTED = process.apply_in_process(None, _device())
+
+
 @pytest.fixture(scope="module", params=[pytest.param(fw, id=fw, marks=getattr(pytest.mark, fw))
                                         for fw in registry.names()])
 def framework(request: pytest.FixtureRequest) -> str:
     name = str(request.param)
+    if name in ALREADY_IMPORTED:
+        pytest.fail(f"{name} was imported before the benchmark environment was set ({ENV}); run one framework "
+                    "per pytest process (nox -s perf)")
     for module in registry.get(name).requires:  # a broken install fails instead of skipping
         pytest.importorskip(module, exc_type=ModuleNotFoundError)
     return name
@@ -65,6 +73,6 @@ def test_step(benchmark: Any, framework: str, mode: str) -> None:
         "framework": framework, "mode": mode, "batch_size": BATCH, "lrn": cfg.model.lrn,
         "compile": cfg.model.compile, "lrn_impl": cfg.model.lrn_impl, "device": cfg.model.device,
         "data_source": source, "compile_s": compile_ns / 1e9, "flops_per_step": spec.flops_per_step(mode, BATCH),
-        "versions": adapter.versions(), "describe": adapter.describe(),
+        "versions": adapter.versions(), "describe": adapter.describe(), "worker_env": ENV,
     })
     benchmark.pedantic(synchronised_step, setup=next_batch, rounds=ROUNDS, warmup_rounds=WARMUP, iterations=1)

@@ -41,7 +41,7 @@ BUILTIN: tuple[Registration, ...] = (
                       "conv with a banded kernel (eager)",
         tunings={"retain_memory": "glibc malloc keeps freed memory (mallopt: no mmap, no trim), so activations "
                                   "freed each step are not re-faulted from the OS the next"},
-        env_flags=("TORCH_ALLOW_TF32_CUBLAS_OVERRIDE",),
+        env_flags=("TORCH_ALLOW_TF32_CUBLAS_OVERRIDE",), tf32_env=("TORCH_ALLOW_TF32_CUBLAS_OVERRIDE",),
     ),
     Registration(
         "tensorflow", "impls.tensorflow_alexnet:TensorFlowAlexNet", requires=("tensorflow",), extra="tensorflow",

@@ -155,7 +155,7 @@ class JaxAlexNet(FrameworkAdapter):
             raise RuntimeError(f"device {cfg.device} requested but JAX has no {platform} backend: {exc}") from exc
         self.opt = optax.adam(spec.ADAM_LR, b1=spec.ADAM_BETA1, b2=spec.ADAM_BETA2, eps=spec.ADAM_EPS)
         # strict: every conv and matmul asks for full float32 itself; default: the backend's own choice
-        self.precision = HIGHEST if cfg.precision == "strict" else None
+        self.precision = op_precision(cfg.precision)
         fwd = functools.partial(forward, use_lrn=cfg.lrn, lrn_impl=str(cfg.lrn_impl), rate=cfg.dropout,
                                 lrn_params=cfg.lrn_params, precision=self.precision, tuning=cfg.tuning)
 
@@ -226,8 +226,11 @@ class JaxAlexNet(FrameworkAdapter):
         stats = self.device.memory_stats() if self.device.platform != "cpu" else None
         if not stats:
             return super().memory()
+        # peak_bytes_in_use cannot be reset (can_reset_peak is False): it covers the whole process. The
+        # pool is the BFC allocator's (pool_bytes); bytes_reserved where a plugin reports only that.
+        pool = stats.get("pool_bytes", stats.get("bytes_reserved"))
         return {"alloc_peak_bytes": int(stats.get("peak_bytes_in_use", 0)) or None,
-                "alloc_reserved_bytes": int(stats["bytes_reserved"]) if "bytes_reserved" in stats else None}
+                "alloc_reserved_bytes": int(pool) if pool is not None else None}
 
     def versions(self) -> dict[str, str]:
         import importlib.metadata
@@ -329,12 +332,12 @@ class JaxAlexNet(FrameworkAdapter):
                         lambda: jax.block_until_ready(state["last"]))
 
     @classmethod
-    def lrn_layer(cls, impl: str, params: spec.LrnParams, device: str) -> LrnLayer:
-        return _JaxLrn(impl, params, device)
+    def lrn_layer(cls, impl: str, params: spec.LrnParams, device: str, precision: str = "strict") -> LrnLayer:
+        return _JaxLrn(impl, params, device, op_precision(precision))
 
     @classmethod
-    def gemm(cls, device: str, n: int) -> Gemm:
-        return _JaxGemm(device, n)
+    def gemm(cls, device: str, n: int, precision: str = "strict") -> Gemm:
+        return _JaxGemm(device, n, op_precision(precision))
 
     @classmethod
     def devices(cls) -> DeviceInfo:
@@ -442,6 +445,12 @@ def _scope_of(op_name: str, scopes: tuple[str, ...]) -> tuple[str | None, str]:
     return scope, "backward" if "transpose(" in op_name else "forward"
 
 
+def op_precision(precision: str) -> Any:
+    """What every conv and matmul asks for: HIGHEST (full float32) when strict, else None, the backend's
+    default as JAX ships it (TF32 passes on a recent NVIDIA GPU)."""
+    return HIGHEST if precision == "strict" else None
+
+
 def _device(device: str) -> Any:
     return jax.devices("gpu" if device == "gpu" else "cpu")[0]
 
@@ -449,9 +458,9 @@ def _device(device: str) -> Any:
 class _JaxLrn(LrnLayer):
     """The LRN layer alone, jitted, with one of the three window-sum formulations."""
 
-    def __init__(self, impl: str, params: spec.LrnParams, device: str) -> None:
+    def __init__(self, impl: str, params: spec.LrnParams, device: str, precision: Any = HIGHEST) -> None:
         self.dev = _device(device)
-        f = functools.partial(lrn, impl=impl, p=params)
+        f = functools.partial(lrn, impl=impl, p=params, precision=precision)
         self.fwd = jax.jit(f)
         self.fwd_bwd = jax.jit(lambda x, g: jax.vjp(f, x)[1](g)[0])
         self.last: Any = None
@@ -476,9 +485,9 @@ class _JaxLrn(LrnLayer):
 
 
 class _JaxGemm(Gemm):
-    def __init__(self, device: str, n: int) -> None:
+    def __init__(self, device: str, n: int, precision: Any = HIGHEST) -> None:
         self.a = jax.device_put(np.random.default_rng(0).standard_normal((n, n), np.float32), _device(device))
-        self.fn = jax.jit(lambda x, y: jnp.matmul(x, y, precision=HIGHEST))
+        self.fn = jax.jit(lambda x, y: jnp.matmul(x, y, precision=precision))
         self.last: Any = None
 
     def run(self) -> None:

@@ -35,7 +35,7 @@ class TensorFlowAlexNet(FrameworkAdapter):
                 raise RuntimeError("device gpu requested but TensorFlow sees no GPU")
             for gpu in gpus:
                 _set_memory_growth(gpu, self.setup)
-            tf.config.experimental.enable_tensor_float_32_execution(cfg.precision == "default")
+            set_precision(cfg.precision)
             self.device = "/GPU:0"
         else:
             self.device = "/CPU:0"
@@ -201,7 +201,7 @@ class TensorFlowAlexNet(FrameworkAdapter):
         if self.config.lrn_impl == "xla":
             lrn += " (jit_compile=True)"
         mode = {"function": "tf.function", "xla": "tf.function(jit_compile=True)", "eager": "eager"}
-        tf32 = "TF32 on" if self.config.precision == "default" else "TF32 off"
+        tf32 = "TF32 on" if tf.config.experimental.tensor_float_32_execution_enabled() else "TF32 off"
         return {"compile": mode[str(self.config.compile)], "lrn_impl": lrn,
                 "precision": tf32 if self.config.device == "gpu" else "float32 (CPU)"}
 
@@ -284,11 +284,13 @@ class TensorFlowAlexNet(FrameworkAdapter):
         return Isolated(forward, forward_backward if training else None, lambda: _sync_devices(last["t"]))
 
     @classmethod
-    def lrn_layer(cls, impl: str, params: spec.LrnParams, device: str) -> LrnLayer:
+    def lrn_layer(cls, impl: str, params: spec.LrnParams, device: str, precision: str = "strict") -> LrnLayer:
+        set_precision(precision)
         return _TfLrn(impl, params, device)
 
     @classmethod
-    def gemm(cls, device: str, n: int) -> Gemm:
+    def gemm(cls, device: str, n: int, precision: str = "strict") -> Gemm:
+        set_precision(precision)
         return _TfGemm(device, n)
 
     @classmethod
@@ -344,6 +346,16 @@ def _set_memory_growth(gpu: Any, setup: dict[str, str]) -> None:
             setup["memory_growth"] = f"on (from TF_FORCE_GPU_ALLOW_GROWTH; set_memory_growth refused: {exc})"
             return
         raise RuntimeError(f"tensorflow: cannot turn on memory growth for {gpu.name}: {exc}") from exc
+
+
+# TF32 as this TensorFlow ships (on), read before anything here changes it: what default restores.
+SHIPPED_TF32 = bool(tf.config.experimental.tensor_float_32_execution_enabled())
+
+
+def set_precision(precision: str) -> None:
+    """TF32 off when strict, else as TensorFlow ships it; a process-wide switch read when kernels run, so
+    the model, the GEMM reference and the LRN layer of one precision all run under the same one."""
+    tf.config.experimental.enable_tensor_float_32_execution(SHIPPED_TF32 if precision == "default" else False)
 
 
 def _device_name(device: str) -> str:

@@ -2,7 +2,7 @@
 
 Parity traps handled here: ``MaxPool2d(..., ceil_mode=True)`` gives SAME's 4x4 after 7x7; the
 activations are permuted back to NHWC before the flatten; kernels are OIHW and ``[out, in]``;
-``LocalResponseNorm`` gets alpha * size; TF32 is off so GPU matmuls stay float32.
+``LocalResponseNorm`` gets alpha * size; strict precision turns TF32 off so GPU matmuls and convs stay float32.
 """
 
 from __future__ import annotations
@@ -145,9 +145,7 @@ class TorchAlexNet(FrameworkAdapter):
             if not torch.cuda.is_available():
                 raise RuntimeError("device gpu requested but torch sees no CUDA device")
             self.device = torch.device("cuda")
-            tf32 = cfg.precision == "default"  # strict: float32 matmuls and convs (TF32 off)
-            torch.backends.cuda.matmul.allow_tf32 = tf32
-            torch.backends.cudnn.allow_tf32 = tf32
+            set_precision(cfg.precision)
             torch.backends.cudnn.benchmark = True  # autotune each conv shape on its first use, as torch's experts run
         else:
             self.device = torch.device("cpu")
@@ -242,8 +240,8 @@ class TorchAlexNet(FrameworkAdapter):
         if self.device.type != "cuda":
             return super().memory()
         return {
-            "alloc_peak_bytes": int(torch.cuda.max_memory_allocated()),
-            "alloc_reserved_bytes": int(torch.cuda.max_memory_reserved()),
+            "alloc_peak_bytes": int(torch.cuda.max_memory_allocated()),  # since reset_peak_memory_stats
+            "alloc_reserved_bytes": int(torch.cuda.memory_reserved()),  # the caching allocator's pool now
         }
 
     def reset_peak_memory(self) -> None:
@@ -261,8 +259,8 @@ class TorchAlexNet(FrameworkAdapter):
         lrn = LRN_DESCRIPTIONS[str(self.config.lrn_impl)]
         cuda = self.device.type == "cuda"
         return {"compile": str(self.config.compile), "lrn_impl": lrn, "threads": str(torch.get_num_threads()),
-                "precision": ("TF32 on" if self.config.precision == "default" else "TF32 off") if cuda else
-                "float32 (CPU)", "cudnn_benchmark": "on" if cuda else "n/a (CPU)",
+                "precision": tf32_settings() if cuda else "float32 (CPU)",
+                "cudnn_benchmark": "on" if cuda else "n/a (CPU)",
                 "adam": "fused" if cuda else "for-each-tensor (torch's CPU default)",
                 "allocator": "glibc, freed memory retained (mallopt)" if "retain_memory" in self.config.tuning
                 else "glibc defaults"}
@@ -325,11 +323,13 @@ class TorchAlexNet(FrameworkAdapter):
         return Isolated(forward, forward_backward if mode == "train" and wrt else None, self.synchronize)
 
     @classmethod
-    def lrn_layer(cls, impl: str, params: spec.LrnParams, device: str) -> LrnLayer:
+    def lrn_layer(cls, impl: str, params: spec.LrnParams, device: str, precision: str = "strict") -> LrnLayer:
+        set_precision(precision)
         return _TorchLrn(impl, params, device)
 
     @classmethod
-    def gemm(cls, device: str, n: int) -> Gemm:
+    def gemm(cls, device: str, n: int, precision: str = "strict") -> Gemm:
+        set_precision(precision)
         return _TorchGemm(device, n)
 
     @classmethod
@@ -431,6 +431,25 @@ def _kernels(events: Any, forward_seq: dict[int, str]) -> Iterator[tuple[str, st
         yield NO_LAUNCHER, None, "", round((device_us - claimed_us) * 1000)
 
 
+# torch's TF32 switches as this torch ships them (matmul off, cuDNN on, unless the user's environment
+# says otherwise), read at import before anything here changes them: what precision default restores.
+SHIPPED_TF32 = (bool(torch.backends.cuda.matmul.allow_tf32), bool(torch.backends.cudnn.allow_tf32))
+
+
+def set_precision(precision: str) -> None:
+    """Both TF32 switches off when strict, else as torch ships them. They are process-wide and read when a
+    kernel launches, so the model, the GEMM reference and the LRN layer of one precision share them."""
+    matmul, cudnn = SHIPPED_TF32 if precision == "default" else (False, False)
+    torch.backends.cuda.matmul.allow_tf32 = matmul
+    torch.backends.cudnn.allow_tf32 = cudnn
+
+
+def tf32_settings() -> str:
+    """The TF32 switches in force, as recorded with every GPU result."""
+    on = {"matmul": torch.backends.cuda.matmul.allow_tf32, "cuDNN": torch.backends.cudnn.allow_tf32}
+    return ", ".join(f"{what} TF32 {'on' if flag else 'off'}" for what, flag in on.items())
+
+
 def _torch_device(device: str) -> torch.device:
     return torch.device("cuda" if device == "gpu" else "cpu")
 
@@ -468,7 +487,6 @@ class _TorchLrn(LrnLayer):
 
 class _TorchGemm(Gemm):
     def __init__(self, device: str, n: int) -> None:
-        torch.backends.cuda.matmul.allow_tf32 = False
         self.dev = _torch_device(device)
         self.a, self.b = torch.randn(n, n, device=self.dev), torch.randn(n, n, device=self.dev)
 

@@ -104,11 +104,11 @@ class NumpyAlexNet(FrameworkAdapter):
         return Isolated(forward, lambda: (forward(), backward(g)), lambda: None)
 
     @classmethod
-    def lrn_layer(cls, impl: str, params: spec.LrnParams, device: str) -> LrnLayer:
+    def lrn_layer(cls, impl: str, params: spec.LrnParams, device: str, precision: str = "strict") -> LrnLayer:
         return _NumpyLrn(params)
 
     @classmethod
-    def gemm(cls, device: str, n: int) -> Gemm:
+    def gemm(cls, device: str, n: int, precision: str = "strict") -> Gemm:
         return _NumpyGemm(n)
 
     @classmethod

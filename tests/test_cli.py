@@ -165,6 +165,12 @@ def test_out_folder_with_results_needs_resume(tmp_path: Any, capsys: pytest.Capt
     (["check", "--baseline", "x", "--candidate", "y", "--export", "csv", "z"], "invalid --export format 'csv'"),
     (["profile", "--lrn-impl", "torch=compiled"], "--lrn-impl has no effect without LRN"),
     (["history", "report", "--store", "/nonexistent/store"], "no history store at /nonexistent/store"),
+    # non-finite LRN parameters (every comparison >= 0 holds for inf, none for nan)
+    (["compare", "--lrn", "--lrn-alpha", "inf"], "lrn_alpha must be a finite number, got inf"),
+    (["run", "--lrn", "on", "--lrn-beta", "nan"], "lrn_beta must be a finite number, got nan"),
+    (["compare", "--lrn", "--lrn-bias", "inf"], "lrn_bias must be a finite number, got inf"),
+    (["run", "--precision", "default", "--device", "cpu"], "--precision default is for GPUs"),
+    (["verify", "--precision", "default", "--device", "cpu"], "--precision default is for GPUs"),
     # values this machine cannot honour
     (["run", "--threads", "100000"], "expected 1 to "),
     (["verify", "--batch-size", "100000"], "the float64 reference needs ~"),

@@ -43,6 +43,19 @@ def test_planted_lrn_slowdown_is_found_and_judged_against_the_book() -> None:
     assert row["memory_added_mib"] is None  # CPU: no allocator figure, never 0
 
 
+def test_lrn_memory_added_is_the_allocator_peak_difference_with_the_others_beside_it() -> None:
+    rng = np.random.default_rng(2)
+    off = rng.normal(100, 3, 30)
+    shared = {"alloc_reserved_bytes": 900 * 2**20, "nvml_process_bytes": 1400 * 2**20,
+              "nvml_process_source": "device used minus at worker start"}
+    (row,) = comparisons.lrn_rows([
+        _rec("torch", False, off, memory={**shared, "alloc_peak_bytes": 300 * 2**20}),
+        _rec("torch", True, off * 1.2, memory={**shared, "alloc_peak_bytes": 420 * 2**20})])
+    assert row["memory_added_mib"] == pytest.approx(120) and (row["peak_off_mib"], row["peak_on_mib"]) == (300, 420)
+    assert row["reserved_mib"] == 900 and row["nvml_process_mib"] == 1400
+    assert row["nvml_process_source"] == "device used minus at worker start"
+
+
 def test_identical_samples_are_inconclusive() -> None:
     x = np.random.default_rng(1).normal(100, 3, 60)
     (row,) = comparisons.lrn_rows([_rec("jax", False, x), _rec("jax", True, x.copy())])

@@ -30,7 +30,8 @@ def test_gpu_slots_by_uuid_with_disjoint_cores() -> None:
     slots = executors.gpu_slots("all", FAKE_GPUS, cpus=list(range(8)))
     assert [s.gpu_uuid for s in slots] == ["GPU-0000aaaa", "GPU-1111bbbb"]
     assert slots[0].cpus == (1, 2, 3) and slots[1].cpus == (4, 5, 6)  # CPU 0 left to the interrupts
-    assert slots[0].env() == {"CUDA_VISIBLE_DEVICES": "GPU-0000aaaa", "BENCH_CPU_SET": "1,2,3"}
+    assert slots[0].env() == {"CUDA_VISIBLE_DEVICES": "GPU-0000aaaa", "CUDA_DEVICE_ORDER": "PCI_BUS_ID",
+                              "BENCH_CPU_SET": "1,2,3"}
     (only,) = executors.gpu_slots("1", FAKE_GPUS, cpus=[0, 1])
     assert only.gpu_uuid == "GPU-1111bbbb" and only.gpu_index == 1 and only.cpus == (1,)
     for bad in ("2", "0,0", "x", ""):

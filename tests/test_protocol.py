@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from bench.core.config import ModelConfig, RunConfig
+from bench.worker import timing
 from bench.worker.tasks import pair
 from bench.worker.tasks.measure import EXTEND_CHUNK, extend_to_target
 from tests.test_timing import FakeAdapter, FakeClock
@@ -96,3 +97,12 @@ def test_pair_with_transfer_prepares_inside_each_timed_step() -> None:
     steps = [e for e in log if e.startswith("off:h")]
     assert steps == ["off:h0", "off:h1", "off:h0", "off:h1", "off:h0"]  # host batches, cycled
     assert log.count("prepare") == 10
+
+
+def test_pair_fills_the_callers_counters_one_entry_per_step() -> None:
+    variants, _ = _pair([100], [300])
+    counters = {lrn: timing.Counters() for lrn in variants}
+    samples, _, _ = pair.interleave(variants, {False: ["x"], True: ["y"]}, _cfg(steps=10, target_ci=3.0),
+                                    chunk=5, clock=variants[False].clock, counters=counters)
+    for lrn in variants:  # the records of bench compare --lrn carry these lists
+        assert len(counters[lrn].page_faults) == len(counters[lrn].preemptions) == len(samples[lrn]) == 10

@@ -58,6 +58,10 @@ def book_verdict(r: Ratio) -> str:
     return f"{text}: consistent with the book's ~3x"
 
 
+def _mib(value: Any) -> float | None:
+    return value / 2**20 if value is not None else None
+
+
 def lrn_rows(recs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """LRN on / off per framework and config: one ratio of medians per worker process (both variants
     interleaved in it), the interval over processes (bench.analysis.intervals.paired_ratio)."""
@@ -84,6 +88,11 @@ def lrn_rows(recs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             "verdict": r.verdict, "ci_method": r.method, "added_ms": on_ms - off_ms,
             "lrn_share_pct": 100 * (on_ms - off_ms) / on_ms,
             "memory_added_mib": (mem_on - mem_off) / 2**20 if mem_on is not None and mem_off is not None else None,
+            "peak_off_mib": _mib(mem_off), "peak_on_mib": _mib(mem_on),
+            # process-wide (both models resident in the pair's process): beside the peak, not a difference
+            "reserved_mib": _mib(on.first.memory.get("alloc_reserved_bytes")),
+            "nvml_process_mib": _mib(on.first.memory.get("nvml_process_bytes")),
+            "nvml_process_source": on.first.memory.get("nvml_process_source"),
             "vs_book": book_verdict(r),
         })
     return rows

@@ -28,6 +28,11 @@ def _per_step(counts: Sequence[Sequence[int]]) -> float | None:
     return sum(steps) / len(steps) if steps else None
 
 
+def _first(values: Iterable[Any]) -> str | None:
+    """The first text given (the processes of one config all say the same), else None."""
+    return next((str(v) for v in values if v is not None), None)
+
+
 def _max_or_none(values: Iterable[Any]) -> Any:
     present = [v for v in values if v is not None]
     return max(present) if present else None
@@ -104,6 +109,8 @@ def _row(key: JobKey, recs: list[Measurement], device_peaks: dict[str, Peak], se
         alloc_reserved_mib=_mib(_max_or_none(m.get("alloc_reserved_bytes") for m in mems)),
         nvml_process_mib=_mib(_max_or_none(m.get("nvml_process_bytes") for m in mems)),
         nvml_device_used_mib=_mib(_max_or_none(m.get("nvml_device_used_bytes") for m in mems)),
+        alloc_peak_scope=_first(m.get("alloc_peak_scope") for m in mems),
+        nvml_process_source=_first(m.get("nvml_process_source") for m in mems),
     )
 
 

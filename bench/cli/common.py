@@ -155,7 +155,8 @@ def execute_and_report(args: argparse.Namespace, sel: Selection, title: str, tot
     def gemm(show: Callable[[str], None]) -> None:
         if not any(r.get("kind") == "gemm" and r.get("status") == "ok" for r in storage.read_records(run_dir)):
             show("GEMM reference for % of peak")
-            sweep.run_gemm(run_dir, sel.frameworks, sel.device, args.threads, args.timeout)
+            sweep.run_gemm(run_dir, sel.frameworks, sel.device, args.threads, args.timeout,
+                           precision=sel.base.model.precision)
 
     interrupted = with_progress(console, total, work, first=gemm, refresh=lambda: report.refresh(run_dir))
     rows = report.finalize(run_dir, title)

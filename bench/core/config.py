@@ -6,6 +6,8 @@ fails fast with one line that says what was received and what is allowed.
 
 from __future__ import annotations
 
+import math
+import os
 from dataclasses import MISSING, Field, asdict, dataclass, field, fields
 from typing import Any
 
@@ -17,9 +19,20 @@ DEVICES: tuple[str, ...] = ("cpu", "gpu")
 MODES: tuple[str, ...] = ("train", "forward")
 INIT_SCHEMES: tuple[str, ...] = ("he", "book")
 # strict: float32 everywhere (TF32 off, highest matmul precision), what parity and verify rest on;
-# default: each framework's own GPU default (TF32 on Ampere and newer), the speed users get. The same
-# numerics on a CPU.
+# default: each framework's own GPU settings exactly as they ship (torch: matmul TF32 off, cuDNN TF32 on;
+# TensorFlow: TF32 on; JAX: the backend's default dot precision), the speed users get. A CPU has no
+# TF32, so default is refused there: it would change nothing but the verify tolerances.
 PRECISIONS: tuple[str, ...] = ("strict", "default")
+# Read by NVIDIA's libraries themselves (cuBLAS, cuDNN), under every framework: anything but "0" (which
+# only turns TF32 off) would put TF32 under a strict run. A framework's own such variables are in its
+# registration (``tf32_env``).
+NVIDIA_TF32_ENV = "NVIDIA_TF32_OVERRIDE"
+
+
+def tf32_overrides(env_names: tuple[str, ...]) -> list[str]:
+    """The TF32 override variables set in this environment to anything that can turn TF32 on."""
+    return [f"{name}={os.environ[name]}" for name in (NVIDIA_TF32_ENV, *env_names)
+            if os.environ.get(name, "0").strip() not in ("", "0")]
 
 
 def _default(f: Field[Any]) -> Any:
@@ -73,6 +86,13 @@ class ModelConfig:
         _choice("device", self.device, DEVICES)
         _choice("init scheme", self.init, INIT_SCHEMES)
         _choice("precision", self.precision, PRECISIONS)
+        if self.precision == "default" and self.device == "cpu":
+            raise UsageError("--precision default is for GPUs (TF32 is a GPU format; on a CPU it would change "
+                             "nothing but the verify tolerances); received it with device cpu")
+        overrides = tf32_overrides(reg.tf32_env) if self.precision == "strict" and self.device == "gpu" else []
+        if overrides:
+            raise UsageError(f"--precision strict means no TF32, but {', '.join(overrides)} turns it on behind "
+                             f"{self.framework}'s own settings; unset it (or set it to 0), or use --precision default")
         if self.compile is None:
             object.__setattr__(self, "compile", reg.compile_modes[0])
         _choice(f"compile mode for {self.framework}", self.compile, reg.compile_modes)
@@ -87,7 +107,10 @@ class ModelConfig:
             raise UsageError(f"dropout must be a rate in [0, 1); got {self.dropout!r}")
         if self.threads is not None:
             positive_int("threads", self.threads)
-        problems = self.lrn_params.problems()
+        problems = [f"{name} must be a finite number, got {value!r}" for name, value in
+                    (("lrn_bias", self.lrn_bias), ("lrn_alpha", self.lrn_alpha), ("lrn_beta", self.lrn_beta))
+                    if not (isinstance(value, (int, float)) and math.isfinite(value))]
+        problems = problems or self.lrn_params.problems()
         if self.lrn and self.device == "gpu":
             problems += reg.gpu_lrn_problems(self.lrn_params)
         if problems:

@@ -209,13 +209,15 @@ class FrameworkAdapter(abc.ABC):
     # --- framework-level hooks (no model needed) ----------------------------------------------
     @classmethod
     @abc.abstractmethod
-    def lrn_layer(cls, impl: str, params: spec.LrnParams, device: str) -> LrnLayer:
-        """The LRN op alone with implementation ``impl`` (one of the registration's lrn_impls)."""
+    def lrn_layer(cls, impl: str, params: spec.LrnParams, device: str, precision: str = "strict") -> LrnLayer:
+        """The LRN op alone with implementation ``impl`` (one of the registration's lrn_impls), at
+        ``precision`` exactly as the model of that precision runs it (strict: no TF32)."""
 
     @classmethod
     @abc.abstractmethod
-    def gemm(cls, device: str, n: int) -> Gemm:
-        """A float32 n x n x n matmul on ``device``, the framework's fastest plain way."""
+    def gemm(cls, device: str, n: int, precision: str = "strict") -> Gemm:
+        """A float32 n x n x n matmul on ``device``, the framework's fastest plain way, at ``precision``
+        as the model of that precision runs its matmuls (strict: no TF32; default: the framework's own)."""
 
     @classmethod
     @abc.abstractmethod

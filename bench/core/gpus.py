@@ -7,7 +7,10 @@ by UUID whenever CUDA_VISIBLE_DEVICES names one, since NVML's indices need not b
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
+
+PCI_ORDER = "PCI_BUS_ID"  # CUDA's numbering made NVML's (CUDA's own default numbers fastest first)
 
 
 def nvml() -> Any | None:
@@ -24,6 +27,26 @@ def visible_gpu() -> str | None:
     """The GPU this process uses, as CUDA_VISIBLE_DEVICES names it first (an index or a GPU-UUID)."""
     first = os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",")[0].strip()
     return first or None
+
+
+def one_gpu_env(env: Mapping[str, str], inventory: list[dict[str, Any]] | None = None) -> dict[str, str]:
+    """What a GPU worker sets so that it sees exactly one GPU, named by UUID: the first GPU
+    ``CUDA_VISIBLE_DEVICES`` in ``env`` names (a UUID kept; an index read as NVML's, in PCI bus order), or
+    NVML's first when it names none; with ``CUDA_DEVICE_ORDER=PCI_BUS_ID`` so CUDA's numbering, should
+    anything still use it, is NVML's. Then every framework opens that one GPU only, and NVML is asked about
+    the same one by UUID. Without NVML the first named device (or 0) alone, in PCI order. A variable set
+    to empty (no GPU visible) stays so: the job then fails with the framework's own "no GPU" error."""
+    out = {"CUDA_DEVICE_ORDER": PCI_ORDER}
+    given = env.get("CUDA_VISIBLE_DEVICES")
+    first = (given or "").split(",")[0].strip()
+    if given is not None and not first:
+        return {**out, "CUDA_VISIBLE_DEVICES": ""}
+    if first.startswith(("GPU-", "MIG-")):
+        return {**out, "CUDA_VISIBLE_DEVICES": first}
+    found = gpu_inventory() if inventory is None else inventory
+    index = int(first) if first.isdigit() else 0
+    by_index = {int(g["index"]): str(g["uuid"]) for g in found if g.get("uuid")}
+    return {**out, "CUDA_VISIBLE_DEVICES": by_index.get(index, first or "0")}
 
 
 def handle(nv: Any) -> Any:

@@ -230,6 +230,8 @@ class SummaryRow(KeyFields):
     alloc_reserved_mib: float | None = _col("MiB")
     nvml_process_mib: float | None = _col("MiB")
     nvml_device_used_mib: float | None = _col("MiB")
+    alloc_peak_scope: str | None = _col("")  # what alloc_peak_mib covers (measured steps, or the whole process)
+    nvml_process_source: str | None = _col("")  # how nvml_process_mib was found (PID entry or device-used delta)
     versions: str | None = _col("")
 
     @classmethod

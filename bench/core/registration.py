@@ -48,6 +48,7 @@ class Registration:
     cpu_env: Mapping[str, str] = field(default_factory=dict)  # and in CPU-only workers
     threads_env: Callable[[int], dict[str, str]] | None = None  # and with --threads N
     env_flags: tuple[str, ...] = ()  # environment variables recorded in the provenance when set
+    tf32_env: tuple[str, ...] = ()  # variables that turn TF32 on behind the framework's settings: refused when strict
 
     def __post_init__(self) -> None:
         module, sep, cls = self.adapter.partition(":")

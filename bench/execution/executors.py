@@ -44,6 +44,7 @@ class Slot:
         out: dict[str, str] = {}
         if self.gpu_uuid is not None:
             out["CUDA_VISIBLE_DEVICES"] = self.gpu_uuid
+            out["CUDA_DEVICE_ORDER"] = gpus.PCI_ORDER
         if self.cpus:
             out[CPU_SET_ENV] = ",".join(map(str, self.cpus))
         return out

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.core import gpus
+
 STATUSES = ("ok", "failed", "oom", "timeout", "skipped", "lost")  # lost: a Ray node died under it, twice
 
 
@@ -67,8 +69,7 @@ class Running:
         self.job_path, self.result_path = self.workdir / "job.json", self.workdir / "result.json"
         self.err_path = self.workdir / "stderr.log"
         self.job_path.write_text(json.dumps({"task": task, "params": params, "threads": threads, "device": device}))
-        child_env = dict(os.environ)
-        child_env.update(env or {})
+        child_env = worker_environment(device, env)
         root = str(source.root)
         child_env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, child_env.get("PYTHONPATH")]))
         child_env["BENCH_PARENT_PID"] = str(os.getpid())  # the worker dies with this process
@@ -127,6 +128,17 @@ class Running:
         tail = _stderr_tail(self.err_path)
         return Outcome("failed", error=f"worker exited with code {rc} and no result: {tail}",
                        wall_s=wall, returncode=rc)
+
+
+def worker_environment(device: str, extra: dict[str, str] | None = None,
+                       inventory: list[dict[str, Any]] | None = None) -> dict[str, str]:
+    """A worker's environment: this process's, plus ``extra``; a GPU worker sees exactly one GPU, by UUID
+    (:func:`bench.core.gpus.one_gpu_env`), whether or not a pool chose it."""
+    child_env = dict(os.environ)
+    child_env.update(extra or {})
+    if device == "gpu":
+        child_env.update(gpus.one_gpu_env(child_env, inventory))
+    return child_env
 
 
 def start_worker(task: str, params: dict[str, Any], *, threads: int | None = None, device: str = "cpu",

@@ -94,11 +94,13 @@ def pending(jobs: Sequence[Job], run_dir: Path, notify: Progress | None = None, 
 
 
 def run_gemm(run_dir: Path, frameworks: Sequence[str], device: str, threads: int | None,
-             timeout: float | None) -> dict[str, Any] | None:
-    """The run-level GEMM reference for 'percent of peak' (each timing worker also measures its own)."""
+             timeout: float | None, precision: str = "strict") -> dict[str, Any] | None:
+    """The run-level GEMM reference for 'percent of peak' at the run's precision (each timing worker
+    also measures its own)."""
     for fw in registry.gemm_order():
         if fw in frameworks and registry.is_available(fw):
-            outcome = run_worker("gemm", {"framework": fw, "device": device}, threads=threads, device=device,
+            outcome = run_worker("gemm", {"framework": fw, "device": device, "precision": precision},
+                                 threads=threads, device=device,
                                  timeout=timeout)
             rec = {**records.header("gemm"), "status": outcome.status, "error": outcome.error, "device": device,
                    **outcome.result}

@@ -62,12 +62,17 @@ def pin_cores(threads: int) -> list[int]:
     return cpus
 
 
-def prepare_process(threads: int | None, device: str) -> dict[str, str]:
+def prepare_process(threads: int | None, device: str, pin: bool = True) -> dict[str, str]:
     """Environment every framework reads at import; returns what was set, for provenance. A worker of a
-    GPU pool is given its own cores (``BENCH_CPU_SET``); its frameworks then use that many threads."""
+    GPU pool is given its own cores (``BENCH_CPU_SET``); its frameworks then use that many threads. A GPU
+    worker sees exactly one GPU, by UUID. ``pin`` False leaves the CPU affinity alone (in-process use)."""
+    from bench.core import gpus
+
     env: dict[str, str] = {}
     if device == "cpu":
         env["CUDA_VISIBLE_DEVICES"] = ""  # a CPU row must not touch (or allocate on) a GPU
+    else:
+        env.update(gpus.one_gpu_env(os.environ))  # already so when the parent started it; Ray's workers too
     cpu_set = [int(c) for c in os.environ.get(CPU_SET_ENV, "").split(",") if c.strip()]
     threads = threads or (len(cpu_set) if cpu_set else None)
     if threads:
@@ -79,12 +84,26 @@ def prepare_process(threads: int | None, device: str) -> dict[str, str]:
         env.update(reg.worker_env(threads, device))
     os.environ.update(env)
     # The one control that binds every framework the same way: the cores the process may use.
+    if not pin:
+        return env
     if cpu_set and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, cpu_set)
         env["cpu_affinity"] = ",".join(map(str, cpu_set))
     elif threads and hasattr(os, "sched_setaffinity"):
         env["cpu_affinity"] = ",".join(map(str, pin_cores(threads)))
     return env
+
+
+def apply_in_process(threads: int | None, device: str) -> tuple[dict[str, str], list[str]]:
+    """What :func:`prepare_process` sets in a worker, set in this process for in-process use
+    (``bench.get_adapter``, the pytest-benchmark suite), CPU affinity left alone. It only takes effect for a
+    framework not yet imported: returns what was set and the frameworks already imported (it may not
+    apply to those), which the caller must say."""
+    from bench.core import registry
+
+    already = sorted(name for name, reg in registry.registrations().items()
+                     if any(mod in sys.modules for mod in reg.requires))
+    return prepare_process(threads, device, pin=False), already
 
 
 def classify(exc: BaseException) -> str:
@@ -112,6 +131,10 @@ def main(argv: list[str]) -> int:
     device = job.get("device", "cpu")
     env = prepare_process(job.get("threads"), device)
     env["parent_tie"] = tied
+    if device == "gpu":
+        from bench.worker import memory
+
+        memory.baseline()  # the device's used memory before any framework touches it
     try:
         from bench.core.provenance import identity
         from bench.worker.tasks import TASKS

@@ -73,10 +73,13 @@ def step_fn(adapter: Steppable, mode: str) -> Callable[[Any], Any]:
 
 def measure(adapter: Steppable, batches: Sequence[Any], mode: str, steps: int, warmup: int,
             block_steps: int = 0, clock: Clock = time.perf_counter_ns,
-            host_batches: Sequence[tuple[Any, Any]] | None = None) -> Timings:
+            host_batches: Sequence[tuple[Any, Any]] | None = None,
+            after_warmup: Callable[[], None] | None = None) -> Timings:
     """Time ``steps`` synchronised steps cycling through ``batches`` (already on the device).
 
     With ``host_batches`` the host-to-device copy (``adapter.prepare``) is inside each timed step.
+    ``after_warmup`` runs once the warm-up has finished, just before the first timed step (the allocator
+    peak is reset there, so it covers the measured steps only).
     """
     if steps < 1 or warmup < 0 or not batches:
         raise ValueError(f"need steps >= 1, warmup >= 0 and a batch; got {steps}, {warmup}, {len(batches)}")
@@ -97,6 +100,8 @@ def measure(adapter: Steppable, batches: Sequence[Any], mode: str, steps: int, w
     for i in range(warmup):
         one(i + 1)
     sync()
+    if after_warmup is not None:
+        after_warmup()
 
     gc.collect()
     counters = Counters()

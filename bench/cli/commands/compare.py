@@ -97,7 +97,7 @@ def main(args: argparse.Namespace) -> int:
         nonlocal chosen
         if with_layer and not any(r.get("kind") == "lrn_layer" for r in storage.read_records(sel.run_dir)):
             lrn_pairs.run_layer(sel.run_dir, sel.frameworks, sel.device, args.batch_size[0], args.layer_steps,
-                              args.threads, lrn_params, args.timeout, show)
+                              args.threads, lrn_params, args.timeout, show, precision=base.model.precision)
         after_each()
         chosen = (comparisons.fastest_exact(comparisons.layer_rows(storage.read_records(sel.run_dir)))
                   if isinstance(lrn_impls, str) else dict(lrn_impls))

@@ -7,6 +7,7 @@ from typing import Any
 
 from bench.cli import common, options
 from bench.core import registry
+from bench.core.config import ModelConfig
 from bench.core.errors import UsageError
 
 
@@ -54,6 +55,8 @@ def main(args: argparse.Namespace) -> int:
     if args.frameworks:
         for fw in frameworks:
             registry.require(fw)
+    for fw in frameworks:  # precision and device refused here in one line, not in every worker
+        ModelConfig(fw, device=device, precision=args.precision)
     check_batch_fits(args.batch_size)
     ds = data.load(args.data, args.data_dir, allow_download=not args.no_download)
     if args.batch_size > len(ds.train_images):

@@ -31,6 +31,8 @@ from impls import spec
 
 def _result(cfg: RunConfig, adapter: Any, staged: list[Any], source: str, compile_ns: int, samples: list[int],
             counters: timing.Counters, chunks: int, final: bool) -> dict[str, Any]:
+    adapter.synchronize()
+    mem = memory.snapshot(adapter.memory(), adapter.can_reset_peak)  # before the loss read-back allocates
     final_loss = adapter.loss_value(adapter.train_step(staged[0])) if final and cfg.mode == "train" else None
     if final_loss is not None and not np.isfinite(final_loss):
         raise FloatingPointError(f"training diverged: loss {final_loss}")
@@ -41,7 +43,7 @@ def _result(cfg: RunConfig, adapter: Any, staged: list[Any], source: str, compil
         **counts(counters),
         "flops_per_step": spec.flops_per_step(cfg.mode, cfg.batch_size),
         "final_loss": final_loss,
-        "memory": memory.snapshot(adapter.memory()),
+        "memory": mem,
         "versions": adapter.versions(),
         "describe": adapter.describe(),
         "chunks": chunks,
@@ -65,9 +67,11 @@ def run(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
             adapters[k] = cls(cfg.model)
             staged[k] = [adapters[k].prepare(x, y) for x, y in batches]
             adapters[k].synchronize()
-            adapters[k].reset_peak_memory()
     compile_ns = [timing.measure(adapters[k], staged[k], c.mode, steps=1, warmup=c.warmup).compile_ns
                   for c, k in zip(cfgs, keys, strict=True)]
+    for adapter in adapters.values():
+        # after build and warm-up: the peak covers the lockstep chunks (of every config this model serves)
+        adapter.reset_peak_memory()
     host = batches if cfgs[0].include_transfer else None
     chan.send({"ready": True})
     samples: list[list[int]] = [[] for _ in cfgs]

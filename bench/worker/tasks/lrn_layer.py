@@ -44,6 +44,7 @@ def run(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
     fw, device = params["framework"], params["device"]
     batch, steps, rounds = int(params["batch_size"]), int(params.get("steps", 20)), int(params.get("rounds", 4))
     lrn_params = spec.LrnParams(**params.get("lrn_params", {}))
+    precision = str(params.get("precision", "strict"))  # as the model of the run's precision runs LRN
     cls = contract.adapter_class(fw)
     data = inputs(batch)
     # The reference is computed on a slice: the op is per-pixel, so 8 images check every code path.
@@ -54,7 +55,7 @@ def run(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
     variants: dict[str, Any] = {}
     rows: list[dict[str, Any]] = []
     for impl in registry.get(fw).lrn_impls:
-        layer = cls.lrn_layer(impl, lrn_params, device)
+        layer = cls.lrn_layer(impl, lrn_params, device, precision)
         staged = {name: (layer.put(x), layer.put(g)) for name, (x, g) in data.items()}
         errs = {}
         t0 = time.perf_counter()
@@ -71,6 +72,7 @@ def run(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
                 rows.append({"framework": fw, "impl": impl, "layer": name, "shape": [batch, *SHAPES[name]],
                              "direction": direction, "max_err_forward": errs[name][0],
                              "max_err_backward": errs[name][1], "exact": exact, "first_call_s": first_s,
+                             "precision": precision,
                              "samples_ns": []})
     for r in range(rounds):  # interleaved: every variant once per round, order rotated
         order = list(variants)[r % len(variants):] + list(variants)[: r % len(variants)]

@@ -62,15 +62,17 @@ def run(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
     batches, source = host_batches(cfg)
     staged = [adapter.prepare(x, y) for x, y in batches]
     adapter.synchronize()
-    adapter.reset_peak_memory()
     block = cfg.block_steps if cfg.block_steps else min(cfg.steps, 20)
     t = timing.measure(adapter, staged, cfg.mode, cfg.steps, cfg.warmup, block_steps=block,
-                       host_batches=batches if cfg.include_transfer else None)
+                       host_batches=batches if cfg.include_transfer else None, after_warmup=adapter.reset_peak_memory)
     samples = extend_to_target(adapter, staged, cfg, t.samples_ns, counters=t.counters)
+    adapter.synchronize()
+    # Memory now, before the loss read-back and the GEMM reference allocate anything of their own.
+    mem = memory.snapshot(adapter.memory(), adapter.can_reset_peak)
     final_loss = adapter.loss_value(adapter.train_step(staged[0])) if cfg.mode == "train" else None
     if final_loss is not None and not np.isfinite(final_loss):
         raise FloatingPointError(f"training diverged: loss {final_loss} after {cfg.steps + cfg.warmup + 1} steps")
-    return {**gemm.in_worker(cfg.model.framework, cfg.model.device, workdir),
+    return {**gemm.in_worker(cfg.model.framework, cfg.model.device, workdir, cfg.model.precision),
         "data_source": source,
         "compile_ns": t.compile_ns,
         "samples_ns": samples,
@@ -80,7 +82,7 @@ def run(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
         "block_steps": t.block_steps,
         "flops_per_step": spec.flops_per_step(cfg.mode, cfg.batch_size),
         "final_loss": final_loss,
-        "memory": memory.snapshot(adapter.memory()),
+        "memory": mem,
         "versions": adapter.versions(),
         "describe": adapter.describe(),
     }

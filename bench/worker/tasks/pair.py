@@ -24,6 +24,8 @@ from bench.worker.tasks.measure import counts, host_batches
 from impls import spec
 
 CHUNK = 5  # synchronised steps per variant per round
+PAIR_PEAK_SCOPE = ("this variant's measured chunks (peak reset before each; the other variant's weights, "
+                   "optimiser state and batches resident too, the same for both)")
 
 
 def interleave(variants: Mapping[bool, Any], staged: Mapping[bool, Sequence[Any]], cfg: RunConfig,
@@ -34,8 +36,8 @@ def interleave(variants: Mapping[bool, Any], staged: Mapping[bool, Sequence[Any]
     both variants have ``cfg.steps`` samples and both medians' CIs are within ``cfg.target_ci``, or at
     ``cfg.step_cap`` samples. Returns the samples, each variant's allocator peak, and the rounds."""
     samples: dict[bool, list[int]] = {lrn: [] for lrn in variants}
-    # the caller's counters when given: it returns them in the records (page faults, interference)
-    counters = counters if counters is not None else {lrn: timing.Counters() for lrn in variants}
+    # The caller's counters are filled in place (its records carry them); it may pass none.
+    per_step = {lrn: timing.Counters() for lrn in variants} if counters is None else counters
     peaks: dict[bool, int | None] = {lrn: None for lrn in variants}
     keys = list(variants)
     r = 0
@@ -45,7 +47,7 @@ def interleave(variants: Mapping[bool, Any], staged: Mapping[bool, Sequence[Any]
             adapter = variants[lrn]
             adapter.reset_peak_memory()
             samples[lrn] += timing.timed_steps(adapter, staged[lrn], cfg.mode, chunk, clock=clock, host_batches=host,
-                                               offset=len(samples[lrn]), counters=counters[lrn])
+                                               offset=len(samples[lrn]), counters=per_step[lrn])
             # An allocator peak that cannot be reset (can_reset_peak False) would mix both models.
             peak = adapter.memory().get("alloc_peak_bytes") if adapter.can_reset_peak else None
             if peak is not None:
@@ -71,12 +73,18 @@ def run(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
                                         counters=counters)
     block = cfg.block_steps if cfg.block_steps else min(cfg.steps, 20)
     blocks = {lrn: timing.timed_block(a, staged[lrn], cfg.mode, block) for lrn, a in variants.items()}
-    host = memory.snapshot()
-    ref = gemm.in_worker(cfg.model.framework, cfg.model.device, workdir)
+    first = next(iter(variants.values()))
+    first.synchronize()
+    # Read before the GEMM reference allocates. The pool and NVML's figures are the process's, holding
+    # both models; only the allocator peak, reset before each chunk, is one variant's.
+    shared = memory.snapshot(first.memory(), first.can_reset_peak)
+    ref = gemm.in_worker(cfg.model.framework, cfg.model.device, workdir, cfg.model.precision)
     out = []
     for lrn, adapter in variants.items():
-        mem = dict(host)
+        mem = dict(shared)
         mem["alloc_peak_bytes"] = peaks[lrn]
+        mem["alloc_peak_scope"] = PAIR_PEAK_SCOPE if peaks[lrn] is not None else None
+        mem["shared_with_other_variant"] = ["alloc_reserved_bytes", "nvml_process_bytes", "nvml_device_used_bytes"]
         out.append({**ref, "lrn": lrn, "data_source": source, "compile_ns": compile_ns[lrn],
                     "samples_ns": samples[lrn], **counts(counters[lrn]), "block_mean_ns": blocks[lrn] / block,
                     "block_steps": block,

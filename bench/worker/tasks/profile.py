@@ -82,5 +82,5 @@ def run(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
     out["tiny_batch"] = TINY_BATCH
     out["tiny_samples_ns"] = timing.measure(adapter, tiny, cfg.mode, cfg.steps, cfg.warmup).samples_ns
     out["dispatch_ns"], out["dispatch_total_ns"] = timing.dispatch_split(adapter, staged, cfg.mode, cfg.steps)
-    out.update(gemm.in_worker(cfg.model.framework, cfg.model.device, workdir))
+    out.update(gemm.in_worker(cfg.model.framework, cfg.model.device, workdir, cfg.model.precision))
     return out
