@@ -17,7 +17,7 @@ import pytest
 from bench.core import records, storage
 from bench.core.channel import Channel
 from bench.core.config import ModelConfig, RunConfig
-from bench.execution import ab, runner
+from bench.execution import ab, lockstep, runner
 
 ROOT = Path(__file__).resolve().parent.parent
 GIT_ID = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
@@ -93,9 +93,9 @@ def _broken_tree(tmp_path: Path, replace: str) -> Path:
 
 
 def _patience(monkeypatch: pytest.MonkeyPatch, *limits: float | None) -> None:
-    """The n-th channel ``ab.run_slot`` opens waits for its worker's first answer (ready) as long as it
-    takes, then at most ``limits[n]`` s per answer (None: as long as it takes), whatever timeout run_slot
-    was given. So a hung worker is given up on, and a healthy one never, however slow the machine."""
+    """The n-th channel ``ab.run_slot`` opens (in :mod:`bench.execution.lockstep`) waits for its worker's
+    first answer (ready) as long as it takes, then at most ``limits[n]`` s per answer (None: as long as it
+    takes), whatever timeout run_slot was given. So a hung worker is given up on, and a healthy one never, however slow the machine."""
     left = list(limits)
 
     class Patient(Channel):
@@ -107,7 +107,7 @@ def _patience(monkeypatch: pytest.MonkeyPatch, *limits: float | None) -> None:
             self.answers += 1
             return super().recv(None if self.answers == 1 else self.limit)
 
-    monkeypatch.setattr(ab, "Channel", Patient)
+    monkeypatch.setattr(lockstep, "Channel", Patient)
 
 
 @pytest.mark.parametrize(("how", "status", "text"), [

@@ -281,17 +281,31 @@ def test_get_adapter_applies_the_worker_environment_in_process(clean_env: pytest
                                                                numpy_framework: str) -> None:
     import bench
 
+    # which frameworks this test process imported depends on the tests before it: fix the answer
+    clean_env.setattr(process, "imported_frameworks", lambda: [numpy_framework])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         bench.get_adapter(numpy_framework, device="cpu")
     assert os.environ["CUDA_VISIBLE_DEVICES"] == ""  # a CPU adapter must not touch a GPU, as in a worker
-    assert os.environ["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false"  # JAX's registration env
+    assert os.environ["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false"  # JAX's registration env (not imported)
     # numpy was imported long before: said so, not silently ignored
     assert any("numpy was imported before bench.get_adapter" in str(w.message) for w in caught)
 
 
+def test_an_imported_frameworks_variables_are_left_alone(clean_env: pytest.MonkeyPatch) -> None:
+    """Set after the framework started, its variables could not reach it, and an adapter trusting them
+    would record a setting that is not in force."""
+    jax_env = set(registry.get("jax").env) | set(registry.get("jax").env_defaults)
+    assert "XLA_PYTHON_CLIENT_PREALLOCATE" in jax_env
+    clean_env.setattr(process, "imported_frameworks", lambda: ["jax"])
+    env, already = process.apply_in_process(None, "cpu")
+    assert already == ["jax"] and "XLA_PYTHON_CLIENT_PREALLOCATE" not in os.environ
+    assert env["CUDA_VISIBLE_DEVICES"] == ""
+
+
 def test_the_benchmark_suite_applies_the_worker_environment(clean_env: pytest.MonkeyPatch) -> None:
     clean_env.setenv("BENCH_PERF_DEVICE", "cpu")
+    clean_env.setattr(process, "imported_frameworks", lambda: [])  # as in a fresh pytest process
     spec = importlib.util.spec_from_file_location("bench_perf_steps", ROOT / "benchmarks" / "test_steps.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

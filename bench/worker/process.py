@@ -62,10 +62,14 @@ def pin_cores(threads: int) -> list[int]:
     return cpus
 
 
-def prepare_process(threads: int | None, device: str, pin: bool = True) -> dict[str, str]:
+def prepare_process(threads: int | None, device: str, pin: bool = True,
+                    loaded: tuple[str, ...] = ()) -> dict[str, str]:
     """Environment every framework reads at import; returns what was set, for provenance. A worker of a
     GPU pool is given its own cores (``BENCH_CPU_SET``); its frameworks then use that many threads. A GPU
-    worker sees exactly one GPU, by UUID. ``pin`` False leaves the CPU affinity alone (in-process use)."""
+    worker sees exactly one GPU, by UUID. ``pin`` False leaves the CPU affinity alone (in-process use).
+    The registration variables of ``loaded`` frameworks (already imported) are left as they are: set now
+    they could not reach the framework, and an adapter that trusts them (TensorFlow reads
+    TF_NUM_INTRAOP_THREADS only when it starts) would record a setting that is not in force."""
     from bench.core import gpus
 
     env: dict[str, str] = {}
@@ -80,8 +84,9 @@ def prepare_process(threads: int | None, device: str, pin: bool = True) -> dict[
     os.environ.update(env)  # before the registry below imports NumPy, whose BLAS reads them at load
     from bench.core import registry
 
-    for reg in registry.registrations().values():
-        env.update(reg.worker_env(threads, device))
+    for name, reg in registry.registrations().items():
+        if name not in loaded:
+            env.update(reg.worker_env(threads, device))
     os.environ.update(env)
     # The one control that binds every framework the same way: the cores the process may use.
     if not pin:
@@ -94,16 +99,21 @@ def prepare_process(threads: int | None, device: str, pin: bool = True) -> dict[
     return env
 
 
+def imported_frameworks() -> list[str]:
+    """The registered frameworks this process has already imported."""
+    from bench.core import registry
+
+    return sorted(name for name, reg in registry.registrations().items()
+                  if any(mod in sys.modules for mod in reg.requires))
+
+
 def apply_in_process(threads: int | None, device: str) -> tuple[dict[str, str], list[str]]:
     """What :func:`prepare_process` sets in a worker, set in this process for in-process use
     (``bench.get_adapter``, the pytest-benchmark suite), CPU affinity left alone. It only takes effect for a
-    framework not yet imported: returns what was set and the frameworks already imported (it may not
-    apply to those), which the caller must say."""
-    from bench.core import registry
-
-    already = sorted(name for name, reg in registry.registrations().items()
-                     if any(mod in sys.modules for mod in reg.requires))
-    return prepare_process(threads, device, pin=False), already
+    framework not yet imported (the variables of one already imported are left alone): returns what was
+    set and the frameworks already imported, which the caller must say."""
+    already = imported_frameworks()
+    return prepare_process(threads, device, pin=False, loaded=tuple(already)), already
 
 
 def classify(exc: BaseException) -> str:
