@@ -22,14 +22,25 @@ def _axis(title: str, **kw: Any) -> dict[str, Any]:
 
 
 def _layout(x: str, y: str, **kw: Any) -> dict[str, Any]:
-    return {"xaxis": _axis(x, tickangle=-30), "yaxis": _axis(y), "legend": {"orientation": "h", "y": -0.35},
+    return {"xaxis": _axis(x), "yaxis": _axis(y), "legend": {"orientation": "h", "y": -0.35},
             "plot_bgcolor": "white", **kw}
+
+
+def wrap(label: str, width: int = 26) -> str:
+    """A long category label over several lines (plotly breaks at ``<br>``), so labels never overlap."""
+    lines: list[str] = []
+    for word in label.split():
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return "<br>".join(lines)
 
 
 def _hline(y: float, text: str, dash: str = "dash") -> tuple[dict[str, Any], dict[str, Any]]:
     shape = {"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": y, "y1": y,
              "line": {"color": palette.NEUTRAL, "dash": dash, "width": 1}}
-    note = {"xref": "paper", "x": 1, "y": y, "text": text, "showarrow": False, "xanchor": "right", "yanchor": "bottom",
+    note = {"xref": "paper", "x": 0, "y": y, "text": text, "showarrow": False, "xanchor": "left", "yanchor": "bottom",
             "font": {"size": 11, "color": palette.NEUTRAL}}
     return shape, note
 
@@ -159,7 +170,7 @@ def gate_ratios(rows: Sequence[Any], framework: Callable[[Any], str]) -> Plot:
     traces = []
     for fw in dict.fromkeys(framework(r) for r in rows):
         mine = [r for r in rows if framework(r) == fw]
-        traces.append({"type": "scatter", "mode": "markers", "name": fw, "x": [r.label for r in mine],
+        traces.append({"type": "scatter", "mode": "markers", "name": fw, "x": [wrap(r.label) for r in mine],
                        "y": [r.ratio for r in mine], "marker": {"color": palette.colour(fw), "size": 10},
                        "error_y": {"type": "data", "array": [r.ci_high - r.ratio for r in mine],
                                    "arrayminus": [r.ratio - r.ci_low for r in mine]},

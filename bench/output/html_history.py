@@ -19,7 +19,8 @@ def commit_link(commit: str, url: str | None) -> str:
 
 
 def trend_plot(t: Trend, url: str | None) -> Plot:
-    x = [f"{i:03d} {e.commit[:7]}" for i, e in enumerate(t.entries)]
+    short = [e.commit[:7] for e in t.entries]
+    x = short if len(set(short)) == len(short) else [f"{i + 1}: {s}" for i, s in enumerate(short)]
     colour = palette.colour(framework_of(t))
     band = {"type": "scatter", "mode": "lines", "meta": AUX, "name": "95% interval", "hoverinfo": "skip",
             "x": x + x[::-1], "y": [e.ci_high_ms for e in t.entries] + [e.ci_low_ms for e in t.entries][::-1],
