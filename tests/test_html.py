@@ -81,3 +81,17 @@ def test_history_commit_url_is_checked(argv: list[str], expected: str, tmp_path:
     assert main(["history", "report", "--store", str(store), "--out", str(tmp_path / "h"), *argv]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("bench: error:") and expected in err[0]
+
+
+def test_step_times_png_has_one_box_per_worker_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from matplotlib.axes import Axes
+
+    from bench.output import plots
+
+    rows = analyse(storage.read_records(fixtures.run_folder(tmp_path / "r", batches=(32, 64), rounds=3)))
+    boxes: list[str] = []
+    real = Axes.boxplot
+    monkeypatch.setattr(Axes, "boxplot", lambda self, *a, **kw: boxes.append("box") or real(self, *a, **kw))
+    assert plots.step_distributions(rows.processes, tmp_path / "s.png")
+    assert len(boxes) == len(rows.processes) == 2 * 3 * 3  # not one pooled box per config
+    assert plots.config_label(fixtures.KEY) == "torch b64" and "\n" not in plots.config_label(fixtures.KEY)

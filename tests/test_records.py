@@ -134,7 +134,7 @@ def test_bootstrap_memory_is_bounded_for_long_runs() -> None:
 def test_plots_leave_the_global_matplotlib_backend_alone(tmp_path: Path) -> None:
     row = {"framework": "a", "mode": "train", "batch_size": 1, "slowdown": 2.0, "ci_low": 1.5, "ci_high": 2.5,
            "off_ms": 1.0, "on_ms": 2.0}
-    code = (f"import matplotlib, pathlib, sys; matplotlib.use('pdf'); from bench import plots; "
+    code = (f"import matplotlib, pathlib, sys; matplotlib.use('pdf'); from bench.output import plots; "
             f"plots.lrn_plots([{row!r}], pathlib.Path({str(tmp_path)!r})); "
             "print(matplotlib.get_backend(), 'matplotlib.pyplot' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
