@@ -63,6 +63,12 @@ def compare_folder(run_dir: Path) -> Path:
                 m = Measurement(key, rnd, "ok", steps=8, pair=True, samples_ns=_samples(rng, ms),
                                 data_source="synthetic", memory={"host_peak_rss_bytes": 400 * 2**20})
                 storage.append_record(run_dir, m.to_dict())
+    layer = [{"framework": fw, "impl": impl, "layer": name, "shape": [64, 96, 27, 27], "direction": d,
+              "max_err_forward": 1e-7, "max_err_backward": 1e-7, "exact": True, "first_call_s": 0.01,
+              "samples_ns": list(_samples(rng, cost, 5))}
+             for fw in ("torch", "jax") for impl, cost in (("module", 1.0), ("fused", 0.7))
+             for name in ("lrn1", "lrn2") for d in ("forward", "forward_backward")]
+    storage.append_record(run_dir, {**records.header("lrn_layer"), "status": "ok", "device": "cpu", "rows": layer})
     _env(run_dir, ["bench", "compare", "--lrn", "both"])
     return run_dir
 

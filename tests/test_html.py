@@ -41,6 +41,7 @@ def test_run_rows_are_computed_once_and_feed_every_output(tmp_path: Path) -> Non
     folder = report.finalize(run_dir, "t")
     assert folder.rows == analyse(storage.read_records(run_dir))
     assert len(folder.rows.lrn) == 3 and len(folder.rows.frameworks) == 6
+    assert folder.rows.fastest_exact == {"torch": "fused", "jax": "fused"} and (run_dir / "lrn_layer.csv").exists()
     for name in ("lrn_comparison.csv", "framework_comparison.csv", "summary.csv", "samples.csv", "step_times.png",
                  "lrn_slowdown.png"):
         assert (run_dir / name).exists(), name

@@ -89,11 +89,24 @@ def _time_verdicts(folder: Folder) -> Verdicts:
                      for r in rows], ["neutral" if r.status == "ok" else "bad" for r in rows])
 
 
+def _layer_verdicts(layer: Sequence[dict[str, Any]], best: dict[str, str]) -> Verdicts:
+    total = {(r["framework"], r["impl"]): 0.0 for r in layer}
+    for r in layer:
+        if r["direction"] == "forward_backward":
+            total[(r["framework"], r["impl"])] += r["mean_ms"]
+    return Verdicts("The LRN layer alone: the fastest exact implementation per framework",
+                    "Forward + backward over both LRN layers, mean ms per call.",
+                    ("framework", "implementation", "forward + backward ms"),
+                    [(fw, impl, f"{total[(fw, impl)]:.3g}") for fw, impl in best.items()], ["neutral"] * len(best))
+
+
 def run_page(folder: Folder, title: str) -> Page:
     """bench run / compare / report: LRN's cost and the frameworks side by side, then the plots."""
     rows = folder.rows
     verdicts = [v for v in ((_lrn_verdicts(rows.lrn) if rows.lrn else None),
                             (_framework_verdicts(rows.frameworks) if rows.frameworks else None)) if v]
+    if rows.fastest_exact:
+        verdicts.append(_layer_verdicts(rows.layer, rows.fastest_exact))
     if not verdicts and rows.summary:
         verdicts = [_time_verdicts(folder)]
     plots: list[Plot] = figs.step_times([p for p in rows.processes if p.status == "ok"])
