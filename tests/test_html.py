@@ -17,8 +17,11 @@ from bench.output import html, palette, report
 
 
 def test_framework_colours_are_fixed_and_stable() -> None:
-    assert palette.colour("torch") == palette.FIXED["torch"]
-    assert palette.colour("numpy") == palette.colour("numpy") and palette.colour("numpy") in palette.OTHERS
+    from bench.core import registry
+
+    names = registry.names()
+    assert [palette.colour(fw) for fw in names] == list(palette.COLOURS[:len(names)])  # by registry place
+    assert palette.colour("unregistered") == palette.colour("unregistered") in palette.COLOURS
     assert len({palette.colour(fw) for fw in fixtures.FRAMEWORKS}) == 3
 
 
