@@ -40,8 +40,8 @@ def _has_gpu() -> bool:
 GPU = _has_gpu()
 FRAMEWORKS_EXTRA = "gpu" if GPU else "all"  # every framework: their CUDA builds on a GPU machine
 CONSTRAINTS = os.environ.get("BENCH_CONSTRAINTS", "constraints-gpu.txt" if GPU else "constraints-cpu.txt")
-# import-linter: tests/test_imports.py runs lint-imports
-TEST_DEPS = ("pytest", "hypothesis", "pytest-benchmark", "ray", "import-linter")
+# import-linter: tests/test_imports.py runs lint-imports; playwright drives /usr/bin/chromium
+TEST_DEPS = ("pytest", "hypothesis", "pytest-benchmark", "ray", "import-linter", "playwright")
 # One session per framework extra in pyproject.toml (the extras are the frameworks' install recipes;
 # read with a pattern, since tomllib needs Python 3.11 and nox may run on 3.10).
 _PYPROJECT = Path(__file__).with_name("pyproject.toml").read_text()

@@ -18,6 +18,11 @@ FRAMEWORKS = registry.names()
 NUMPY_FRAMEWORK = "tests.numpy_framework:REGISTRATION"  # the test-only fourth framework
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--screenshots", metavar="DIR", help="keep the browser tests' screenshots of every report kind "
+                     "in DIR (or set BENCH_SCREENSHOTS=DIR)")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     for name, reg in registry.registrations().items():
         config.addinivalue_line("markers", f"{name}: needs {', '.join(reg.requires)} ({reg.install_hint()})")

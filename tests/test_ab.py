@@ -95,7 +95,8 @@ def _broken_tree(tmp_path: Path, replace: str) -> Path:
 def _patience(monkeypatch: pytest.MonkeyPatch, *limits: float | None) -> None:
     """The n-th channel ``ab.run_slot`` opens (in :mod:`bench.execution.lockstep`) waits for its worker's
     first answer (ready) as long as it takes, then at most ``limits[n]`` s per answer (None: as long as it
-    takes), whatever timeout run_slot was given. So a hung worker is given up on, and a healthy one never, however slow the machine."""
+    takes), whatever timeout run_slot was given. So a hung worker is given up on, and a healthy one never,
+    however slow the machine."""
     left = list(limits)
 
     class Patient(Channel):

@@ -6,32 +6,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from bench.analysis import clusters, interference, lockstep_ratios
+from bench.analysis import clusters, interference
 from bench.analysis.summary import group
-from bench.core import records, storage
+from bench.core import records
 
 
 def _f(x: Any, spec: str = ".2f") -> str:
     return "-" if x is None or (isinstance(x, float) and not math.isfinite(x)) else format(x, spec)
 
 
-def framework_table(recs: Sequence[dict[str, Any]], run_dir: Path, console: Any,
-                    target_pct: float | None = None) -> bool:
-    """The frameworks side by side from lockstep groups, with ``framework_comparison.csv``; False (and
-    nothing printed) when the run holds no groups of two or more frameworks."""
+def framework_table(rows: Sequence[dict[str, Any]], console: Any) -> None:
+    """The frameworks side by side from lockstep groups (the rows of
+    :func:`bench.analysis.lockstep_ratios.framework_rows`)."""
     from rich import box
     from rich.table import Table
 
-    if target_pct is None:  # the run's own --target-ci, as its configs say
-        target_pct = next((r["config"].get("target_ci") for r in recs if isinstance(r.get("config"), dict)
-                           and r["config"].get("target_ci")), None)
-    rows = lockstep_ratios.framework_rows(recs, target_pct)
-    if len({r["framework"] for r in rows}) < 2:
-        return False
-    storage.write_rows(run_dir / "framework_comparison.csv", rows)
     table = Table(title="Frameworks side by side, in lockstep (ratio to the fastest on the same config)",
                   title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     for h in ("mode", "batch", "LRN", "framework", "median ms", "vs fastest [95% CI]", "+-", "groups", "method",
@@ -52,7 +43,6 @@ def framework_table(recs: Sequence[dict[str, Any]], run_dir: Path, console: Any,
     console.print("lockstep: one worker per framework alive at once, taking turns one step at a time (A B C C B A "
                   "...); the ratio is the median of the step-by-step ratios within a group, its interval a t over "
                   "groups. Yellow: wider than --target-ci.")
-    return True
 
 
 def process_notes(recs: Sequence[dict[str, Any]], console: Any) -> list[str]:

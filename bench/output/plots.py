@@ -1,6 +1,6 @@
 """Matplotlib figures, built with the object API (``matplotlib.figure.Figure``), so importing or
-calling this module never changes the global backend of the program that uses it. Plots read
-stored records only."""
+calling this module never changes the global backend of the program that uses it. Plots draw
+analysis rows (:mod:`bench.analysis.run_rows` and the like); colours come from :mod:`bench.output.palette`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.core import storage
+from bench.output import palette
 
 
 def _figure(width: float, height: float, ncols: int = 1) -> tuple[Any, Any]:
@@ -27,57 +28,87 @@ def _figure_bytes(fig: Any) -> bytes:
     return buf.getvalue()
 
 
-def step_distributions(records: list[dict[str, Any]], path: Path) -> bool:
-    """Box plots with every sample overlaid, one panel per mode; False when nothing to plot."""
+def config_label(key: Any) -> str:
+    """A short tick label for one config: framework and batch, LRN and compile mode only when set."""
+    extra = [] if key.compile in ("eager", "none", "") else [key.compile]
+    return " ".join([key.framework, f"b{key.batch_size}", *(["LRN"] if key.lrn else []), *extra])
+
+
+def _legend_by_framework(ax: Any, frameworks: list[str], **kw: Any) -> None:
+    from matplotlib.patches import Patch
+
+    ax.legend([Patch(color=palette.colour(fw), alpha=0.7) for fw in frameworks], frameworks, fontsize=8, **kw)
+
+
+def step_distributions(processes: list[Any], path: Path) -> bool:
+    """One box per worker process (every sample overlaid), grouped by config, one panel per mode, each
+    framework in its colour: the process-to-process spread the intervals are about stays visible.
+    ``processes``: :class:`bench.analysis.run_rows.Process` items. False when nothing to plot."""
     import numpy as np
 
-    from bench.core.records import JobKey, latest_per_round, measurements
-
-    groups: dict[JobKey, list[float]] = {}
-    for m in latest_per_round(measurements(records)):
-        if m.ok:
-            groups.setdefault(m.key, []).extend(s / 1e6 for s in m.samples_ns)
-    if not groups:
+    ok = [p for p in processes if p.status == "ok" and p.samples_ms]
+    if not ok:
         return False
-    modes = sorted({k.mode for k in groups})
-    fig, axes = _figure(6 * len(modes), 4.5, len(modes))
+    modes = sorted({p.key.mode for p in ok})
+    per_mode = {mode: [p for p in ok if p.key.mode == mode] for mode in modes}
+    widest = max(len(ps) + len({p.key for p in ps}) for ps in per_mode.values())
+    fig, axes = _figure(max(6.0, 0.35 * widest + 2.5) * len(modes), 5.0, len(modes))
+    rng = np.random.default_rng(0)
     for ax, mode in zip(axes, modes, strict=True):
-        keys = [k for k in groups if k.mode == mode]
-        labels = [f"{k.framework}\nb{k.batch_size} LRN {'on' if k.lrn else 'off'}\n{k.compile}" for k in keys]
-        data = [groups[k] for k in keys]
-        ax.boxplot(data, showfliers=False)
-        ax.set_xticks(range(1, len(labels) + 1), labels, fontsize=8)
-        rng = np.random.default_rng(0)
-        for i, d in enumerate(data, start=1):
-            ax.scatter(i + rng.uniform(-0.15, 0.15, len(d)), d, s=6, alpha=0.4)
-        ax.set_title(f"{mode} step time (every synchronised sample)")
+        ps = per_mode[mode]
+        keys = list(dict.fromkeys(p.key for p in ps))
+        positions: list[float] = []
+        centres: list[float] = []
+        x = 0.0
+        for key in keys:
+            mine = [p for p in ps if p.key == key]
+            centres.append(x + (len(mine) - 1) / 2)
+            for p in mine:
+                colour = palette.colour(key.framework)
+                positions.append(x)
+                box = ax.boxplot([p.samples_ms], positions=[x], widths=0.6, showfliers=False, patch_artist=True)
+                for patch in box["boxes"]:
+                    patch.set(facecolor=colour, alpha=0.3, edgecolor=colour)
+                ax.scatter(x + rng.uniform(-0.2, 0.2, len(p.samples_ms)), p.samples_ms, s=6, alpha=0.6, color=colour)
+                x += 1
+            x += 0.8  # a gap between configs
+        ax.set_xticks(centres, [config_label(k) for k in keys], fontsize=8, rotation=30, ha="right")
+        ax.set_xlim(-0.8, x - 1.0)
+        ax.set_title(f"{mode}: step time per worker process (one box each)")
+        ax.set_xlabel("config (the boxes of one config: its worker processes)")
         ax.set_ylabel("ms per step")
         ax.grid(axis="y", alpha=0.3)
+        _legend_by_framework(ax, list(dict.fromkeys(k.framework for k in keys)))
     storage.atomic_write(path, _figure_bytes(fig))
     return True
 
 
 def _bar_chart(path: Path, labels: list[str], title: str, ylabel: str, bars: list[dict[str, Any]],
-               lines: tuple[tuple[float, str, str | None], ...] = ()) -> None:
-    """Bars side by side per label (each ``bars`` item: values, label, optional yerr), with horizontal
-    reference lines (value, style, legend label)."""
+               lines: tuple[tuple[float, str, str | None], ...] = (), frameworks: list[str] | None = None) -> None:
+    """Bars side by side per label (each ``bars`` item: values, label, optional yerr, alpha, hatch), with
+    horizontal reference lines (value, style, legend label). ``frameworks``: the framework of each label,
+    which colours its bars."""
     import numpy as np
 
-    fig, axes = _figure(max(6, 1.3 * len(labels)), 4.5)
+    fig, axes = _figure(max(6, 1.1 * len(labels) + 2), 4.8)
     ax = axes[0]
     x = np.arange(len(labels))
     width = 0.8 / len(bars)
+    colours = palette.colours(frameworks) if frameworks else None
     for i, bar in enumerate(bars):
         ax.bar(x + (i - (len(bars) - 1) / 2) * width, bar["values"], width, yerr=bar.get("yerr"), capsize=5,
-               label=bar.get("label"), alpha=0.85)
+               label=bar.get("label"), alpha=bar.get("alpha", 0.85), color=colours, hatch=bar.get("hatch"),
+               edgecolor="white")
     for value, style, label in lines:
         ax.axhline(value, color="black" if label is None else "tab:red", ls=style, lw=0.8 if label is None else 1,
                    label=label)
-    ax.set_xticks(x, labels, fontsize=8)
+    ax.set_xticks(x, labels, fontsize=8, rotation=30 if len(labels) > 4 else 0,
+                  ha="right" if len(labels) > 4 else "center")
+    ax.set_xlabel("framework, mode, batch size")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     if any(b.get("label") for b in bars) or any(label for _, _, label in lines):
-        ax.legend()
+        ax.legend(fontsize=8)
     storage.atomic_write(path, _figure_bytes(fig))
 
 
@@ -85,14 +116,16 @@ def lrn_plots(rows: list[dict[str, Any]], run_dir: Path) -> list[str]:
     """lrn_slowdown.png (ratio with CI error bars) and lrn_times.png (off vs on per framework)."""
     if not rows:
         return []
-    labels = [f"{r['framework']}\n{r['mode']} b{r['batch_size']}" for r in rows]
+    labels = [f"{r['framework']} {r['mode']} b{r['batch_size']}" for r in rows]
+    fws = [str(r["framework"]) for r in rows]
     err = [[r["slowdown"] - r["ci_low"] for r in rows], [r["ci_high"] - r["slowdown"] for r in rows]]
     _bar_chart(run_dir / "lrn_slowdown.png", labels, "LRN slowdown per framework",
-               "step time with LRN / without (95% CI)", [{"values": [r["slowdown"] for r in rows], "yerr": err}],
-               lines=((1.0, "-", None), (3.0, "--", "the book's claim (~3x)")))
+               "step time with LRN / without (ratio, 95% CI)",
+               [{"values": [r["slowdown"] for r in rows], "yerr": err}],
+               lines=((1.0, "-", None), (3.0, "--", "the book's claim (~3x)")), frameworks=fws)
     _bar_chart(run_dir / "lrn_times.png", labels, "Time per step, LRN off vs on", "mean ms per step",
-               [{"values": [r["off_ms"] for r in rows], "label": "LRN off"},
-                {"values": [r["on_ms"] for r in rows], "label": "LRN on"}])
+               [{"values": [r["off_ms"] for r in rows], "label": "LRN off (light)", "alpha": 0.4},
+                {"values": [r["on_ms"] for r in rows], "label": "LRN on (hatched)", "hatch": "//"}], frameworks=fws)
     return ["lrn_slowdown.png", "lrn_times.png"]
 
 
@@ -115,7 +148,8 @@ def parity_plots(curves: list[dict[str, Any]], run_dir: Path) -> None:
             if metric == "train_loss" and len(ys) >= 10:
                 ys = np.convolve(ys, np.ones(10) / 10, mode="valid")
                 xs = xs[9:]
-            ax.plot(xs, ys, marker="o" if metric == "test_acc" else None, ms=3, label=f"{key[1]} seed {key[2]}")
+            ax.plot(xs, ys, marker="o" if metric == "test_acc" else None, ms=3, label=f"{key[1]} seed {key[2]}",
+                    color=palette.colour(key[1]), ls=("-", "--", ":", "-.")[key[2] % 4])
         ax.set_xlabel("training step")
         ax.set_ylabel(ylabel)
         if metric == "train_loss":
@@ -141,7 +175,8 @@ def history_plots(trends: list[Any], out_dir: Path) -> list[Path]:
         for t in ts:
             xs = list(range(len(t.entries)))
             ys = [e.estimate_ms for e in t.entries]
-            line = ax.plot(xs, ys, marker="o", ms=3, label=f"{t.label} ({t.machine[:30]})")[0]
+            line = ax.plot(xs, ys, marker="o", ms=3, label=f"{t.label} ({t.machine[:30]})", color=palette.colour(fw),
+                           ls=("-", "--", ":", "-.")[ts.index(t) % 4])[0]
             ax.fill_between(xs, [e.ci_low_ms for e in t.entries], [e.ci_high_ms for e in t.entries],
                             color=line.get_color(), alpha=0.15)
             for c in t.changes:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.cli import ab_extend, common, lockstep_options, options
+from bench.cli import ab_extend, lockstep_options, options, progress, validation
 from bench.cli.commands import check
 from bench.core import provenance, records, storage
 from bench.core.errors import UsageError
@@ -75,7 +75,7 @@ def profile_params(args: argparse.Namespace) -> dict[str, Any]:
     return {"profile_steps": 3, "layer_steps": args.layer_steps, "rounds": 2}
 
 
-def _environment(side: ab.Side, sel: common.Selection) -> dict[str, Any]:
+def _environment(side: ab.Side, sel: validation.Selection) -> dict[str, Any]:
     environment = provenance.collect()
     environment["git"] = {"commit": side.commit, "dirty": side.rev.dirty, "revision": side.revision}
     if side.source.python != sys.executable:
@@ -117,13 +117,13 @@ def main(args: argparse.Namespace) -> int:
     repo = ab.repo_root(runner.source_root())
     revs = {"base": ab.validate(repo, args.base, args.allow_dirty),
             "candidate": ab.validate(repo, args.candidate, args.allow_dirty)}
-    sel = common.prepare(args, "ab", lrn_used=any(lrn_modes))  # last check; makes the folder
+    sel = validation.prepare(args, "ab", lrn_used=any(lrn_modes))  # last check; makes the folder
     session = _session(sel.run_dir, revs, args.resume)
     modes = ["train", "forward"] if args.mode == "both" else [args.mode]
     configs = [j.config for j in sweep.plan(sel.frameworks, modes, args.batch_size, lrn_modes, sel.base, rounds=1,
                                             compile_modes=choice.compile, lrn_impls=choice.lrn_impl,
                                             tunings=choice.tuning)]
-    console = common.make_console()
+    console = progress.make_console()
     with tempfile.TemporaryDirectory(prefix="bench-ab-") as workspace:
         # default None, not sys.executable: the parser (and so docs/cli.md) does not depend on the machine
         pythons = {"base": args.base_python or sys.executable, "candidate": args.candidate_python or sys.executable}
@@ -150,25 +150,25 @@ def main(args: argparse.Namespace) -> int:
                 ab_profile.execute(configs, sides, sel.run_dir, args.profile_rounds, profile_params(args),
                                    args.timeout, show, after_each)
 
-        interrupted = common.with_progress(console, len(work) + profiles, run)
-    for side in sides:
-        report.finalize(side.run_dir, f"bench ab {side.name}: {side.rev.label()}")
+        interrupted = progress.with_progress(console, len(work) + profiles, run)
+    folders = [report.finalize(side.run_dir, f"bench ab {side.name}: {side.rev.label()}") for side in sides]
     storage.update_latest(sel.run_dir)
     if interrupted:
         console.print(f"[yellow]Interrupted: finished pairs are kept; continue with --resume --out {sel.run_dir}[/]")
         return 130
-    for side in sides:
-        ms = records.measurements(storage.read_records(side.run_dir))
+    for side, folder in zip(sides, folders, strict=True):
+        ms = records.measurements(folder.records)
         if ms and not any(m.ok for m in ms):
             raise UsageError(f"every pair failed on the {side.name} side ({side.rev.label()}): {ms[-1].error}; a "
                              "revision's workers must accept the jobs this bench sends (results in "
                              f"{sel.run_dir})")
     base, cand = (series.load([str(s.run_dir)], s.name) for s in sides)
-    code = check.run_gate(args, base, cand, sel.run_dir, console,
-                          title=f"bench ab: {revs['candidate'].label()} vs {revs['base'].label()}")
+    result = check.run_gate(args, base, cand, sel.run_dir, console,
+                            title=f"bench ab: {revs['candidate'].label()} vs {revs['base'].label()}", sides=folders)
     if args.profile:
         bisect_report.profile(sel.run_dir, console)
-    console.print(f"Files: {sel.run_dir}/gate.csv, gate.json, gate.md, base/ and candidate/ (each a run folder)"
-                  + (f", {bisect_report.DIFF_CSV} and profile/ (each side's profile records)" if args.profile else ""))
-    return code
+    console.print(f"Files: {sel.run_dir}/gate.csv, gate.json, gate.md, report.html, base/ and candidate/ (each a run "
+                  "folder)" + (f", {bisect_report.DIFF_CSV} and profile/ (each side's profile records)"
+                               if args.profile else ""))
+    return result.exit_code
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.analysis import bisection, profile_diff
-from bench.cli import common, options
+from bench.cli import options, progress, validation
 from bench.cli.commands import ab as ab_command
 from bench.cli.commands import check
 from bench.core import provenance, storage
@@ -70,7 +70,7 @@ def _fresh(args: argparse.Namespace, repo: Path) -> tuple[State, Path]:
         except UsageError as exc:
             raise UsageError(f"{name} {c.hash[:10]}: {exc}") from None
     choice = options.model_choices(args)
-    sel = common.prepare(argparse.Namespace(**{**vars(args), "resume": False}), "bisect",
+    sel = validation.prepare(argparse.Namespace(**{**vars(args), "resume": False}), "bisect",
                          lrn_used=any(choice.lrn_modes))  # last check; makes the folder
     modes = ["train", "forward"] if args.mode == "both" else [args.mode]
     configs = [j.config for j in sweep.plan(sel.frameworks, modes, args.batch_size, choice.lrn_modes, sel.base,
@@ -108,7 +108,7 @@ def _exit(step: bisection.Step) -> int:
 def main(args: argparse.Namespace) -> int:
     repo = ab.repo_root(runner.source_root())
     state, run_dir = _resumed(args, repo) if args.resume else _fresh(args, repo)
-    console = common.make_console()
+    console = progress.make_console()
     n = len(state.commits)
     console.print(f"bench bisect: {n} first-parent commits after GOOD {state.good['hash'][:10]} up to BAD "
                   f"{state.bad['hash'][:10]}, {len(state.probes)} probes done (about {math.ceil(math.log2(n + 1)) + 2} "
@@ -130,7 +130,7 @@ def main(args: argparse.Namespace) -> int:
                 stopped = str(exc)
 
         total = (math.ceil(math.log2(n + 1)) + 2) * state.options["first_pairs"] * len(state.configs)
-        interrupted = common.with_progress(console, total, work)
+        interrupted = progress.with_progress(console, total, work)
     storage.update_latest(run_dir)
     if interrupted or step is None:
         bisect_report.table(state, console)

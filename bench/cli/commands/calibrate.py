@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from bench.cli import common, options
+from bench.cli import options, progress, validation
 from bench.core import provenance, registry, storage
 from bench.output import render
 
@@ -29,11 +29,11 @@ def main(args: argparse.Namespace) -> int:
     from bench.execution.runner import run_worker
 
     frameworks = options.parse_frameworks(args.frameworks)
-    device = common.resolve_device(args.device)
-    kind, data_dir, _ = common.resolve_data(args.data, args.data_dir, args.no_download, 0)
+    device = validation.resolve_device(args.device)
+    kind, data_dir, _ = validation.resolve_data(args.data, args.data_dir, args.no_download, 0)
     if args.out:
         storage.create_run_dir(Path(args.out).parent, resume=True)  # checks the folder is writable before any work
-    console = common.make_console()
+    console = progress.make_console()
     rows: list[dict[str, Any]] = []
     with console.status("calibrating", refresh_per_second=1) as status:
         for fw in frameworks:

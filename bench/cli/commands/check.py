@@ -5,14 +5,16 @@ otherwise, 2 on bad input."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from bench.analysis import gate
-from bench.cli import common, options
+from bench.cli import options, progress
 from bench.core import storage
 from bench.core.errors import UsageError
-from bench.output import export, gate_report, series
+from bench.output import export, gate_report, html_pages, series
+from bench.output.report import Folder
 
 
 def add_parser(sub: Any) -> None:
@@ -21,7 +23,7 @@ def add_parser(sub: Any) -> None:
                    help="run folder(s), or pytest-benchmark JSON save(s) or folders of them (each file is one "
                         "process: several per side give the two-level interval)")
     p.add_argument("--candidate", nargs="+", required=True, metavar="PATH", help="the same, for the candidate")
-    p.add_argument("--out", help="also write gate.csv, gate.json and gate.md into this folder")
+    p.add_argument("--out", help="also write gate.csv, gate.json, gate.md and report.html into this folder")
     options.add_gate(p)
     options.finish(p, main)
 
@@ -33,8 +35,10 @@ def validate(args: argparse.Namespace) -> None:
 
 
 def run_gate(args: argparse.Namespace, base: series.Side, cand: series.Side, out_dir: Path | None,
-             console: Any, title: str = "bench check: candidate vs baseline") -> int:
-    """Compare, print, and write every requested output; the exit code of the gate."""
+             console: Any, title: str = "bench check: candidate vs baseline",
+             sides: Sequence[Folder] = ()) -> gate.GateResult:
+    """Compare, print, and write every requested output (with ``out_dir``: gate.csv, gate.json, gate.md
+    and report.html, which shows each of ``sides``' step times too); the gate's result."""
     exports = options.parse_exports(args.export)
     s = gate.Settings(args.alpha, args.noise_floor, args.detect)
     diffs = gate.provenance_differences(base.provenance, cand.provenance)
@@ -47,15 +51,17 @@ def run_gate(args: argparse.Namespace, base: series.Side, cand: series.Side, out
     if out_dir is not None:
         gate_report.write(result, out_dir, diffs)
         markdown.append(out_dir / "gate.md")
+        html_pages.write(html_pages.gate_page(result, gate_report.overall(result), out_dir, sides, diffs, title),
+                         out_dir)
     for md in markdown:
         storage.atomic_write(md, gate_report.markdown(result, diffs, (base.commits, cand.commits), title))
     for kind, path in exports:
         export.write(kind, Path(path), gate_report.points(cand.series, result))
-    return result.exit_code
+    return result
 
 
 def main(args: argparse.Namespace) -> int:
     validate(args)
     base, cand = series.load(args.baseline, "baseline"), series.load(args.candidate, "candidate")
     out_dir = storage.create_run_dir(args.out, prefix="check") if args.out else None
-    return run_gate(args, base, cand, out_dir, common.make_console())
+    return run_gate(args, base, cand, out_dir, progress.make_console()).exit_code

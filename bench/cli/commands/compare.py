@@ -17,9 +17,10 @@ from dataclasses import replace
 from typing import Any
 
 from bench.analysis import comparisons
-from bench.cli import common, lockstep_options, options
+from bench.cli import lockstep_options, options, progress, validation
 from bench.core import storage
 from bench.execution import lockstep_compare, lrn_pairs, sweep
+from bench.output import report
 
 STEPS = 20  # timed steps per process and variant before the --target-ci rule (3 processes: 60 per row)
 
@@ -85,9 +86,9 @@ def main(args: argparse.Namespace) -> int:
     else:
         options.refuse(args, ["budget"], "without --method lockstep and two or more frameworks (the budget is "
                        "that stop rule's)")
-    max_rounds = common.max_rounds(args, rounds, MAX_ROUNDS) if not lockstep else max_groups
-    executor = options.make_executor(args, common.resolve_device(args.device))
-    sel = common.prepare(args, "compare", lrn_used=args.lrn != "off" or args.layer)
+    max_rounds = validation.max_rounds(args, rounds, MAX_ROUNDS) if not lockstep else max_groups
+    executor = options.make_executor(args, validation.resolve_device(args.device))
+    sel = validation.prepare(args, "compare", lrn_used=args.lrn != "off" or args.layer)
     modes = ["train", "forward"] if args.mode == "both" else [args.mode]
     lrn_params = dataclasses.asdict(sel.base.model.lrn_params)  # the validated config, not the raw options
     chosen: dict[str, str] = {}
@@ -132,9 +133,9 @@ def main(args: argparse.Namespace) -> int:
     per_round = len(args.batch_size) if lockstep else len(args.batch_size) * len(modes) * len(sel.frameworks)
     n_jobs = 1 + (0 if args.layer else per_round * rounds)
     title = "bench compare --lrn" if pairs else ("bench compare --layer" if args.layer else "bench compare")
-    code = common.execute_and_report(args, sel, title, n_jobs, work, show_run_table=not args.layer)
-    console = common.make_console()
+    code, folder = progress.execute_and_report(args, sel, title, n_jobs, work, show_run_table=not args.layer)
+    console = progress.make_console()
     if chosen:
         console.print("LRN implementations used for the model: " + ", ".join(f"{k}={v}" for k, v in chosen.items()))
-    ok = common.report_comparisons(sel.run_dir, console)
+    ok = report.print_comparisons(folder, console)
     return code if ok or code == 130 else 1

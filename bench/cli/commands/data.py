@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from bench.cli import common, options
+from bench.cli import options, progress
 
 
 def add_parser(sub: Any) -> None:
@@ -19,7 +19,7 @@ def main(args: argparse.Namespace) -> int:
     from bench.output import render
 
     ds = data.locate_mnist(args.data_dir, allow_download=not args.no_download)
-    console = common.make_console()
+    console = progress.make_console()
     console.print(f"MNIST found in [bold]{ds.location}[/]; all four files match their MD5 checksums.")
     render.data_table(ds, console)
     return 0

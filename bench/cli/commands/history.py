@@ -11,10 +11,10 @@ from typing import Any
 
 from bench.analysis import changepoints
 from bench.analysis.intervals import TwoLevel
-from bench.cli import common, options
+from bench.cli import options, progress
 from bench.core import records, storage
 from bench.core.errors import UsageError
-from bench.output import export, history_store, plots, render, series
+from bench.output import export, history_store, html_history, html_pages, plots, render, series
 
 
 def add_parser(sub: Any) -> None:
@@ -39,7 +39,24 @@ def add_parser(sub: Any) -> None:
                    help=f"smaller level shifts are not called changes [default: {100 * changepoints.NOISE_FLOOR:g}]")
     r.add_argument("--export", nargs=2, action="append", metavar=("FORMAT", "FILE"),
                    help="the newest point of every benchmark for a dashboard: github or bencher; repeatable")
+    r.add_argument("--html", action="store_true", help="also write report.html: each benchmark's trend with its "
+                   "interval band and the step changes marked, one file that opens offline")
+    r.add_argument("--commit-url", metavar="TEMPLATE", type=commit_url,
+                   help="with --html: link each change to its commit, e.g. "
+                        "https://github.com/OWNER/REPO/commit/{commit} [default: plain hashes]")
     options.finish(r, report)
+
+
+def commit_url(value: str) -> str:
+    """--commit-url: a URL template holding ``{commit}`` and nothing else in braces."""
+    try:
+        probe = value.format(commit="0" * 40)
+    except (KeyError, IndexError, ValueError):
+        probe = ""
+    if "{commit}" not in value or not probe.startswith(("http://", "https://")):
+        raise argparse.ArgumentTypeError(f"expected an http(s) URL with {{commit}} in it, e.g. "
+                                         f"https://github.com/OWNER/REPO/commit/{{commit}}; received {value!r}")
+    return value
 
 
 def _commit_time(commit: str, fallback: str) -> str:
@@ -80,6 +97,8 @@ def append(args: argparse.Namespace) -> int:
 
 def report(args: argparse.Namespace) -> int:
     exports = options.parse_exports(args.export)
+    if args.commit_url and not args.html:
+        raise UsageError("--commit-url links the commits of report.html: add --html")
     entries = history_store.read(Path(args.store))
     if args.machine:
         known = sorted({e.machine for e in entries})
@@ -94,11 +113,15 @@ def report(args: argparse.Namespace) -> int:
     changes = changepoints.change_rows(ts)
     storage.write_rows(out_dir / "changes.csv", changes, columns=changepoints.CHANGE_COLUMNS)
     pngs = plots.history_plots(ts, out_dir)
-    console = common.make_console()
+    console = progress.make_console()
     render.history_table(ts, console)
     for kind, path in exports:
         export.write(kind, Path(path), [export.Point(t.label, t.entries[-1].estimate_ms, t.entries[-1].ci_low_ms,
                                                      t.entries[-1].ci_high_ms, f"commit {t.entries[-1].commit[:10]}")
                                         for t in ts])
-    console.print(f"Files: {out_dir}/history.csv, changes.csv, " + ", ".join(p.name for p in pngs))
+    if args.html:
+        page = html_history.history_page(ts, args.commit_url, "bench history", args.store)
+        html_pages.write(page, out_dir)
+    console.print(f"Files: {out_dir}/history.csv, changes.csv, " + ", ".join(p.name for p in pngs)
+                  + (", report.html" if args.html else ""))
     return 0

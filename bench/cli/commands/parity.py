@@ -23,7 +23,7 @@ from bench.analysis.parity_stats import (
     trajectory_rows,
     verdict,
 )
-from bench.cli import common, options
+from bench.cli import options, progress, validation
 from bench.core import data, provenance, records, registry, storage
 from bench.core.config import ModelConfig
 from bench.core.errors import DataNotFound, UsageError
@@ -83,14 +83,14 @@ def main(args: argparse.Namespace) -> int:
     if args.batch_size > train_size:
         raise UsageError(f"--batch-size {args.batch_size} is larger than the training set ({train_size} images)")
     plant = parse_plant(args.plant, frameworks)
-    device = common.resolve_device(args.device)
+    device = validation.resolve_device(args.device)
     try:
         ds = data.locate_mnist(args.data_dir, allow_download=not args.no_download)
     except DataNotFound as exc:
         raise UsageError(f"parity needs real MNIST and never uses synthetic data. {exc}") from exc
     run_dir = storage.create_run_dir(args.out, prefix="parity")
     base = ModelConfig(frameworks[0], lrn=args.lrn == "on", device=device, dropout=args.dropout, threads=args.threads)
-    console = common.make_console()
+    console = progress.make_console()
     environment = provenance.collect()
     environment.update({"argv": sys.argv, "device": device, "data": f"MNIST from {ds.location}",
                         "parity": {"target": target, "max_gap": max_gap, "seeds": args.seeds}})
@@ -142,10 +142,13 @@ def main(args: argparse.Namespace) -> int:
     return 130 if interrupted else code
 
 
-def report_parity(run_dir: Path, target: float, max_gap: float, seeds: int, console: Any) -> int:
-    from bench.output import plots
+def report_parity(run_dir: Path, target: float, max_gap: float, seeds: int, console: Any, html: bool = True) -> int:
+    """Tables, CSVs, PNGs and (``html``) report.html from the stored parity or trajectory records."""
+    from bench.output import html_pages, plots
+    from bench.output import report as output_report
 
-    recs = storage.read_records(run_dir)
+    folder = output_report.read(run_dir)
+    recs = folder.records
     curves = curve_rows(recs)
     if curves:
         storage.write_rows(run_dir / "parity_curves.csv", curves, CURVE_COLUMNS)
@@ -154,6 +157,11 @@ def report_parity(run_dir: Path, target: float, max_gap: float, seeds: int, cons
     if traj:
         storage.write_rows(run_dir / "trajectory.csv", traj)
         render.trajectory_table(traj, console)
+        if html:
+            worst = max(r["max_rel_diff"] for r in traj)
+            html_pages.write(html_pages.parity_page(
+                folder, "bench parity --trajectory", "TRAJECTORY", f"largest relative loss difference {worst:.3g} "
+                f"over {len(traj)} steps (dropout off, same batches)", [], [], curves), run_dir)
         return 0
     summary = summary_rows(recs)
     pairs = pair_rows(recs, max_gap)
@@ -170,10 +178,13 @@ def report_parity(run_dir: Path, target: float, max_gap: float, seeds: int, cons
             "FAIL": f"a pair of frameworks differs by more than ±{max_gap:g} pp, significantly",
             "INCONCLUSIVE": "the data cannot tell the frameworks apart from the noise"}[outcome]
     console.print(f"[{style}]{outcome}[/]: {head}" + (": " + "; ".join(reasons) if reasons else ""))
+    if html:
+        html_pages.write(html_pages.parity_page(folder, "bench parity", outcome, head + (": " + "; ".join(reasons)
+                                                if reasons else ""), summary, pairs, curves), run_dir)
     console.print(f"Final accuracy: the mean of the evaluations in the last {TAIL:.0%} of training, per seed (one "
                   "checkpoint jitters by 0.3-0.7 pp); pairs are compared seed by seed.")
     console.print(f"Files in {run_dir}: parity_summary.csv, parity_pairs.csv, parity_curves.csv, parity_accuracy.png, "
-                  "parity_loss.png, results.jsonl, env.json")
+                  "parity_loss.png, results.jsonl, env.json" + (", report.html" if html else ""))
     return 1 if outcome == "FAIL" else 0
 
 

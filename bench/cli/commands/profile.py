@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.analysis import attribution
-from bench.cli import common, options
+from bench.cli import options, progress, validation
 from bench.core import provenance, storage
 from bench.execution import ab_profile, sweep
-from bench.output import lockstep_report, plots, render
+from bench.output import html_pages, lockstep_report, plots, render
+from bench.output import report as output_report
 
 STEPS = 20
 PROFILE_STEPS = 3
@@ -57,11 +58,11 @@ def add_parser(sub: Any) -> None:
 def main(args: argparse.Namespace) -> int:
     choice = options.model_choices(args)
     lrn_modes = choice.lrn_modes
-    sel = common.prepare(args, "profile", lrn_used=any(lrn_modes))
+    sel = validation.prepare(args, "profile", lrn_used=any(lrn_modes))
     jobs = sweep.plan(sel.frameworks, [args.mode], args.batch_size, lrn_modes, sel.base, rounds=1,
                       compile_modes=choice.compile, lrn_impls=choice.lrn_impl,
                       tunings=choice.tuning)
-    console = common.make_console()
+    console = progress.make_console()
     environment = provenance.collect()
     environment.update({"argv": sys.argv, "device": sel.device, "data": sel.data_text})
     storage.write_json(sel.run_dir / storage.ENV, environment)
@@ -74,7 +75,7 @@ def main(args: argparse.Namespace) -> int:
             storage.append_record(sel.run_dir, _profile_one(job, sel.run_dir, args))
             after_each()
 
-    interrupted = common.with_progress(console, len(jobs), work)
+    interrupted = progress.with_progress(console, len(jobs), work)
     ok = report(sel.run_dir, console)
     storage.update_latest(sel.run_dir)
     if interrupted:
@@ -93,9 +94,11 @@ def _profile_one(job: sweep.Job, run_dir: Path, args: argparse.Namespace) -> dic
     return out
 
 
-def report(run_dir: Path, console: Any) -> bool:
-    """Tables, CSVs and the stacked-bar PNG from the stored profile records (``bench report`` too)."""
-    recs = [r for r in storage.read_records(run_dir) if r.get("kind") == "profile"]
+def report(run_dir: Path, console: Any, html: bool = True) -> bool:
+    """Tables, CSVs, the stacked-bar PNG and (``html``) report.html from the stored profile records
+    (``bench report`` too)."""
+    folder = output_report.read(run_dir)
+    recs = [r for r in folder.records if r.get("kind") == "profile"]
     done = [r for r in recs if r.get("status") == "ok"]
     for r in recs:
         if r.get("status") != "ok":
@@ -105,7 +108,8 @@ def report(run_dir: Path, console: Any) -> bool:
     storage.write_rows(run_dir / "profile_layers.csv", [row for r in done for row in layers[id(r)]],
                        columns=attribution.LAYER_COLUMNS)
     storage.write_rows(run_dir / "profile_summary.csv", summaries)
-    storage.write_rows(run_dir / "profile_ops.csv", [op for r in done for op in attribution.top_ops(r)])
+    ops = [op for r in done for op in attribution.top_ops(r)]
+    storage.write_rows(run_dir / "profile_ops.csv", ops)
     for r, s in zip(done, summaries, strict=True):
         render.profile_table(layers[id(r)], s, attribution.top_ops(r, 5), console)
     if summaries:
@@ -113,7 +117,11 @@ def report(run_dir: Path, console: Any) -> bool:
         lockstep_report.profile_warnings(summaries, console)  # the figures left out above, named
         plots.profile_breakdown([row for r in done for row in layers[id(r)]], summaries,
                                 run_dir / "profile_breakdown.png")
+    if html:
+        html_pages.write(html_pages.profile_page(folder, "bench profile", [layers[id(r)] for r in done], summaries,
+                                                 ops), run_dir)
     console.print(f"Files: {run_dir}/profile_layers.csv, profile_summary.csv, profile_ops.csv, profile_breakdown.png"
+                  + (", report.html" if html else "")
                   + (", traces/ (open the .json/.json.gz in ui.perfetto.dev; the *_profile folders with "
                      "TensorBoard/XProf)" if (run_dir / "traces").exists() else ""))
     return len(done) == len([r for r in recs if r.get("status") != "skipped"])

@@ -7,7 +7,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from bench.cli import common, options
+from bench.cli import options, progress, validation
 from bench.execution import sweep
 
 ROUNDS = 3  # worker processes per config: the unit every interval is taken over
@@ -32,9 +32,9 @@ def add_parser(sub: Any) -> None:
 def main(args: argparse.Namespace) -> int:
     choice = options.model_choices(args)
     lrn_modes = choice.lrn_modes
-    max_rounds = common.max_rounds(args, args.rounds, MAX_ROUNDS_FACTOR * args.rounds)
-    executor = options.make_executor(args, common.resolve_device(args.device))
-    sel = common.prepare(args, "run", lrn_used=any(lrn_modes))
+    max_rounds = validation.max_rounds(args, args.rounds, MAX_ROUNDS_FACTOR * args.rounds)
+    executor = options.make_executor(args, validation.resolve_device(args.device))
+    sel = validation.prepare(args, "run", lrn_used=any(lrn_modes))
     modes = ["train", "forward"] if args.mode == "both" else [args.mode]
     jobs = sweep.plan(sel.frameworks, modes, args.batch_size, lrn_modes, sel.base, rounds=args.rounds,
                       compile_modes=choice.compile, lrn_impls=choice.lrn_impl,
@@ -44,4 +44,4 @@ def main(args: argparse.Namespace) -> int:
         sweep.execute(jobs, sel.run_dir, args.timeout, progress=show, after_each=after_each, notify=say,
                       max_rounds=max_rounds, executor=executor)
 
-    return common.execute_and_report(args, sel, "bench run", len(jobs), work)
+    return progress.execute_and_report(args, sel, "bench run", len(jobs), work)[0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from bench.cli import common, options
+from bench.cli import options, progress, validation
 from bench.core import registry
 from bench.core.config import ModelConfig
 from bench.core.errors import UsageError
@@ -51,7 +51,7 @@ def main(args: argparse.Namespace) -> int:
     frameworks = options.parse_frameworks(args.frameworks)
     compile_modes = options.parse_compile(args.compile)
     lrn_impls = options.parse_named_lrn_impl(args.lrn_impl)
-    device = common.resolve_device(args.device)
+    device = validation.resolve_device(args.device)
     if args.frameworks:
         for fw in frameworks:
             registry.require(fw)
@@ -64,7 +64,7 @@ def main(args: argparse.Namespace) -> int:
                          f"{len(ds.train_images)} images; use that many or fewer")
     images = ds.train_images[: args.batch_size]
     labels = ds.train_labels[: args.batch_size]
-    console = common.make_console()
+    console = progress.make_console()
     console.print(f"Verifying {', '.join(frameworks)} on {len(images)} {ds.source} images ({ds.location}) on "
                   f"{device}, {args.precision} precision (tolerances: bench/analysis/equivalence.py), canonical he "
                   "init seed 0, dropout off, each framework in its own process.")

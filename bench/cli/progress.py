@@ -1,0 +1,102 @@
+"""Running a command's jobs under a progress bar: provenance first, the GEMM reference, the work, and
+on Ctrl-C every finished record kept and the report still written (:mod:`bench.output.report`, which
+also writes report.html)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from bench.cli.validation import Selection
+from bench.core import provenance, storage
+from bench.execution import sweep
+from bench.output import html_pages, lockstep_report, render, report
+
+Work = Callable[[Callable[[str], None], Callable[[], None], Callable[[str], None]], None]
+
+
+def make_console() -> Any:
+    from rich.console import Console
+
+    console = Console()
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(width=180)  # files and pipes: wide enough for every table
+    return console
+
+
+def with_progress(console: Any, total: int, work: Work, first: Callable[[Callable[[str], None]], None] | None = None,
+                  refresh: Callable[[], object] | None = None) -> bool:
+    """``work(show, after_each, say)`` under a progress bar of ``total`` jobs (``first``, if given, is one
+    more step before them). Returns True when Ctrl-C stopped it: every finished record is on disk."""
+    # What the reports need, imported before any work: a Ctrl-C landing inside a first import (the
+    # refresh after each job imports these) leaves a half-initialised module that breaks the final
+    # report, and the run would end in an internal error instead of keeping its results.
+    import matplotlib.figure  # noqa: F401
+    import pandas  # noqa: F401
+    import scipy.stats  # noqa: F401
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    try:
+        # Repainted only when a job starts or ends: on a 2-core machine a 10 Hz progress bar in the
+        # parent steals measurable CPU from the worker being timed.
+        with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console,
+                      transient=True, auto_refresh=False) as progress:
+            task = progress.add_task("starting", total=total + (1 if first else 0))
+
+            def show(text: str) -> None:
+                progress.update(task, description=text, refresh=True)
+
+            if first:
+                first(show)
+                progress.advance(task)
+
+            def after_each() -> None:
+                if refresh:
+                    refresh()
+                progress.update(task, advance=1, refresh=True)
+
+            work(show, after_each, progress.console.print)
+    except KeyboardInterrupt:
+        return True
+    return False
+
+
+def execute_and_report(args: argparse.Namespace, sel: Selection, title: str, total: int, work: Work,
+                       show_run_table: bool = True) -> tuple[int, report.Folder]:
+    """Provenance, the GEMM reference, then ``work(show, after_each, say)`` under a progress bar;
+    Ctrl-C keeps every finished record and still writes the report (report.html too). Returns the exit
+    code and the folder as read once for its report (a command prints more from the same rows)."""
+    console = make_console()
+    run_dir = sel.run_dir
+    environment = provenance.collect()
+    environment.update({"argv": sys.argv, "device": sel.device, "data": sel.data_text})
+    env_path = run_dir / storage.ENV
+    storage.write_json(env_path if not env_path.exists() else run_dir / f"env-resumed-{environment['utc']}.json",
+                       environment)
+    if "synthetic" in sel.data_text:
+        console.print(f"[bold yellow]Data: {sel.data_text}. Timing only; every row is marked synthetic.[/]")
+    console.print(f"{total} jobs, one worker process each, on {sel.device}; results in [bold]{run_dir}[/]")
+
+    def gemm(show: Callable[[str], None]) -> None:
+        if not any(r.get("kind") == "gemm" and r.get("status") == "ok" for r in storage.read_records(run_dir)):
+            show("GEMM reference for % of peak")
+            sweep.run_gemm(run_dir, sel.frameworks, sel.device, args.threads, args.timeout,
+                           precision=sel.base.model.precision)
+
+    interrupted = with_progress(console, total, work, first=gemm, refresh=lambda: report.refresh(run_dir))
+    folder = report.finalize(run_dir, title)
+    html_pages.write(html_pages.run_page(folder, title), run_dir)
+    rows = folder.rows.summary
+    storage.update_latest(run_dir)
+    if show_run_table:
+        render.run_table(rows, console, title=f"{title}: time per step ({sel.device})")
+    lockstep_report.process_notes(folder.records, console)  # clusters, interference
+    console.print(f"Files: {run_dir}/summary.csv, samples.csv, results.jsonl, env.json, summary.md, step_times.png, "
+                  "report.html")
+    if interrupted:
+        console.print(f"[yellow]Interrupted: finished rows are kept; continue with --resume --out {run_dir}[/]")
+        return 130, folder
+    return (0 if all(r.status in ("ok", "skipped") for r in rows) else 1), folder
