@@ -35,8 +35,8 @@ def add_parser(sub: Any) -> None:
     r.add_argument("--machine", help="only this machine id (the store's file names)")
     r.add_argument("--min-size", type=options.positive, default=changepoints.MIN_SIZE,
                    help=f"points on each side of a change [default: {changepoints.MIN_SIZE}]")
-    r.add_argument("--noise-floor", type=options.percent, default=changepoints.NOISE_FLOOR, metavar="PCT",
-                   help=f"smaller level shifts are not called changes [default: {100 * changepoints.NOISE_FLOOR:g}]")
+    r.add_argument("--noise-floor", type=options.percent, default=changepoints.SHIFT_FLOOR, metavar="PCT",
+                   help=f"smaller level shifts are not called changes [default: {100 * changepoints.SHIFT_FLOOR:g}]")
     r.add_argument("--export", nargs=2, action="append", metavar=("FORMAT", "FILE"),
                    help="the newest point of every benchmark for a dashboard: github or bencher; repeatable")
     options.finish(r, report)

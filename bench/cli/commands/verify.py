@@ -63,8 +63,8 @@ def main(args: argparse.Namespace) -> int:
     labels = ds.train_labels[: args.batch_size]
     console = common.make_console()
     console.print(f"Verifying {', '.join(frameworks)} on {len(images)} {ds.source} images ({ds.location}) on "
-                  f"{device}, {args.precision} precision (tolerances: bench/analysis/equivalence.py), canonical he init "
-                  "seed 0, dropout off, each framework in its own process.")
+                  f"{device}, {args.precision} precision (tolerances: bench/analysis/equivalence.py), canonical "
+                  "he init seed 0, dropout off, each framework in its own process.")
     with console.status("verifying", refresh_per_second=1) as status:
         results = verification.run(frameworks, options.LRN_MODES[args.lrn], images, labels, timeout=args.timeout,
                              progress=lambda s: status.update(f"verifying {s}"), compile_modes=compile_modes,
