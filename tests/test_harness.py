@@ -66,7 +66,7 @@ def test_worker_exiting_without_a_result_becomes_a_row() -> None:
 def test_worker_dies_with_its_parent(tmp_path: Path) -> None:
     """SIGKILL the parent (nothing can be cleaned up): the worker must not go on running."""
     pidfile = tmp_path / "worker.pid"
-    parent = subprocess.Popen([sys.executable, "-c", "from bench import runner; runner.run_worker('crash', "
+    parent = subprocess.Popen([sys.executable, "-c", "from bench.execution import runner; runner.run_worker('crash', "
                                f"{{'how': 'hang', 'pidfile': {str(pidfile)!r}}}, timeout=600)"])
     deadline = time.monotonic() + 60
     while not pidfile.exists() and time.monotonic() < deadline:

@@ -50,6 +50,12 @@ def test_precision_is_part_of_the_key_and_the_label() -> None:
     assert Measurement.from_dict(m.to_dict()).page_faults == (4,)
 
 
+def test_a_summary_row_starts_with_the_key_fields_and_gives_the_key_back() -> None:
+    row = SummaryRow(**KEY.to_dict(), median_ms=1.0)
+    assert SummaryRow.columns()[:len(JobKey.names())] == JobKey.names()
+    assert type(row.key) is JobKey and row.key == KEY and row.label() == KEY.label()
+
+
 def test_resume_matches_by_key_equality_not_field_order() -> None:
     d = Measurement(KEY, 0, "ok", samples_ns=(1,)).to_dict()
     shuffled = dict(reversed(list(d.items())))
@@ -134,7 +140,7 @@ def test_bootstrap_memory_is_bounded_for_long_runs() -> None:
 def test_plots_leave_the_global_matplotlib_backend_alone(tmp_path: Path) -> None:
     row = {"framework": "a", "mode": "train", "batch_size": 1, "slowdown": 2.0, "ci_low": 1.5, "ci_high": 2.5,
            "off_ms": 1.0, "on_ms": 2.0}
-    code = (f"import matplotlib, pathlib, sys; matplotlib.use('pdf'); from bench import plots; "
+    code = (f"import matplotlib, pathlib, sys; matplotlib.use('pdf'); from bench.output import plots; "
             f"plots.lrn_plots([{row!r}], pathlib.Path({str(tmp_path)!r})); "
             "print(matplotlib.get_backend(), 'matplotlib.pyplot' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

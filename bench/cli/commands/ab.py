@@ -49,7 +49,7 @@ def add_parser(sub: Any) -> None:
     options.finish(p, main)
 
 
-def _environment(side: ab.Side, sel: common.Selection) -> dict[str, Any]:
+def _environment(side: ab.ABSide, sel: common.Selection) -> dict[str, Any]:
     environment = provenance.collect()
     environment["git"] = {"commit": side.commit, "dirty": side.rev.dirty, "revision": side.revision}
     if side.source.python != sys.executable:

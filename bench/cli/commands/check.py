@@ -32,7 +32,7 @@ def validate(args: argparse.Namespace) -> None:
     gate.Settings(args.alpha, args.noise_floor, args.detect)
 
 
-def run_gate(args: argparse.Namespace, base: series.Side, cand: series.Side, out_dir: Path | None,
+def run_gate(args: argparse.Namespace, base: series.GateSide, cand: series.GateSide, out_dir: Path | None,
              console: Any, title: str = "bench check: candidate vs baseline") -> int:
     """Compare, print, and write every requested output; the exit code of the gate."""
     exports = options.parse_exports(args.export)
