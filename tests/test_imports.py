@@ -87,8 +87,11 @@ def _plant(tree: Path, module: str, code: str) -> None:
     ("bench/core/errors.py", "def _f() -> None:\n    import torch  # noqa", "bench imports no framework"),
     # a cycle between two modules of one package: registry -> errors -> registry
     ("bench/core/errors.py", "def _f() -> None:\n    from bench.core import registry  # noqa", "No import cycles"),
+    # a task borrowing another task's helpers: what tasks share lives in bench.worker
+    ("bench/worker/tasks/pair.py", "from bench.worker.tasks import measure  # noqa",
+     "Worker tasks import no other task"),
 ], ids=["analysis->output", "worker->execution-in-function", "core->cli-type-checking", "impls->analysis",
-        "analysis-subprocess", "bench->framework", "cycle"])
+        "analysis-subprocess", "bench->framework", "cycle", "task->task"])
 def test_a_planted_violation_fails_lint_imports(tree: Path, module: str, code: str, contract: str) -> None:
     _plant(tree, module, code)
     out = _lint_imports(tree)

@@ -47,6 +47,13 @@ class Counters:
         self.preemptions.append(after[1] - before[1])
 
 
+def counter_fields(counters: Counters | None) -> dict[str, list[int]]:
+    """The per-step counters as a task's result fields (aligned with ``samples_ns``; none without counters)."""
+    if counters is None:
+        return {}
+    return {"page_faults": counters.page_faults, "preemptions": counters.preemptions}
+
+
 @dataclass
 class Timings:
     compile_ns: int

@@ -22,7 +22,7 @@ from bench.core import contract
 from bench.core.channel import Channel
 from bench.core.config import RunConfig
 from bench.worker import memory, timing
-from bench.worker.tasks.measure import counts, host_batches
+from bench.worker.batches import host_batches
 from impls import spec
 
 
@@ -52,7 +52,7 @@ def run(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
         "data_source": source,
         "compile_ns": compile_ns,
         "samples_ns": samples,
-        **counts(counters),
+        **timing.counter_fields(counters),
         "flops_per_step": spec.flops_per_step(cfg.mode, cfg.batch_size),
         "final_loss": final_loss,
         "memory": memory.snapshot(adapter.memory()),

@@ -18,9 +18,8 @@ from typing import Any
 from bench.analysis.stats import precise_enough
 from bench.core import contract
 from bench.core.config import RunConfig
-from bench.worker import memory, timing
-from bench.worker.tasks import gemm
-from bench.worker.tasks.measure import counts, host_batches
+from bench.worker import matmul, memory, timing
+from bench.worker.batches import host_batches
 from impls import spec
 
 CHUNK = 5  # synchronised steps per variant per round
@@ -71,13 +70,14 @@ def run(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
     block = cfg.block_steps if cfg.block_steps else min(cfg.steps, 20)
     blocks = {lrn: timing.timed_block(a, staged[lrn], cfg.mode, block) for lrn, a in variants.items()}
     host = memory.snapshot()
-    ref = gemm.in_worker(cfg.model.framework, cfg.model.device, workdir)
+    ref = matmul.in_worker(cfg.model.framework, cfg.model.device)
     out = []
     for lrn, adapter in variants.items():
         mem = dict(host)
         mem["alloc_peak_bytes"] = peaks[lrn]
         out.append({**ref, "lrn": lrn, "data_source": source, "compile_ns": compile_ns[lrn],
-                    "samples_ns": samples[lrn], **counts(counters[lrn]), "block_mean_ns": blocks[lrn] / block,
+                    "samples_ns": samples[lrn], **timing.counter_fields(counters[lrn]),
+                    "block_mean_ns": blocks[lrn] / block,
                     "block_steps": block,
                     "target_ci": cfg.target_ci, "chunk": CHUNK, "rounds_interleaved": rounds,
                     "flops_per_step": spec.flops_per_step(cfg.mode, cfg.batch_size),
