@@ -24,7 +24,7 @@ CHECK = ("import sys; {stmt}; bad = [m for m in " + repr(tuple(FRAMEWORK_MODULES
 @pytest.mark.parametrize("stmt", [
     "import bench",
     "import bench.cli, bench.api, bench.execution.runner, bench.execution.verification, bench.worker.process, "
-    "bench.core.data, bench.output.render, impls.spec, impls.reference, impls.frameworks, bench.analysis.summary, "
+    "bench.core.data, bench.output.tables.runs, bench.output.tables.checks, impls.spec, impls.reference, impls.frameworks, bench.analysis.summary, "
     "bench.core.records, bench.analysis.comparisons, bench.execution.sweep, bench.output.frames",
     "from bench.cli import main; main(['--help'])",
     "from bench.cli import main; main(['verify', '--help'])",
@@ -76,7 +76,7 @@ def _plant(tree: Path, module: str, code: str) -> None:
 
 @pytest.mark.parametrize(("module", "code", "contract"), [
     # analysis reads records only: a table module is a layer above it
-    ("bench/analysis/stats.py", "from bench.output import render  # noqa", "is layered"),
+    ("bench/analysis/stats.py", "from bench.output.tables import runs  # noqa", "is layered"),
     # the worker side never drives workers: an import inside a function counts too
     ("bench/worker/timing.py", "def _f() -> None:\n    from bench.execution import runner  # noqa", "is layered"),
     # a type-only import counts as well

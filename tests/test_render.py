@@ -6,7 +6,7 @@ from typing import Any
 from rich.console import Console
 
 from bench.core.records import SummaryRow
-from bench.output import render
+from bench.output.tables import runs
 
 
 def _row(**kw: Any) -> SummaryRow:
@@ -24,7 +24,7 @@ def _row(**kw: Any) -> SummaryRow:
 
 def _render(rows: list[SummaryRow], width: int = 100) -> str:
     buf = io.StringIO()
-    render.run_table(rows, Console(file=buf, width=width))
+    runs.run_table(rows, Console(file=buf, width=width))
     return buf.getvalue()
 
 
@@ -47,8 +47,8 @@ def test_failed_rows_and_synthetic_data_are_loud() -> None:
 
 
 def test_gpu_memory_shown_when_present() -> None:
-    assert "GPU 512" in _render([_row(alloc_peak_mib=512.0)], width=render.FULL_WIDTH)
-    assert "RSS 900" in _render([_row()], width=render.FULL_WIDTH)
+    assert "GPU 512" in _render([_row(alloc_peak_mib=512.0)], width=runs.FULL_WIDTH)
+    assert "RSS 900" in _render([_row()], width=runs.FULL_WIDTH)
 
 
 def test_one_process_rows_say_their_interval_covers_that_process_only() -> None:

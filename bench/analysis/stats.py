@@ -140,7 +140,7 @@ BCA_MARGIN = 0.95
 def precise_enough(samples: Sequence[float] | np.ndarray, target_pct: float | None, estimator: str = "mean") -> bool:
     """Whether the estimate's 95% CI half-width within this process is within ``target_pct`` percent
     (None: always). Workers use it on the median, the headline, for their own steps; the interval
-    across processes is the parent's business (bench.execution.sweep adds processes)."""
+    across processes is the parent's business (bench.analysis.stop_rule decides when to add processes)."""
     return target_pct is None or approx_ci_half_width_pct(samples, estimator) <= BCA_MARGIN * target_pct
 
 

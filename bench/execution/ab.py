@@ -28,8 +28,8 @@ from bench.core.channel import Channel, ChannelClosed
 from bench.core.config import RunConfig
 from bench.core.errors import UsageError
 from bench.core.records import Measurement
+from bench.execution.planning import Job
 from bench.execution.runner import Outcome, Running, Source, start_worker
-from bench.execution.sweep import Job
 
 WORKING_TREE = "working tree"
 # What a revision needs for an A/B job, in each layout bench has had: the layered one (bench/worker/ a

@@ -10,7 +10,8 @@ from typing import Any
 from bench.analysis import summary
 from bench.core import storage
 from bench.core.records import SummaryRow
-from bench.output import frames, plots, render
+from bench.output import frames, plots
+from bench.output.tables import runs
 
 
 def refresh(run_dir: Path) -> list[SummaryRow]:
@@ -30,9 +31,9 @@ def markdown(rows: list[SummaryRow], env: dict[str, Any], title: str) -> str:
               f"- CPU: {env.get('cpu_model')} ({env.get('cpu_affinity')} usable cores); GPU: {gpus}",
               "- packages: " + ", ".join(f"{k} {v}" for k, v in (env.get("packages") or {}).items() if v),
               f"- data: {', '.join(sorted({str(r.data_source) for r in rows}))}", ""]
-    lines.append("| " + " | ".join(render.RUN_HEADERS) + " |")
-    lines.append("|" + "---|" * len(render.RUN_HEADERS))
-    for cells in render.run_rows(rows):
+    lines.append("| " + " | ".join(runs.RUN_HEADERS) + " |")
+    lines.append("|" + "---|" * len(runs.RUN_HEADERS))
+    for cells in runs.run_rows(rows):
         lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
     lines += ["", "Columns and units: see reports/README.md in the bench repository.", ""]
     return "\n".join(lines)

@@ -15,7 +15,7 @@ from bench.cli import common, options
 from bench.cli.commands import check
 from bench.core import provenance, records, storage
 from bench.core.errors import UsageError
-from bench.execution import ab, runner, sweep
+from bench.execution import ab, planning, runner
 from bench.output import report, series
 
 PAIRS = 8  # lockstep pairs per config: the units of the interval (t with 7 degrees of freedom)
@@ -87,7 +87,7 @@ def main(args: argparse.Namespace) -> int:
     sel = common.prepare(args, "ab", lrn_used=any(lrn_modes))  # last check; makes the folder
     session = _session(sel.run_dir, revs, args.resume)
     modes = ["train", "forward"] if args.mode == "both" else [args.mode]
-    configs = [j.config for j in sweep.plan(sel.frameworks, modes, args.batch_size, lrn_modes, sel.base, rounds=1,
+    configs = [j.config for j in planning.plan(sel.frameworks, modes, args.batch_size, lrn_modes, sel.base, rounds=1,
                                             compile_modes=choice.compile, lrn_impls=choice.lrn_impl,
                                             tunings=choice.tuning)]
     console = common.make_console()

@@ -14,7 +14,8 @@ from bench.analysis.intervals import TwoLevel
 from bench.cli import common, options
 from bench.core import records, storage
 from bench.core.errors import UsageError
-from bench.output import export, history_store, plots, render, series
+from bench.output import export, history_store, plots, series
+from bench.output.tables import trends
 
 
 def add_parser(sub: Any) -> None:
@@ -95,7 +96,7 @@ def report(args: argparse.Namespace) -> int:
     storage.write_rows(out_dir / "changes.csv", changes, columns=changepoints.CHANGE_COLUMNS)
     pngs = plots.history_plots(ts, out_dir)
     console = common.make_console()
-    render.history_table(ts, console)
+    trends.history_table(ts, console)
     for kind, path in exports:
         export.write(kind, Path(path), [export.Point(t.label, t.entries[-1].estimate_ms, t.entries[-1].ci_low_ms,
                                                      t.entries[-1].ci_high_ms, f"commit {t.entries[-1].commit[:10]}")

@@ -16,9 +16,10 @@ from typing import Any
 from bench.analysis import attribution
 from bench.cli import common, options
 from bench.core import provenance, records, registry, storage
-from bench.execution import sweep
+from bench.execution import planning
 from bench.execution.runner import run_worker
-from bench.output import plots, render
+from bench.output import plots
+from bench.output.tables import breakdown
 
 STEPS = 20
 PROFILE_STEPS = 3
@@ -61,7 +62,7 @@ def main(args: argparse.Namespace) -> int:
     choice = options.model_choices(args)
     lrn_modes = choice.lrn_modes
     sel = common.prepare(args, "profile", lrn_used=any(lrn_modes))
-    jobs = sweep.plan(sel.frameworks, [args.mode], args.batch_size, lrn_modes, sel.base, rounds=1,
+    jobs = planning.plan(sel.frameworks, [args.mode], args.batch_size, lrn_modes, sel.base, rounds=1,
                       compile_modes=choice.compile, lrn_impls=choice.lrn_impl,
                       tunings=choice.tuning)
     console = common.make_console()
@@ -86,7 +87,7 @@ def main(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
-def _profile_one(job: sweep.Job, run_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
+def _profile_one(job: planning.Job, run_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
     cfg = replace(job.config, steps=args.steps, warmup=args.warmup)
     fw = cfg.model.framework
     head = {**records.header("profile"), "framework": fw, "config": cfg.to_dict()}
@@ -119,9 +120,9 @@ def report(run_dir: Path, console: Any) -> bool:
     storage.write_rows(run_dir / "profile_summary.csv", summaries)
     storage.write_rows(run_dir / "profile_ops.csv", [op for r in done for op in attribution.top_ops(r)])
     for r, s in zip(done, summaries, strict=True):
-        render.profile_table(layers[id(r)], s, attribution.top_ops(r, 5), console)
+        breakdown.profile_table(layers[id(r)], s, attribution.top_ops(r, 5), console)
     if summaries:
-        render.profile_overhead_table(summaries, console)
+        breakdown.profile_overhead_table(summaries, console)
         plots.profile_breakdown([row for r in done for row in layers[id(r)]], summaries,
                                 run_dir / "profile_breakdown.png")
     console.print(f"Files: {run_dir}/profile_layers.csv, profile_summary.csv, profile_ops.csv, profile_breakdown.png"

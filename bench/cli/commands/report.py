@@ -8,7 +8,8 @@ from typing import Any
 
 from bench.cli import common, options
 from bench.core import storage
-from bench.output import render, report
+from bench.output import report
+from bench.output.tables import runs
 
 
 def add_parser(sub: Any) -> None:
@@ -37,7 +38,7 @@ def main(args: argparse.Namespace) -> int:
         return 0 if report_profile(run_dir, console) else 1
     rows = report.finalize(run_dir, title=f"bench report {run_dir.name}")
     if rows:
-        render.run_table(rows, console, title=f"Stored results: {run_dir}")
+        runs.run_table(rows, console, title=f"Stored results: {run_dir}")
     console.print(f"Re-rendered summary.csv, samples.csv, summary.md and step_times.png in {run_dir}")
     common.report_comparisons(run_dir, console)
     return 0
