@@ -24,8 +24,9 @@ CHECK = ("import sys; {stmt}; bad = [m for m in " + repr(tuple(FRAMEWORK_MODULES
 @pytest.mark.parametrize("stmt", [
     "import bench",
     "import bench.cli, bench.api, bench.execution.runner, bench.execution.verification, bench.worker.process, "
-    "bench.core.data, bench.output.tables.runs, bench.output.tables.checks, impls.spec, impls.reference, impls.frameworks, bench.analysis.summary, "
-    "bench.core.records, bench.analysis.comparisons, bench.execution.sweep, bench.output.frames",
+    "bench.core.data, bench.output.tables.runs, bench.output.tables.checks, impls.spec, impls.reference, "
+    "impls.frameworks, bench.analysis.summary, bench.core.records, bench.analysis.comparisons, bench.execution.sweep, "
+    "bench.output.frames",
     "from bench.cli import main; main(['--help'])",
     "from bench.cli import main; main(['verify', '--help'])",
     "from bench.cli import main; main(['compare', '--help'])",

@@ -22,7 +22,7 @@ def run_rows(rows: list[SummaryRow]) -> list[list[str]]:
     for r in rows:
         lrn = "on" if r.lrn else "off"
         if r.median_ms is None:
-            out.append([r.framework, r.mode, str(r.batch_size), lrn] + ["-"] * (len(RUN_HEADERS) - 7)
+            out.append([r.framework, r.mode, str(r.batch_size), lrn] + ["-"] * (len(RUN_HEADERS) - 6)
                        + [f"{r.status}: {r.error or ''}"[:60], "-"])
             continue
         mem = (f"GPU {fmt(r.alloc_peak_mib, '.0f')}" if r.alloc_peak_mib is not None
