@@ -7,13 +7,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bench.analysis import comparisons
 from bench.cli import common, options
 from bench.core import storage
 from bench.execution import lrn_pairs, planning, sweep
+from bench.execution.executor import Executor
 
 STEPS = 20  # timed steps per process and variant before the --target-ci rule (3 processes: 60 per row)
 
@@ -43,7 +44,32 @@ def add_parser(sub: Any) -> None:
     options.finish(p, main)
 
 
+@dataclass(frozen=True)
+class Choices:
+    """What the options ask for, parsed and checked: which parts run and with which settings."""
+
+    compile_modes: dict[str, str]
+    tunings: dict[str, tuple[str, ...]]
+    lrn_impls: dict[str, str] | str  # FW=IMPL, or "fastest": the layer micro-benchmark picks
+    pairs: bool  # LRN off vs on in one worker (--lrn both)
+    with_layer: bool  # the LRN layer micro-benchmark runs
+
+
 def main(args: argparse.Namespace) -> int:
+    choices = validate(args)
+    max_rounds = common.max_rounds(args, args.rounds, MAX_ROUNDS)
+    executor = options.make_executor(args, common.resolve_device(args.device))
+    sel = common.prepare(args, "compare", lrn_used=args.lrn != "off" or args.layer)
+    comparison = Comparison(args, choices, sel, max_rounds, executor)
+    n_jobs = 1 + (0 if args.layer else len(args.batch_size) * len(comparison.modes) * len(sel.frameworks)
+                  * args.rounds)
+    title = "bench compare --lrn" if choices.pairs else ("bench compare --layer" if args.layer else "bench compare")
+    code = common.execute_and_report(args, sel, title, n_jobs, comparison.work, show_run_table=not args.layer)
+    return report(sel, comparison.chosen, code)
+
+
+def validate(args: argparse.Namespace) -> Choices:
+    """Parse the per-framework options and refuse the ones that would not take effect."""
     compile_modes = options.parse_compile(args.compile)
     tunings = options.parse_tune(args.tune)
     lrn_impls = options.parse_lrn_impl(args.lrn_impl)
@@ -62,45 +88,73 @@ def main(args: argparse.Namespace) -> int:
     if lrn_impls == "fastest" and not with_layer:
         options.refuse(args, ["lrn_impl"], "as 'fastest' without the layer micro-benchmark that picks it "
                        "(drop --no-layer, or name FW=IMPL)")
-    rounds = args.rounds
-    max_rounds = common.max_rounds(args, rounds, MAX_ROUNDS)
-    executor = options.make_executor(args, common.resolve_device(args.device))
-    sel = common.prepare(args, "compare", lrn_used=args.lrn != "off" or args.layer)
-    modes = ["train", "forward"] if args.mode == "both" else [args.mode]
-    lrn_params = dataclasses.asdict(sel.base.model.lrn_params)  # the validated config, not the raw options
-    chosen: dict[str, str] = {}
-    base = sel.base
+    return Choices(compile_modes, tunings, lrn_impls, pairs, with_layer)
 
-    def work(show: Callable[[str], None], after_each: Callable[[], None], say: Callable[[str], None]) -> None:
-        nonlocal chosen
-        if with_layer and not any(r.get("kind") == "lrn_layer" for r in storage.read_records(sel.run_dir)):
-            lrn_pairs.run_layer(sel.run_dir, sel.frameworks, sel.device, args.batch_size[0], args.layer_steps,
-                              args.threads, lrn_params, args.timeout, show)
+
+class Comparison:
+    """The workers of one ``bench compare``: the layer micro-benchmark (once per run folder), then the
+    LRN pairs or the frameworks' sweep, with the LRN implementations it settled on in ``chosen``."""
+
+    def __init__(self, args: argparse.Namespace, choices: Choices, sel: common.Selection, max_rounds: int,
+                 executor: Executor) -> None:
+        self.args, self.choices, self.sel, self.max_rounds, self.executor = args, choices, sel, max_rounds, executor
+        self.modes = ["train", "forward"] if args.mode == "both" else [args.mode]
+        self.chosen: dict[str, str] = {}
+
+    def work(self, show: Callable[[str], None], after_each: Callable[[], None], say: Callable[[str], None]) -> None:
+        """What ``common.execute_and_report`` runs: every record is in the run folder as its worker ends."""
+        self.run_layer_benchmark(show)
         after_each()
-        chosen = (comparisons.fastest_exact(comparisons.layer_rows(storage.read_records(sel.run_dir)))
-                  if isinstance(lrn_impls, str) else dict(lrn_impls))
-        if args.layer:
+        self.chosen = self.implementations()
+        if self.args.layer:
             return
-        if pairs:
-            configs = [replace(base, mode=mode, batch_size=b, model=replace(
-                base.model, framework=fw, compile=compile_modes.get(fw), lrn_impl=chosen.get(fw),
-                tuning=tunings.get(fw, ())))
-                for b in args.batch_size for mode in modes for fw in sel.frameworks]
-            if args.accelerator_type:  # every pair once per GPU type (Ray)
-                configs = [replace(c, extra={**c.extra, "accelerator_type": t}) for c in configs
-                           for t in args.accelerator_type]
-            lrn_pairs.run_pairs(sel.run_dir, configs, rounds, args.timeout, show, after_each, notify=say,
-                              max_rounds=max_rounds, executor=executor)
+        if self.choices.pairs:
+            self.run_lrn_pairs(show, after_each, say)
         else:
-            jobs = planning.plan(sel.frameworks, modes, args.batch_size, options.LRN_MODES[args.lrn], base,
-                                 rounds=rounds, compile_modes=compile_modes, lrn_impls=chosen,
-                                 accelerator_types=args.accelerator_type, tunings=tunings)
-            sweep.execute(jobs, sel.run_dir, args.timeout, progress=show, after_each=after_each, notify=say,
-                          max_rounds=max_rounds, executor=executor)
+            self.run_frameworks(show, after_each, say)
 
-    n_jobs = 1 + (0 if args.layer else len(args.batch_size) * len(modes) * len(sel.frameworks) * rounds)
-    title = "bench compare --lrn" if pairs else ("bench compare --layer" if args.layer else "bench compare")
-    code = common.execute_and_report(args, sel, title, n_jobs, work, show_run_table=not args.layer)
+    def run_layer_benchmark(self, show: Callable[[str], None]) -> None:
+        """The LRN layer alone, unless the run folder (resumed) has it already."""
+        sel, args = self.sel, self.args
+        if self.choices.with_layer and not any(r.get("kind") == "lrn_layer" for r in storage.read_records(sel.run_dir)):
+            lrn_params = dataclasses.asdict(sel.base.model.lrn_params)  # the validated config, not the raw options
+            lrn_pairs.run_layer(sel.run_dir, sel.frameworks, sel.device, args.batch_size[0], args.layer_steps,
+                                args.threads, lrn_params, args.timeout, show)
+
+    def implementations(self) -> dict[str, str]:
+        """The LRN implementation per framework: named, or the fastest exact one the layer benchmark found."""
+        lrn_impls = self.choices.lrn_impls
+        if isinstance(lrn_impls, str):
+            return comparisons.fastest_exact(comparisons.layer_rows(storage.read_records(self.sel.run_dir)))
+        return dict(lrn_impls)
+
+    def run_lrn_pairs(self, show: Callable[[str], None], after_each: Callable[[], None],
+                      say: Callable[[str], None]) -> None:
+        """LRN off vs on of every config in one worker per round (every pair once per GPU type with Ray)."""
+        args, base, c = self.args, self.sel.base, self.choices
+        configs = [replace(base, mode=mode, batch_size=b, model=replace(
+            base.model, framework=fw, compile=c.compile_modes.get(fw), lrn_impl=self.chosen.get(fw),
+            tuning=c.tunings.get(fw, ())))
+            for b in args.batch_size for mode in self.modes for fw in self.sel.frameworks]
+        if args.accelerator_type:
+            configs = [replace(cfg, extra={**cfg.extra, "accelerator_type": t}) for cfg in configs
+                       for t in args.accelerator_type]
+        lrn_pairs.run_pairs(self.sel.run_dir, configs, args.rounds, args.timeout, show, after_each, notify=say,
+                            max_rounds=self.max_rounds, executor=self.executor)
+
+    def run_frameworks(self, show: Callable[[str], None], after_each: Callable[[], None],
+                       say: Callable[[str], None]) -> None:
+        """The frameworks side by side: one sweep, rounds interleaved across configs."""
+        args, c = self.args, self.choices
+        jobs = planning.plan(self.sel.frameworks, self.modes, args.batch_size, options.LRN_MODES[args.lrn],
+                             self.sel.base, rounds=args.rounds, compile_modes=c.compile_modes, lrn_impls=self.chosen,
+                             accelerator_types=args.accelerator_type, tunings=c.tunings)
+        sweep.execute(jobs, self.sel.run_dir, args.timeout, progress=show, after_each=after_each, notify=say,
+                      max_rounds=self.max_rounds, executor=self.executor)
+
+
+def report(sel: common.Selection, chosen: dict[str, str], code: int) -> int:
+    """The LRN implementations used, then the comparison tables; exit 1 when a comparison failed."""
     console = common.make_console()
     if chosen:
         console.print("LRN implementations used for the model: " + ", ".join(f"{k}={v}" for k, v in chosen.items()))

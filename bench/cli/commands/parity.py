@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +64,47 @@ def add_parser(sub: Any) -> None:
     options.finish(p, main)
 
 
+@dataclass(frozen=True)
+class Settings:
+    """What a parity run trains and how it is judged, after ``--quick``'s defaults."""
+
+    frameworks: list[str]
+    train_size: int
+    epochs: int
+    target: float
+    eval_every: int
+    max_gap: float
+    plant: tuple[str, str] | None
+
+
+Training = tuple[str, int, str]  # (framework, seed, record kind: "parity" or "trajectory")
+
+
 def main(args: argparse.Namespace) -> int:
+    settings = validate(args)
+    device = common.resolve_device(args.device)
+    try:
+        ds = data.locate_mnist(args.data_dir, allow_download=not args.no_download)
+    except DataNotFound as exc:
+        raise UsageError(f"parity needs real MNIST and never uses synthetic data. {exc}") from exc
+    run_dir = storage.create_run_dir(args.out, prefix="parity")
+    base = ModelConfig(settings.frameworks[0], lrn=args.lrn == "on", device=device, dropout=args.dropout,
+                       threads=args.threads)
+    console = common.make_console()
+    _write_environment(run_dir, device, ds.location, settings, args.seeds)
+    jobs = plan(settings, args)
+    _announce(console, settings, args, device, run_dir, ds.location)
+    interrupted = False
+    try:
+        run(jobs, settings, args, base, ds.location, run_dir, console)
+    except KeyboardInterrupt:
+        interrupted = True
+    code = report_parity(run_dir, settings.target, settings.max_gap, args.seeds, console)
+    return 130 if interrupted else code
+
+
+def validate(args: argparse.Namespace) -> Settings:
+    """Refuse what would not take effect, fill in ``--quick``'s defaults, check the batch fits."""
     frameworks = options.parse_frameworks(args.frameworks)
     if args.lrn == "both":
         raise UsageError("bench parity trains one model per framework: use --lrn off or --lrn on (received both)")
@@ -82,64 +122,70 @@ def main(args: argparse.Namespace) -> int:
     max_gap = args.max_gap if args.max_gap is not None else (QUICK_MAX_GAP if args.quick else 0.3)
     if args.batch_size > train_size:
         raise UsageError(f"--batch-size {args.batch_size} is larger than the training set ({train_size} images)")
-    plant = parse_plant(args.plant, frameworks)
-    device = common.resolve_device(args.device)
-    try:
-        ds = data.locate_mnist(args.data_dir, allow_download=not args.no_download)
-    except DataNotFound as exc:
-        raise UsageError(f"parity needs real MNIST and never uses synthetic data. {exc}") from exc
-    run_dir = storage.create_run_dir(args.out, prefix="parity")
-    base = ModelConfig(frameworks[0], lrn=args.lrn == "on", device=device, dropout=args.dropout, threads=args.threads)
-    console = common.make_console()
+    return Settings(frameworks, train_size, epochs, target, eval_every, max_gap, parse_plant(args.plant, frameworks))
+
+
+def _write_environment(run_dir: Path, device: str, location: str, s: Settings, seeds: int) -> None:
     environment = provenance.collect()
-    environment.update({"argv": sys.argv, "device": device, "data": f"MNIST from {ds.location}",
-                        "parity": {"target": target, "max_gap": max_gap, "seeds": args.seeds}})
+    environment.update({"argv": sys.argv, "device": device, "data": f"MNIST from {location}",
+                        "parity": {"target": s.target, "max_gap": s.max_gap, "seeds": seeds}})
     storage.write_json(run_dir / storage.ENV, environment)
+
+
+def plan(s: Settings, args: argparse.Namespace) -> list[Training]:
+    """One trajectory per framework, or every framework once per seed (seeds outermost)."""
     if args.trajectory:
-        jobs = [(fw, 0, "trajectory") for fw in frameworks]
-    else:
-        jobs = [(fw, seed, "parity") for seed in range(args.seeds) for fw in frameworks]
+        return [(fw, 0, "trajectory") for fw in s.frameworks]
+    return [(fw, seed, "parity") for seed in range(args.seeds) for fw in s.frameworks]
+
+
+def _announce(console: Any, s: Settings, args: argparse.Namespace, device: str, run_dir: Path,
+              location: str) -> None:
+    """What will run, any planted difference, and (parity runs) the plan with its time estimate."""
     mode = (f"trajectory: {args.trajectory_steps} steps, dropout off" if args.trajectory else
-            f"{epochs} epoch(s) on {train_size} images, {args.seeds} seed(s)")
-    console.print(f"Parity on {device}: {', '.join(frameworks)}, {mode}, batch {args.batch_size}, LRN {args.lrn}; "
+            f"{s.epochs} epoch(s) on {s.train_size} images, {args.seeds} seed(s)")
+    console.print(f"Parity on {device}: {', '.join(s.frameworks)}, {mode}, batch {args.batch_size}, LRN {args.lrn}; "
                   f"results in [bold]{run_dir}[/]")
-    if plant:
-        console.print(f"[bold yellow]Planted difference: {plant[0]} trains with {PLANTS[plant[1]]}.[/]")
+    if s.plant:
+        console.print(f"[bold yellow]Planted difference: {s.plant[0]} trains with {PLANTS[s.plant[1]]}.[/]")
     if not args.trajectory:
-        steps = epochs * (train_size // args.batch_size)
-        evals = epochs + (steps // eval_every if eval_every else 0)
-        console.print(plan_text(frameworks, args.seeds, steps, evals, max_gap, device, args.batch_size,
-                                args.threads, None if args.no_estimate else ds.location, quick=args.quick))
-    interrupted = False
-    try:
-        with console.status("training", refresh_per_second=1) as status:
-            for i, (fw, seed, kind) in enumerate(jobs):
-                status.update(f"[{i + 1}/{len(jobs)}] {kind}: {fw} seed {seed}")
-                rec: dict[str, Any] = {**records.header(kind), "framework": fw, "seed": seed}
-                if not registry.is_available(fw):
-                    storage.append_record(run_dir, {**rec, "status": "skipped", "error": registry.install_hint(fw)})
-                    continue
-                planted = plant is not None and plant[0] == fw
-                dropout = 0.0 if kind == "trajectory" else (1.0 - base.dropout if planted else base.dropout)
-                model = replace(base, framework=fw, seed=seed, compile=None, lrn_impl=None, dropout=dropout)
-                if plant is not None and planted:
-                    rec["planted"] = f"{plant[1]}: {PLANTS[plant[1]]}"
-                params = {"model": model.to_dict(), "data_dir": ds.location, "batch_size": args.batch_size,
-                          "epochs": -(-args.trajectory_steps // (train_size // args.batch_size))
-                          if kind == "trajectory" else epochs,
-                          "train_size": train_size, "eval_every": 0 if kind == "trajectory" else eval_every,
-                          "max_steps": args.trajectory_steps if kind == "trajectory" else 0}
-                out = run_worker("parity", params, threads=args.threads, device=device, timeout=args.timeout)
-                result = dict(out.result)
-                status_detail = result.pop("status_detail", None)
-                rec.update({"status": status_detail if out.status == "ok" else out.status,
-                            "error": out.error or result.pop("error", None), "wall_s": out.wall_s,
-                            "config": params, **result})
-                storage.append_record(run_dir, rec)
-    except KeyboardInterrupt:
-        interrupted = True
-    code = report_parity(run_dir, target, max_gap, args.seeds, console)
-    return 130 if interrupted else code
+        steps = s.epochs * (s.train_size // args.batch_size)
+        evals = s.epochs + (steps // s.eval_every if s.eval_every else 0)
+        console.print(plan_text(s.frameworks, args.seeds, steps, evals, s.max_gap, device, args.batch_size,
+                                args.threads, None if args.no_estimate else location, quick=args.quick))
+
+
+def run(jobs: list[Training], s: Settings, args: argparse.Namespace, base: ModelConfig, location: str, run_dir: Path,
+        console: Any) -> None:
+    """Each job in its own worker, its record appended as soon as it ends (Ctrl-C keeps what finished)."""
+    with console.status("training", refresh_per_second=1) as status:
+        for i, (fw, seed, kind) in enumerate(jobs):
+            status.update(f"[{i + 1}/{len(jobs)}] {kind}: {fw} seed {seed}")
+            storage.append_record(run_dir, _train(fw, seed, kind, s, args, base, location))
+
+
+def _train(fw: str, seed: int, kind: str, s: Settings, args: argparse.Namespace, base: ModelConfig,
+           location: str) -> dict[str, Any]:
+    """One framework and seed trained in a worker, as its record (skipped when the framework is missing)."""
+    rec: dict[str, Any] = {**records.header(kind), "framework": fw, "seed": seed}
+    if not registry.is_available(fw):
+        return {**rec, "status": "skipped", "error": registry.install_hint(fw)}
+    planted = s.plant is not None and s.plant[0] == fw
+    dropout = 0.0 if kind == "trajectory" else (1.0 - base.dropout if planted else base.dropout)
+    model = replace(base, framework=fw, seed=seed, compile=None, lrn_impl=None, dropout=dropout)
+    if s.plant is not None and planted:
+        rec["planted"] = f"{s.plant[1]}: {PLANTS[s.plant[1]]}"
+    trajectory = kind == "trajectory"
+    params = {"model": model.to_dict(), "data_dir": location, "batch_size": args.batch_size,
+              "epochs": -(-args.trajectory_steps // (s.train_size // args.batch_size)) if trajectory else s.epochs,
+              "train_size": s.train_size, "eval_every": 0 if trajectory else s.eval_every,
+              "max_steps": args.trajectory_steps if trajectory else 0}
+    out = run_worker("parity", params, threads=args.threads, device=base.device, timeout=args.timeout)
+    result = dict(out.result)
+    status_detail = result.pop("status_detail", None)
+    rec.update({"status": status_detail if out.status == "ok" else out.status,
+                "error": out.error or result.pop("error", None), "wall_s": out.wall_s, "config": params, **result})
+    return rec
 
 
 def report_parity(run_dir: Path, target: float, max_gap: float, seeds: int, console: Any) -> int:
