@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.core import records, storage  # noqa: E402
 from bench.core.config import ModelConfig, RunConfig  # noqa: E402
-from bench.execution import sweep  # noqa: E402
+from bench.execution import planning, sweep  # noqa: E402
 
 SWEEP = ["run", "--frameworks", "torch", "--mode", "forward", "--batch-size", "16", "--steps", "10", "--warmup",
          "2", "--lrn", "both", "--rounds", "6", "--threads", "2", "--data", "synthetic"]
@@ -60,7 +60,7 @@ def lost_node() -> dict[str, Any]:
             run_dir = Path(tmp)
             base = RunConfig(ModelConfig("torch", threads=1), mode="forward", batch_size=16, steps=10, warmup=2,
                              data="synthetic")
-            jobs = sweep.plan(["torch"], ["forward"], [16], [False, True], base, rounds=6)
+            jobs = planning.plan(["torch"], ["forward"], [16], [False, True], base, rounds=6)
 
             def remove() -> None:
                 while not storage.read_records(run_dir):

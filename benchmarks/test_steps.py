@@ -22,7 +22,7 @@ import pytest
 from bench.core import contract, provenance, registry
 from bench.core.config import ModelConfig, RunConfig
 from bench.worker import process, timing
-from bench.worker.tasks.measure import host_batches
+from bench.worker.batches import host_batches
 from impls import spec
 
 BATCH = int(os.environ.get("BENCH_PERF_BATCH", "128"))

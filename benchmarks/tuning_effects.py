@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 from bench.analysis.intervals import TwoLevel, log_ratio_paired  # noqa: E402
 from bench.core import records, storage  # noqa: E402
 from bench.core.config import ModelConfig, RunConfig  # noqa: E402
-from bench.execution import sweep  # noqa: E402
+from bench.execution import planning, sweep  # noqa: E402
 
 # (what, framework, LRN, the default's model options, the variant's)
 EFFECTS: tuple[tuple[str, str, bool, dict[str, Any], dict[str, Any]], ...] = (
@@ -46,19 +46,19 @@ def measure(what: str, fw: str, lrn: bool, default: dict[str, Any], variant: dic
     alt = replace(base, model=replace(base.model, **variant))
     jobs = []
     for r in range(rounds):
-        pair = [sweep.Job(base, r), sweep.Job(alt, r)]
+        pair = [planning.Job(base, r), planning.Job(alt, r)]
         jobs += pair if r % 2 == 0 else pair[::-1]
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = Path(tmp)
         sweep.execute(jobs, run_dir, timeout=1800)
         ms = records.latest_per_round(records.measurements(storage.read_records(run_dir)))
     by = {j.key: {m.round: [s / 1e6 for s in m.samples_ns] for m in ms if m.key == j.key and m.ok} for j in jobs}
-    a, b = by[sweep.key_of(base)], by[sweep.key_of(alt)]
+    a, b = by[planning.key_of(base)], by[planning.key_of(alt)]
     common = sorted(set(a) & set(b))
     lr = log_ratio_paired([a[r] for r in common], [b[r] for r in common])
     lo, hi = lr.interval()
-    faults = {name: sum(sum(m.page_faults) for m in ms if m.key == sweep.key_of(c)) /
-              max(1, sum(len(m.page_faults) for m in ms if m.key == sweep.key_of(c)))
+    faults = {name: sum(sum(m.page_faults) for m in ms if m.key == planning.key_of(c)) /
+              max(1, sum(len(m.page_faults) for m in ms if m.key == planning.key_of(c)))
               for name, c in (("default", base), ("variant", alt))}
     shown = {k: list(v) if isinstance(v, tuple) else v for k, v in variant.items()}
     return {"what": what, "mode": mode, "framework": fw, "lrn": lrn, "variant": shown,

@@ -76,9 +76,9 @@ def test_a_revision_without_the_package_is_one_line(clone: Path, tmp_path: Path)
         assert f"has no runnable bench for an A/B job: {missing} missing" in out.stderr
 
 
-def _side(name: str, root: Path, run_dir: Path) -> ab.Side:
+def _side(name: str, root: Path, run_dir: Path) -> ab.ABSide:
     run_dir.mkdir(parents=True)
-    return ab.Side(name, ab.Revision(ab.WORKING_TREE, "0" * 40), runner.Source(root, sys.executable), run_dir)
+    return ab.ABSide(name, ab.Revision(ab.WORKING_TREE, "0" * 40), runner.Source(root, sys.executable), run_dir)
 
 
 def _broken_tree(tmp_path: Path, replace: str) -> Path:

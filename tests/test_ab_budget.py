@@ -15,7 +15,7 @@ from bench.analysis import gate, gate_extend
 from bench.cli import ab_extend
 from bench.core import storage
 from bench.core.config import ModelConfig, RunConfig
-from bench.execution import ab, runner, sweep
+from bench.execution import ab, planning, runner
 
 
 def _row(label: str, ratio: float, lo: float, hi: float, units: int = 8, verdict: str = "inconclusive") -> gate.GateRow:
@@ -62,7 +62,7 @@ def test_pairs_are_added_while_inconclusive_and_stop_at_the_budget(tmp_path: Pat
             noise = float(np.exp(0.2 * rng.standard_normal()))  # pairs far too noisy for a verdict
             for side in sides:
                 factor = noise if side.name == "candidate" else 1.0
-                m = sweep.Job(c, slot).record("ok", {"samples_ns": [int(1e7 * factor)] * 5})
+                m = planning.Job(c, slot).record("ok", {"samples_ns": [int(1e7 * factor)] * 5})
                 m.extra["lockstep"] = {"session": session, "slot": slot}
                 storage.append_record(side.run_dir, m.to_dict())
             after_each()

@@ -7,7 +7,7 @@ from typing import Any
 
 from bench.analysis import clusters
 from bench.core.config import ModelConfig, RunConfig
-from bench.execution import sweep
+from bench.execution import planning
 from bench.output import lockstep_report
 
 
@@ -34,7 +34,8 @@ def test_step_time_clusters_need_a_gap_beyond_the_spread() -> None:
 
 def _rec(slot: int, ms: float, faults: int) -> dict[str, Any]:
     cfg = RunConfig(ModelConfig("torch"), mode="train", batch_size=32, steps=3)
-    return sweep.Job(cfg, slot).record("ok", {"samples_ns": [int(ms * 1e6)] * 3, "page_faults": [faults] * 3}).to_dict()
+    result = {"samples_ns": [int(ms * 1e6)] * 3, "page_faults": [faults] * 3}
+    return planning.Job(cfg, slot).record("ok", result).to_dict()
 
 
 class Console:

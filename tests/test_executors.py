@@ -17,7 +17,7 @@ from bench.analysis import summary
 from bench.core import records, storage
 from bench.core.config import ModelConfig, RunConfig
 from bench.core.errors import UsageError
-from bench.execution import executors, runner, sweep
+from bench.execution import executors, planning, runner, sweep
 from bench.execution.executor import Task
 from bench.execution.executors import PoolExecutor, Slot
 from bench.output import frames
@@ -67,9 +67,9 @@ def test_the_pool_runs_one_job_per_gpu_at_a_time_each_seeing_its_own(tmp_path: P
     assert spans[0][1] > spans[1][0]  # but the two GPUs' jobs overlapped
 
 
-def _jobs(framework: str, n: int) -> list[sweep.Job]:
+def _jobs(framework: str, n: int) -> list[planning.Job]:
     base = RunConfig(ModelConfig(framework), steps=2, warmup=0, batch_size=1, data="synthetic")
-    return sweep.plan([framework], ["forward"], [1], [False], base, rounds=n)
+    return planning.plan([framework], ["forward"], [1], [False], base, rounds=n)
 
 
 class _Interrupt:

@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from bench.analysis import summary
+from bench.analysis import stop_rule, summary
 from bench.core import records, registry, storage
 from bench.core.config import ModelConfig, RunConfig
 from bench.core.records import SummaryRow
-from bench.execution import runner, sweep
+from bench.execution import planning, runner, sweep
 from bench.output import frames
 from tests import numpy_framework as numpy_module
 from tests.conftest import framework_params, require_framework
@@ -106,7 +106,7 @@ def _base(**kw: Any) -> RunConfig:
 
 
 def test_plan_interleaves_rounds() -> None:
-    jobs = sweep.plan(["torch", "jax"], ["train"], [8], [False], _base(), rounds=2)
+    jobs = planning.plan(["torch", "jax"], ["train"], [8], [False], _base(), rounds=2)
     assert [(j.config.model.framework, j.round) for j in jobs] == [("torch", 0), ("jax", 0), ("torch", 1), ("jax", 1)]
 
 
@@ -124,7 +124,7 @@ def test_sweep_continues_after_a_crash(tmp_path: Path, monkeypatch: pytest.Monke
 
     monkeypatch.setattr(executors, "start_worker", fake)
     monkeypatch.setattr(sweep.registry, "is_available", lambda fw: True)
-    jobs = sweep.plan(["torch", "jax"], ["train"], [8], [False], _base())
+    jobs = planning.plan(["torch", "jax"], ["train"], [8], [False], _base())
     recs = sweep.execute(jobs, tmp_path, timeout=None)
     assert calls == ["torch", "jax"]
     assert [r.status for r in recs] == ["oom", "ok"]
@@ -254,7 +254,7 @@ def test_resume_and_interrupt(tmp_path: Path, numpy_framework: str, monkeypatch:
 
 def test_plan_keeps_lrn_parameters_of_the_base() -> None:
     base = RunConfig(ModelConfig("torch", lrn_radius=2, lrn_beta=0.5, threads=1), steps=2, data="synthetic")
-    jobs = sweep.plan(["torch", "jax"], ["train"], [8], [True], base, compile_modes={"torch": "compile"})
+    jobs = planning.plan(["torch", "jax"], ["train"], [8], [True], base, compile_modes={"torch": "compile"})
     for job in jobs:
         m = job.config.model
         assert (m.lrn_radius, m.lrn_beta, m.threads, m.lrn) == (2, 0.5, 1, True)
@@ -295,14 +295,14 @@ def test_latest_falls_back_to_a_text_file(tmp_path: Path, monkeypatch: pytest.Mo
 def test_stop_rule_adds_processes_while_the_interval_is_wide(tmp_path: Path) -> None:
     """Processes that disagree (a process effect) get more processes, up to max_rounds; agreeing ones none."""
     base = _base(target_ci=3.0)
-    jobs = sweep.plan(["torch", "jax"], ["train"], [8], [False], base, rounds=3)
+    jobs = planning.plan(["torch", "jax"], ["train"], [8], [False], base, rounds=3)
     speeds = {"torch": [100, 130, 80], "jax": [100, 101, 100]}  # torch's processes disagree by 30%
     for job in jobs:
         ms = speeds[job.config.model.framework][job.round] * 1_000_000
         storage.append_record(tmp_path, job.record("ok", {"samples_ns": [ms, ms + 1000, ms - 1000]}).to_dict())
-    more = sweep.extra_rounds(jobs, tmp_path, 5, sweep.median_half_width)
+    more = sweep.extra_rounds(jobs, tmp_path, 5, stop_rule.median_half_width)
     assert [(j.config.model.framework, j.round) for j in more] == [("torch", 3)]
-    assert sweep.extra_rounds(jobs, tmp_path, 3, sweep.median_half_width) == []  # at the cap
+    assert sweep.extra_rounds(jobs, tmp_path, 3, stop_rule.median_half_width) == []  # at the cap
     storage.append_record(tmp_path, more[0].record("failed", error="boom").to_dict())
-    again = sweep.extra_rounds(jobs, tmp_path, 5, sweep.median_half_width)
+    again = sweep.extra_rounds(jobs, tmp_path, 5, stop_rule.median_half_width)
     assert [(j.config.model.framework, j.round) for j in again] == [("torch", 4)]  # a failed try counts

@@ -24,8 +24,9 @@ CHECK = ("import sys; {stmt}; bad = [m for m in " + repr(tuple(FRAMEWORK_MODULES
 @pytest.mark.parametrize("stmt", [
     "import bench",
     "import bench.cli, bench.api, bench.execution.runner, bench.execution.verification, bench.worker.process, "
-    "bench.core.data, bench.output.render, impls.spec, impls.reference, impls.frameworks, bench.analysis.summary, "
-    "bench.core.records, bench.analysis.comparisons, bench.execution.sweep, bench.output.frames",
+    "bench.core.data, bench.output.tables.runs, bench.output.tables.checks, impls.spec, impls.reference, "
+    "impls.frameworks, bench.analysis.summary, bench.core.records, bench.analysis.comparisons, bench.execution.sweep, "
+    "bench.output.frames",
     "from bench.cli import main; main(['--help'])",
     "from bench.cli import main; main(['verify', '--help'])",
     "from bench.cli import main; main(['compare', '--help'])",
@@ -76,7 +77,7 @@ def _plant(tree: Path, module: str, code: str) -> None:
 
 @pytest.mark.parametrize(("module", "code", "contract"), [
     # analysis reads records only: a table module is a layer above it
-    ("bench/analysis/stats.py", "from bench.output import render  # noqa", "is layered"),
+    ("bench/analysis/stats.py", "from bench.output.tables import runs  # noqa", "is layered"),
     # the worker side never drives workers: an import inside a function counts too
     ("bench/worker/timing.py", "def _f() -> None:\n    from bench.execution import runner  # noqa", "is layered"),
     # a type-only import counts as well
@@ -87,8 +88,11 @@ def _plant(tree: Path, module: str, code: str) -> None:
     ("bench/core/errors.py", "def _f() -> None:\n    import torch  # noqa", "bench imports no framework"),
     # a cycle between two modules of one package: registry -> errors -> registry
     ("bench/core/errors.py", "def _f() -> None:\n    from bench.core import registry  # noqa", "No import cycles"),
+    # a task borrowing another task's helpers: what tasks share lives in bench.worker
+    ("bench/worker/tasks/pair.py", "from bench.worker.tasks import measure  # noqa",
+     "Worker tasks import no other task"),
 ], ids=["analysis->output", "worker->execution-in-function", "core->cli-type-checking", "impls->analysis",
-        "analysis-subprocess", "bench->framework", "cycle"])
+        "analysis-subprocess", "bench->framework", "cycle", "task->task"])
 def test_a_planted_violation_fails_lint_imports(tree: Path, module: str, code: str, contract: str) -> None:
     _plant(tree, module, code)
     out = _lint_imports(tree)

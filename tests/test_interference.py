@@ -10,7 +10,7 @@ import pytest
 
 from bench.analysis import attribution, interference, sanity, summary
 from bench.core.config import ModelConfig, RunConfig
-from bench.execution import sweep
+from bench.execution import planning
 from bench.worker import interference as probe
 from bench.worker import timing
 
@@ -64,7 +64,7 @@ def _measured(others: float | None) -> dict[str, Any]:
     result: dict[str, Any] = {"samples_ns": [10_000_000] * 3, "page_faults": [0, 0, 0]}
     if others is not None:
         result["interference"] = {"wall_s": 20.0, "others_cpu_s": 20.0 * others, "steal_s": 0.0, "load_avg_1m": 3.5}
-    return sweep.Job(cfg, 0).record("ok", result).to_dict()
+    return planning.Job(cfg, 0).record("ok", result).to_dict()
 
 
 def test_a_row_measured_under_load_is_flagged_with_the_figure() -> None:

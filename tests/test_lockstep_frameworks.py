@@ -20,7 +20,7 @@ from bench.analysis.intervals import log_ratio_welch
 from bench.analysis.lockstep_ratios import Width, more_groups, start_order, turn_order
 from bench.core import records, storage
 from bench.core.config import ModelConfig, RunConfig
-from bench.execution import lockstep_compare, sweep
+from bench.execution import lockstep_compare, planning
 
 ROOT = Path(__file__).resolve().parents[1]
 TWO = "tests.numpy_framework:REGISTRATION,tests.numpy_twin:TWIN"
@@ -40,7 +40,7 @@ def _rec(fw: str, slot: int, samples_ms: list[float], mode: str = "forward", lrn
         result["page_faults"] = faults
     if others is not None:
         result["interference"] = {"wall_s": 10.0, "others_cpu_s": 10.0 * others, "steal_s": 0.0}
-    m = sweep.Job(cfg, slot).record("ok", result)
+    m = planning.Job(cfg, slot).record("ok", result)
     m.extra["lockstep"] = {"session": "s", "slot": slot, "group": f"s:{slot}", "contender": fw}
     return m.to_dict()
 
@@ -129,7 +129,7 @@ def test_the_driver_adds_groups_within_the_budget(tmp_path: Path, monkeypatch: p
         for c in contenders:
             for cfg in c.configs:
                 factor = noise if c.name == "numpytwin" else 1.0
-                m = sweep.Job(cfg, slot).record("ok", {"samples_ns": [int(1e7 * factor)] * 4})
+                m = planning.Job(cfg, slot).record("ok", {"samples_ns": [int(1e7 * factor)] * 4})
                 m.extra["lockstep"] = {"session": session, "slot": slot, "group": f"{session}:{slot}",
                                        "contender": c.name}
                 storage.append_record(c.run_dir, m.to_dict())

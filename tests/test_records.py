@@ -50,6 +50,12 @@ def test_precision_is_part_of_the_key_and_the_label() -> None:
     assert Measurement.from_dict(m.to_dict()).page_faults == (4,)
 
 
+def test_a_summary_row_starts_with_the_key_fields_and_gives_the_key_back() -> None:
+    row = SummaryRow(**KEY.to_dict(), median_ms=1.0)
+    assert SummaryRow.columns()[:len(JobKey.names())] == JobKey.names()
+    assert type(row.key) is JobKey and row.key == KEY and row.label() == KEY.label()
+
+
 def test_resume_matches_by_key_equality_not_field_order() -> None:
     d = Measurement(KEY, 0, "ok", samples_ns=(1,)).to_dict()
     shuffled = dict(reversed(list(d.items())))

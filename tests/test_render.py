@@ -6,7 +6,7 @@ from typing import Any
 from rich.console import Console
 
 from bench.core.records import SummaryRow
-from bench.output import render
+from bench.output.tables import runs
 
 
 def _row(**kw: Any) -> SummaryRow:
@@ -24,7 +24,7 @@ def _row(**kw: Any) -> SummaryRow:
 
 def _render(rows: list[SummaryRow], width: int = 100) -> str:
     buf = io.StringIO()
-    render.run_table(rows, Console(file=buf, width=width))
+    runs.run_table(rows, Console(file=buf, width=width))
     return buf.getvalue()
 
 
@@ -46,9 +46,20 @@ def test_failed_rows_and_synthetic_data_are_loud() -> None:
     assert "timeout" in out and "SYNTHETIC" in out
 
 
+def test_a_row_without_a_median_fills_every_column_at_any_width() -> None:
+    """A failed config (no median) has a cell per header: its status lands in the status column, and the
+    narrow table (which picks columns by header) renders it instead of raising."""
+    failed = _row(status="failed", error="worker exited with code 3", median_ms=None, mean_ms=None)
+    cells = runs.run_rows([failed])[0]
+    assert len(cells) == len(runs.RUN_HEADERS)
+    assert dict(zip(runs.RUN_HEADERS, cells, strict=True))["status"].startswith("failed: worker exited")
+    for width in (100, runs.FULL_WIDTH):
+        assert "failed:" in _render([_row(), failed], width=width)  # the status column may wrap the rest
+
+
 def test_gpu_memory_shown_when_present() -> None:
-    assert "GPU 512" in _render([_row(alloc_peak_mib=512.0)], width=render.FULL_WIDTH)
-    assert "RSS 900" in _render([_row()], width=render.FULL_WIDTH)
+    assert "GPU 512" in _render([_row(alloc_peak_mib=512.0)], width=runs.FULL_WIDTH)
+    assert "RSS 900" in _render([_row()], width=runs.FULL_WIDTH)
 
 
 def test_one_process_rows_say_their_interval_covers_that_process_only() -> None:

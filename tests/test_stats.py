@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bench.analysis.stats import NOISE_FLOOR, Ratio, Stats
+from bench.analysis.stats import DIFFERENCE_FLOOR, Ratio, Stats, verdict_of
 
 
 def test_exact_values() -> None:
@@ -96,8 +96,23 @@ def test_identical_samples_are_inconclusive() -> None:
 def test_differences_under_the_noise_floor_are_inconclusive() -> None:
     rng = np.random.default_rng(3)
     x = rng.normal(100, 0.01, 500)
-    y = x * (1 + NOISE_FLOOR / 2)  # clearly separated, but below the floor
+    y = x * (1 + DIFFERENCE_FLOOR / 2)  # clearly separated, but below the floor
     assert Ratio.of(x, y).verdict == "inconclusive"
+
+
+def test_one_verdict_rule_for_one_level_and_over_processes() -> None:
+    """Ratio.of and the ratios over processes (bench.analysis.intervals) call slower/faster by one rule."""
+    from bench.analysis.intervals import independent_ratio, paired_ratio
+
+    assert verdict_of(1.10, 1.05, 1.15) == "slower" and verdict_of(0.90, 0.85, 0.95) == "faster"
+    assert verdict_of(1.10, 0.99, 1.2) == "inconclusive"  # the interval holds 1
+    assert verdict_of(1 + DIFFERENCE_FLOOR / 2, 1.001, 1.009) == "inconclusive"  # inside the floor
+    assert verdict_of(1.10, float("nan"), float("nan")) == "inconclusive"
+    rng = np.random.default_rng(5)
+    base = [rng.normal(100, 2, 40) for _ in range(4)]
+    slow = [b * 1.2 for b in base]
+    for r in (Ratio.of(base[0], slow[0]), paired_ratio(base, slow), independent_ratio(base, slow)):
+        assert r.verdict == verdict_of(r.ratio, r.ci_low, r.ci_high) == "slower"
 
 
 def test_precise_enough_uses_the_normal_approximation_with_a_margin() -> None:

@@ -21,7 +21,9 @@ import numpy as np
 
 ALPHA = 0.05
 MIN_SIZE = 2  # points on each side of a change: one odd commit is an outlier, not a new level
-NOISE_FLOOR = 0.03
+# A level shift between commits smaller than 3% is not called a change, however significant: its
+# point estimate (after / before - 1) is compared, not an interval. ``bench history report --noise-floor``.
+SHIFT_FLOOR = 0.03
 PERMUTATIONS = 999
 
 
@@ -77,7 +79,7 @@ def _max_t(x: np.ndarray, min_size: int) -> tuple[float, int]:
 
 
 def change_points(values: Sequence[float], alpha: float = ALPHA, min_size: int = MIN_SIZE,
-                  noise_floor: float = NOISE_FLOOR, permutations: int = PERMUTATIONS, seed: int = 0) -> list[Change]:
+                  noise_floor: float = SHIFT_FLOOR, permutations: int = PERMUTATIONS, seed: int = 0) -> list[Change]:
     """Step changes in a series of positive figures (step times), by binary segmentation with a
     permutation test on the maximal t statistic (log scale); sorted by index."""
     logs = np.log(np.asarray(values, dtype=np.float64))
@@ -111,7 +113,7 @@ class Trend:
 
 
 def trends(entries: Sequence[Entry], alpha: float = ALPHA, min_size: int = MIN_SIZE,
-           noise_floor: float = NOISE_FLOOR) -> list[Trend]:
+           noise_floor: float = SHIFT_FLOOR) -> list[Trend]:
     groups: dict[tuple[str, str], list[Entry]] = {}
     for e in entries:
         groups.setdefault((e.machine, e.label), []).append(e)

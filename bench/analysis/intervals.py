@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.analysis.stats import CONFIDENCE, NOISE_FLOOR, Ratio, _bootstrap_ci, _mean, _median
+from bench.analysis.stats import CONFIDENCE, DIFFERENCE_FLOOR, Ratio, _bootstrap_ci, _mean, _median, verdict_of
 
 ESTIMATORS = ("median", "mean")
 ONE_PROCESS = "one process: steps resampled (covers this process only; use 3+ rounds)"
@@ -131,13 +131,6 @@ class TwoLevel:
                                        or not math.isfinite(self.se_within))
 
 
-def _verdict(ratio: float, lo: float, hi: float, noise_floor: float) -> str:
-    separated = math.isfinite(lo) and (lo > 1.0 or hi < 1.0)
-    if not separated or abs(ratio - 1.0) < noise_floor:
-        return "inconclusive"
-    return "slower" if ratio > 1.0 else "faster"
-
-
 @dataclass(frozen=True)
 class LogRatio:
     """log(other / baseline) with its standard error and degrees of freedom: every ratio interval and
@@ -230,7 +223,7 @@ def log_ratio_welch(baseline: Sequence[Sequence[float] | np.ndarray], other: Seq
 
 
 def paired_ratio(baseline: Sequence[Sequence[float] | np.ndarray], other: Sequence[Sequence[float] | np.ndarray],
-                 estimator: str = "median", noise_floor: float = NOISE_FLOOR, seed: int = 0) -> Ratio:
+                 estimator: str = "median", noise_floor: float = DIFFERENCE_FLOOR, seed: int = 0) -> Ratio:
     """other / baseline where both were measured in the same processes (``baseline[i]`` and
     ``other[i]`` interleaved in process i): one ratio per process, the interval over their logs."""
     a, b = _groups(baseline), _groups(other)
@@ -241,11 +234,11 @@ def paired_ratio(baseline: Sequence[Sequence[float] | np.ndarray], other: Sequen
         return Ratio(r.ratio, r.ci_low, r.ci_high, r.p_value, r.verdict, ONE_PROCESS, 1)
     lr = log_ratio_paired(a, b, estimator)
     lo, hi = lr.interval()
-    return Ratio(lr.ratio, lo, hi, lr.p_value, _verdict(lr.ratio, lo, hi, noise_floor), PAIRED, lr.units)
+    return Ratio(lr.ratio, lo, hi, lr.p_value, verdict_of(lr.ratio, lo, hi, noise_floor), PAIRED, lr.units)
 
 
 def independent_ratio(baseline: Sequence[Sequence[float] | np.ndarray], other: Sequence[Sequence[float] | np.ndarray],
-                      estimator: str = "median", noise_floor: float = NOISE_FLOOR, seed: int = 0) -> Ratio:
+                      estimator: str = "median", noise_floor: float = DIFFERENCE_FLOOR, seed: int = 0) -> Ratio:
     """other / baseline measured in different processes: each side's two-level estimate, the interval
     of their ratio by Welch's t on the logs."""
     a, b = _groups(baseline), _groups(other)
@@ -254,4 +247,4 @@ def independent_ratio(baseline: Sequence[Sequence[float] | np.ndarray], other: S
         return Ratio(r.ratio, r.ci_low, r.ci_high, r.p_value, r.verdict, ONE_PROCESS, min(len(a), len(b)))
     lr = log_ratio_welch(a, b, estimator)
     lo, hi = lr.interval()
-    return Ratio(lr.ratio, lo, hi, lr.p_value, _verdict(lr.ratio, lo, hi, noise_floor), WELCH, lr.units)
+    return Ratio(lr.ratio, lo, hi, lr.p_value, verdict_of(lr.ratio, lo, hi, noise_floor), WELCH, lr.units)

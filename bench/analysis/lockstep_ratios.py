@@ -16,9 +16,9 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from bench.analysis import clusters, interference, intervals
+from bench.analysis import clusters, interference
 from bench.analysis.intervals import LogRatio, TwoLevel, _t, log_ratio_lockstep
-from bench.analysis.stats import CONFIDENCE, NOISE_FLOOR
+from bench.analysis.stats import CONFIDENCE, verdict_of
 from bench.core import records
 from bench.core.records import JobKey, Measurement
 
@@ -82,7 +82,7 @@ def _verdict(ratio: float, lo: float, hi: float, fastest: bool) -> str:
     """The words of the independent method's table (:func:`bench.analysis.comparisons.framework_rows`)."""
     if fastest:
         return "fastest"
-    return "slower" if intervals._verdict(ratio, lo, hi, NOISE_FLOOR) == "slower" else "not separable from the fastest"
+    return "slower" if verdict_of(ratio, lo, hi) == "slower" else "not separable from the fastest"
 
 
 def _cluster_ratio(common: Sequence[Mapping[JobKey, Measurement]], cluster: clusters.Cluster, fastest: JobKey,

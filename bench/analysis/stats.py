@@ -21,7 +21,10 @@ UNSTABLE_CV = 0.10  # rows above this coefficient of variation are flagged
 # Resamples (and BCa's jackknife samples) evaluated at a time: without a batch, the jackknife of n samples
 # is one n x (n - 1) array (10,000 step times: 2.6 GB peak measured); with it, memory is ~batch x n.
 BOOTSTRAP_BATCH = 256
-NOISE_FLOOR = 0.01  # ratios within 1% of 1 are not called a difference, whatever the CI says
+# A ratio within 1% of 1 is not called slower or faster, however narrow its interval: the floor of every
+# Ratio (bench compare's framework and LRN-cost rows, bench calibrate's overhead). The regression gate
+# (gate.REGRESSION_FLOOR) and the history's step changes (changepoints.SHIFT_FLOOR) have their own.
+DIFFERENCE_FLOOR = 0.01
 _NAN = float("nan")
 
 
@@ -137,7 +140,7 @@ BCA_MARGIN = 0.95
 def precise_enough(samples: Sequence[float] | np.ndarray, target_pct: float | None, estimator: str = "mean") -> bool:
     """Whether the estimate's 95% CI half-width within this process is within ``target_pct`` percent
     (None: always). Workers use it on the median, the headline, for their own steps; the interval
-    across processes is the parent's business (bench.execution.sweep adds processes)."""
+    across processes is the parent's business (bench.analysis.stop_rule decides when to add processes)."""
     return target_pct is None or approx_ci_half_width_pct(samples, estimator) <= BCA_MARGIN * target_pct
 
 
@@ -152,6 +155,16 @@ def _ratio_of_medians(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarra
 ONE_LEVEL = "steps in one process (bootstrap)"
 
 
+def verdict_of(ratio: float, lo: float, hi: float, noise_floor: float = DIFFERENCE_FLOOR) -> str:
+    """What a ratio (other / baseline) with its interval ``[lo, hi]`` says: "slower" or "faster" only when
+    the interval excludes 1 and the ratio is at least ``noise_floor`` away from it, else "inconclusive".
+    Every :class:`Ratio`, one-level or over processes, is judged here."""
+    separated = math.isfinite(lo) and (lo > 1.0 or hi < 1.0)
+    if not separated or abs(ratio - 1.0) < noise_floor:
+        return "inconclusive"
+    return "slower" if ratio > 1.0 else "faster"
+
+
 @dataclass(frozen=True)
 class Ratio:
     """How many times slower ``other`` is than ``baseline``, with a 95% CI. :meth:`of` treats the
@@ -162,13 +175,13 @@ class Ratio:
     ci_low: float
     ci_high: float
     p_value: float  # Mann-Whitney U on the raw samples (of); a t-test over processes (bench.analysis.intervals)
-    verdict: str  # "slower", "faster" or "inconclusive"
+    verdict: str  # "slower", "faster" or "inconclusive" (verdict_of)
     method: str = ONE_LEVEL
     processes: int = 1
 
     @classmethod
     def of(cls, baseline: Sequence[float] | np.ndarray, other: Sequence[float] | np.ndarray,
-           noise_floor: float = NOISE_FLOOR, seed: int = 0, estimator: str = "mean") -> Ratio:
+           noise_floor: float = DIFFERENCE_FLOOR, seed: int = 0, estimator: str = "mean") -> Ratio:
         from scipy import stats
 
         a = np.asarray(other, dtype=np.float64)
@@ -180,12 +193,7 @@ class Ratio:
             p = float(stats.mannwhitneyu(a, b, alternative="two-sided").pvalue)
         else:
             p = _NAN if len(a) < 2 or len(b) < 2 else 1.0
-        separated = math.isfinite(lo) and (lo > 1.0 or hi < 1.0)
-        if not separated or abs(ratio - 1.0) < noise_floor:
-            verdict = "inconclusive"
-        else:
-            verdict = "slower" if ratio > 1.0 else "faster"
-        return cls(ratio, lo, hi, p, verdict)
+        return cls(ratio, lo, hi, p, verdict_of(ratio, lo, hi, noise_floor))
 
     def describe(self) -> str:
         return f"{self.ratio:.2f}x [{self.ci_low:.2f}, {self.ci_high:.2f}]"

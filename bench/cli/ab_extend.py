@@ -14,24 +14,24 @@ from typing import Any
 from bench.analysis import gate, gate_extend, lockstep_ratios
 from bench.core import records, storage
 from bench.core.config import RunConfig
-from bench.execution import ab, sweep
+from bench.execution import ab, planning
 from bench.output import series
 
 Clock = Callable[[], float]
 
 
 def _label(cfg: RunConfig) -> str:
-    return series.label(sweep.key_of(cfg))
+    return series.label(planning.key_of(cfg))
 
 
-def _next_slot(sides: Sequence[ab.Side], cfg: RunConfig) -> int:
-    key = sweep.key_of(cfg)
+def _next_slot(sides: Sequence[ab.ABSide], cfg: RunConfig) -> int:
+    key = planning.key_of(cfg)
     slots = [m.round for s in sides for m in records.measurements(storage.read_records(s.run_dir))
              if m.key.label() == key.label()]
     return max(slots) + 1 if slots else 0
 
 
-def run(work: Sequence[tuple[RunConfig, int]], configs: Sequence[RunConfig], sides: Sequence[ab.Side],
+def run(work: Sequence[tuple[RunConfig, int]], configs: Sequence[RunConfig], sides: Sequence[ab.ABSide],
         session: str, args: Any, show: Callable[[str], None], after_each: Callable[[], None],
         say: Callable[[str], None], clock: Clock = time.monotonic) -> None:
     """The planned pairs (each one's wall time is what the budget is spent at), then the stop rule."""

@@ -326,9 +326,9 @@ def add_gate(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("gate")
     g.add_argument("--alpha", type=positive_float, default=gate.ALPHA,
                    help=f"family-wise false-alarm rate over all rows (Holm; simultaneous intervals) [{gate.ALPHA}]")
-    g.add_argument("--noise-floor", type=percent, default=gate.NOISE_FLOOR, metavar="PCT",
+    g.add_argument("--noise-floor", type=percent, default=gate.REGRESSION_FLOOR, metavar="PCT",
                    help="a regression's interval must clear 1 + this (%%): smaller shifts never fail the gate "
-                        f"[{100 * gate.NOISE_FLOOR:g}]")
+                        f"[{100 * gate.REGRESSION_FLOOR:g}]")
     g.add_argument("--detect", type=percent, default=gate.DETECT, metavar="PCT",
                    help=f"'no change' needs the interval to rule out a slowdown this large (%%) "
                         f"[{100 * gate.DETECT:g}]")

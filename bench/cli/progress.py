@@ -12,8 +12,9 @@ from typing import Any
 
 from bench.cli.validation import Selection
 from bench.core import provenance, storage
-from bench.execution import sweep
-from bench.output import html_pages, lockstep_report, render, report
+from bench.execution import gemm_reference
+from bench.output import html_pages, lockstep_report, report
+from bench.output.tables import runs
 
 Work = Callable[[Callable[[str], None], Callable[[], None], Callable[[str], None]], None]
 
@@ -83,7 +84,7 @@ def execute_and_report(args: argparse.Namespace, sel: Selection, title: str, tot
     def gemm(show: Callable[[str], None]) -> None:
         if not any(r.get("kind") == "gemm" and r.get("status") == "ok" for r in storage.read_records(run_dir)):
             show("GEMM reference for % of peak")
-            sweep.run_gemm(run_dir, sel.frameworks, sel.device, args.threads, args.timeout,
+            gemm_reference.run_gemm(run_dir, sel.frameworks, sel.device, args.threads, args.timeout,
                            precision=sel.base.model.precision)
 
     interrupted = with_progress(console, total, work, first=gemm, refresh=lambda: report.refresh(run_dir))
@@ -92,7 +93,7 @@ def execute_and_report(args: argparse.Namespace, sel: Selection, title: str, tot
     rows = folder.rows.summary
     storage.update_latest(run_dir)
     if show_run_table:
-        render.run_table(rows, console, title=f"{title}: time per step ({sel.device})")
+        runs.run_table(rows, console, title=f"{title}: time per step ({sel.device})")
     lockstep_report.process_notes(folder.records, console)  # clusters, interference
     console.print(f"Files: {run_dir}/summary.csv, samples.csv, results.jsonl, env.json, summary.md, step_times.png, "
                   "report.html")

@@ -35,10 +35,11 @@ def header(kind: str) -> dict[str, Any]:
 
 
 @dataclass(frozen=True, order=True)
-class KeyFields:
-    """The key fields, declared once: what makes two measurements poolable (same model config, same
-    protocol, same machine). ``host`` and ``gpu`` (the GPU model; None on CPU) are recorded by the
-    worker that measured, so rows from different machines or GPU models never pool."""
+class JobKey:
+    """A job's key, its fields declared once: what makes two measurements poolable (same model config,
+    same protocol, same machine). ``host`` and ``gpu`` (the GPU model; None on CPU) are recorded by the
+    worker that measured, so rows from different machines or GPU models never pool. A
+    :class:`SummaryRow` starts with these fields (its ``key`` gives them back as a JobKey)."""
 
     framework: str
     mode: str
@@ -53,14 +54,10 @@ class KeyFields:
     precision: str = "strict"  # strict float32 (TF32 off, highest matmul precision) or each framework's default
     tuning: str = ""  # the exact tunings switched on ("+"-joined), empty for none
 
-
-@dataclass(frozen=True, order=True)
-class JobKey(KeyFields):
-    """A job's key: the key fields alone."""
-
-    @classmethod
-    def names(cls) -> tuple[str, ...]:
-        return tuple(f.name for f in fields(KeyFields))
+    @staticmethod
+    def names() -> tuple[str, ...]:
+        """The key fields' names (a SummaryRow's first columns)."""
+        return tuple(f.name for f in fields(JobKey))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -184,7 +181,7 @@ def _col(unit: str, doc: str = "") -> Any:
 
 
 @dataclass(frozen=True)
-class SummaryRow(KeyFields):
+class SummaryRow(JobKey):
     """One row of summary.csv per key, pooling every round: the key fields, then the figures. Field
     order is column order; each figure declares its unit ("" for text and flags). ``None`` means the
     figure does not exist."""

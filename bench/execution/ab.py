@@ -28,8 +28,8 @@ from bench.core.config import RunConfig
 from bench.core.errors import UsageError
 from bench.core.records import Measurement
 from bench.execution.lockstep import Contender, run_group
+from bench.execution.planning import Job
 from bench.execution.runner import Source
-from bench.execution.sweep import Job
 
 WORKING_TREE = "working tree"
 # What a revision needs for an A/B job, in each layout bench has had: the layered one (bench/worker/ a
@@ -134,8 +134,9 @@ def validate(repo: Path, revision: str | None, allow_dirty: bool) -> Revision:
 
 
 @dataclass(frozen=True)
-class Side:
-    """One side of the A/B job: its revision, the code its workers run, and its run folder."""
+class ABSide:
+    """One side of the A/B job: its revision, the code its workers run, and its run folder. (What a side
+    of ``bench check`` reads back is :class:`bench.output.series.GateSide`.)"""
 
     name: str  # "base" or "candidate"
     rev: Revision
@@ -151,15 +152,15 @@ class Side:
         return self.rev.commit
 
 
-def materialize(name: str, rev: Revision, repo: Path, workspace: Path, run_dir: Path, python: str) -> Side:
+def materialize(name: str, rev: Revision, repo: Path, workspace: Path, run_dir: Path, python: str) -> ABSide:
     """Lay out a validated side's code: the working tree as it is, a revision exported from git."""
     root = repo if rev.revision == WORKING_TREE else export(repo, rev.commit, workspace / name)
     run_dir.mkdir(parents=True, exist_ok=True)
-    return Side(name, rev, Source(root, python), run_dir)
+    return ABSide(name, rev, Source(root, python), run_dir)
 
 
 # --- the lockstep pairs ------------------------------------------------------------------------------
-def run_slot(config: RunConfig, sides: Sequence[Side], slot: int, session: str, chunk: int,
+def run_slot(config: RunConfig, sides: Sequence[ABSide], slot: int, session: str, chunk: int,
              timeout: float | None) -> list[Measurement]:
     """One pair slot: both sides alive, taking turns ``chunk`` synchronised steps at a time until each
     has ``config.steps`` (a lockstep group of two, :func:`bench.execution.lockstep.run_group`). The side
@@ -180,14 +181,14 @@ def new_session() -> str:
     return uuid.uuid4().hex[:12]
 
 
-def pending(work: Sequence[tuple[RunConfig, int]], sides: Sequence[Side]) -> list[tuple[RunConfig, int]]:
+def pending(work: Sequence[tuple[RunConfig, int]], sides: Sequence[ABSide]) -> list[tuple[RunConfig, int]]:
     """The (config, slot) pairs not finished on both sides (``--resume``)."""
     finished = [records.done(records.measurements(storage.read_records(s.run_dir))) for s in sides]
     return [(cfg, slot) for cfg, slot in work
             if not all((Job(cfg, slot).key, slot) in done for done in finished)]
 
 
-def execute(work: Sequence[tuple[RunConfig, int]], sides: Sequence[Side], session: str, chunk: int,
+def execute(work: Sequence[tuple[RunConfig, int]], sides: Sequence[ABSide], session: str, chunk: int,
             timeout: float | None, progress: Callable[[str], None], after_each: Callable[[], None]) -> None:
     for i, (cfg, slot) in enumerate(work):
         fw = cfg.model.framework

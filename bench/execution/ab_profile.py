@@ -16,9 +16,9 @@ from typing import Any
 
 from bench.core import records, registry, storage
 from bench.core.config import RunConfig
-from bench.execution.ab import Side
+from bench.execution.ab import ABSide
+from bench.execution.planning import key_of
 from bench.execution.runner import Source, run_worker
-from bench.execution.sweep import key_of
 
 PROFILE = "profile"
 
@@ -44,7 +44,7 @@ def folder(job_dir: Path, side: str) -> Path:
     return job_dir / PROFILE / side
 
 
-def plan(configs: Sequence[RunConfig], sides: Sequence[Side], rounds: int) -> list[tuple[RunConfig, int, Side]]:
+def plan(configs: Sequence[RunConfig], sides: Sequence[ABSide], rounds: int) -> list[tuple[RunConfig, int, ABSide]]:
     """(config, round, side) in the order they run: rounds outermost, the side that goes first alternating."""
     return [(cfg, r, side) for r in range(rounds) for cfg in configs
             for side in (sides if r % 2 == 0 else list(reversed(sides)))]
@@ -56,7 +56,7 @@ def _done(path: Path) -> set[tuple[str, int]]:
             if r.get("kind") == "profile"}
 
 
-def execute(configs: Sequence[RunConfig], sides: Sequence[Side], job_dir: Path, rounds: int, params: dict[str, Any],
+def execute(configs: Sequence[RunConfig], sides: Sequence[ABSide], job_dir: Path, rounds: int, params: dict[str, Any],
             timeout: float | None, progress: Callable[[str], None], after_each: Callable[[], None]) -> None:
     """Run the profile rounds not yet on disk, one worker at a time; the steps and warmup of each config
     are the job's."""

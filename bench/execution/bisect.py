@@ -161,9 +161,9 @@ class Engine:
             self.trees[commit] = ab.export(self.repo, commit, self.workspace / commit[:12])
         return self.trees[commit]
 
-    def _side(self, name: str, commit: dict[str, str], path: Path) -> ab.Side:
+    def _side(self, name: str, commit: dict[str, str], path: Path) -> ab.ABSide:
         rev = ab.Revision(commit["hash"], commit["hash"])
-        side = ab.Side(name, rev, Source(self._tree(commit["hash"]), self.python), path / name)
+        side = ab.ABSide(name, rev, Source(self._tree(commit["hash"]), self.python), path / name)
         side.run_dir.mkdir(parents=True, exist_ok=True)
         env = side.run_dir / storage.ENV
         if not env.exists():
@@ -198,7 +198,7 @@ class Engine:
         self.state.seconds += seconds
         return {**out, "outcome": outcome, "seconds": seconds, "reason": reason or out["reason"]}
 
-    def _measure(self, sides: Sequence[ab.Side], out: dict[str, Any]) -> str:
+    def _measure(self, sides: Sequence[ab.ABSide], out: dict[str, Any]) -> str:
         """Pairs in batches until the probe is decided; updates ``out`` (pairs, ratio, rows, reason)."""
         opts = self.options
         configs = [RunConfig.from_dict(c) for c in self.state.configs]
@@ -236,12 +236,12 @@ def _tail(error: str, chars: int = 300) -> str:
     return text if len(text) <= chars else "..." + text[-chars:]
 
 
-def _own_errors(side: ab.Side) -> list[str]:
+def _own_errors(side: ab.ABSide) -> list[str]:
     ms = records.measurements(storage.read_records(side.run_dir))
     return [m.error or m.status for m in ms if not m.ok and not (m.error or "").startswith(OTHER_SIDE)]
 
 
-def _failure(sides: Sequence[ab.Side]) -> str | None:
+def _failure(sides: Sequence[ab.ABSide]) -> str | None:
     """Why the candidate cannot be measured, when no pair finished and it is the side that failed; a base
     that fails on its own is an error (it is a commit the search already measured)."""
     base, cand = sides

@@ -1,4 +1,4 @@
-"""Where a sweep's worker jobs run: the seam between planning (:mod:`bench.execution.sweep`) and the workers.
+"""Where a sweep's worker jobs run: the seam between a sweep (:mod:`bench.execution.sweep`) and the workers.
 
 An executor takes :class:`Task` s and yields each one's :class:`~bench.execution.runner.Outcome` in the parent
 as it finishes; the caller turns outcomes into records and appends them, so the parent stays the

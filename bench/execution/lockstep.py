@@ -22,8 +22,8 @@ from bench.core import storage
 from bench.core.channel import Channel, ChannelClosed
 from bench.core.config import RunConfig
 from bench.core.records import Measurement
+from bench.execution.planning import Job
 from bench.execution.runner import Outcome, Running, Source, start_worker
-from bench.execution.sweep import Job
 
 
 @dataclass(frozen=True)

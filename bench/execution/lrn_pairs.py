@@ -9,13 +9,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from bench.analysis.stop_rule import median_half_width
 from bench.core import records, registry, storage
 from bench.core.config import RunConfig
 from bench.core.records import JobKey
 from bench.execution.executor import Executor
 from bench.execution.executors import PoolExecutor
+from bench.execution.planning import Job, task_of
+from bench.execution.resume import pending
 from bench.execution.runner import run_worker
-from bench.execution.sweep import Job, extra_rounds, median_half_width, pending, task_of
+from bench.execution.sweep import extra_rounds
 
 
 def run_layer(run_dir: Path, frameworks: Sequence[str], device: str, batch: int, steps: int, threads: int | None,

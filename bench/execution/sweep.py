@@ -1,142 +1,40 @@
-"""A sweep, parent side: the planned (config, round) jobs, run one worker each, with every record
-appended to the run folder as soon as it exists. Used by ``bench run`` and ``bench compare``."""
+"""A sweep, parent side: run the planned jobs (:mod:`bench.execution.planning`) that the run folder has not
+finished (:mod:`bench.execution.resume`), one worker each, every record appended to the run folder as
+soon as it exists; then the stop rule's extra rounds (:mod:`bench.analysis.stop_rule` decides which).
+Used by ``bench run`` and ``bench compare``."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
-from bench.core import provenance, records, registry, storage
-from bench.core.config import RunConfig
+from bench.analysis import stop_rule
+from bench.core import registry, storage
 from bench.core.records import JobKey, Measurement
-from bench.execution.executor import Executor, Task
+from bench.execution.executor import Executor
 from bench.execution.executors import PoolExecutor
-from bench.execution.runner import run_worker
+
+# The GEMM reference lives in its own module; re-exported only until bench.cli.common (owned elsewhere
+# this round) imports bench.execution.gemm_reference itself. Nothing else may use this name.
+from bench.execution.gemm_reference import run_gemm as run_gemm
+from bench.execution.planning import Job, task_of
+from bench.execution.resume import pending
 
 Progress = Callable[[str], None]
 
 
-def key_of(config: RunConfig) -> JobKey:
-    """The key a job will be stored under, with this machine's identity (workers record their own)."""
-    m = config.model
-    ident = provenance.identity(m.device)
-    return JobKey(framework=m.framework, mode=config.mode, batch_size=config.batch_size, lrn=m.lrn,
-                  compile=str(m.compile), lrn_impl=str(m.lrn_impl), device=m.device, threads=m.threads,
-                  host=str(ident["host"]), gpu=ident["gpu"], precision=m.precision, tuning="+".join(m.tuning))
-
-
-@dataclass(frozen=True)
-class Job:
-    config: RunConfig
-    round: int
-
-    @property
-    def key(self) -> JobKey:
-        return key_of(self.config)
-
-    def label(self) -> str:
-        return f"{self.key.label()} round {self.round + 1}"
-
-    def record(self, status: str, result: dict[str, Any] | None = None, error: str | None = None,
-               wall_s: float | None = None, pair: bool = False) -> Measurement:
-        c = self.config
-        return Measurement.from_result(self.key, self.round, status, result, error, wall_s=wall_s, steps=c.steps,
-                                       warmup=c.warmup, include_transfer=c.include_transfer, config=c.to_dict(),
-                                       pair=pair)
-
-
-def plan(frameworks: Sequence[str], modes: Sequence[str], batch_sizes: Sequence[int], lrn_modes: Sequence[bool],
-         base: RunConfig, rounds: int = 1, compile_modes: dict[str, str] | None = None,
-         lrn_impls: dict[str, str] | None = None, accelerator_types: Sequence[str] = (),
-         tunings: dict[str, tuple[str, ...]] | None = None) -> list[Job]:
-    """Jobs in interleaved order: every round visits every config once (A B A B, not A A B B). With
-    ``accelerator_types`` (Ray), every config once per GPU type."""
-    jobs = []
-    bases = [replace(base, extra={**base.extra, "accelerator_type": t}) for t in accelerator_types] or [base]
-    for r in range(rounds):
-        for batch in batch_sizes:
-            for mode in modes:
-                for lrn in lrn_modes:
-                    for fw in frameworks:
-                        # replace() keeps every other field of the base model (LRN parameters included);
-                        # compile/lrn_impl None fall back to this framework's defaults
-                        model = replace(base.model, framework=fw, lrn=lrn, compile=(compile_modes or {}).get(fw),
-                                        lrn_impl=(lrn_impls or {}).get(fw), tuning=(tunings or {}).get(fw, ()))
-                        jobs += [Job(replace(b, model=model, mode=mode, batch_size=batch), r) for b in bases]
-    return jobs
-
-
-def _anywhere(key: JobKey, config: dict[str, Any]) -> tuple[JobKey, Any]:
-    """A job's identity on a cluster: its key on no machine in particular, and the GPU type it asked for."""
-    return replace(key, host="", gpu=None), (config.get("extra") or {}).get("accelerator_type")
-
-
-def pending(jobs: Sequence[Job], run_dir: Path, notify: Progress | None = None, remote: bool = False) -> list[Job]:
-    """The jobs ``run_dir`` has not finished; tells ``notify`` which finished ones a resume skips. With
-    ``remote`` (an executor that places jobs on other machines) a job counts as done on any machine."""
-    ms = records.measurements(storage.read_records(run_dir))
-    finished: set[Any] = records.done(ms)
-    if remote:
-        finished = {(_anywhere(m.key, m.config), m.round) for m in ms if m.status == "ok"}
-
-    def is_done(j: Job) -> bool:
-        return ((_anywhere(j.key, j.config.to_dict()) if remote else j.key), j.round) in finished
-
-    todo = [j for j in jobs if not is_done(j)]
-    skipped = [j for j in jobs if is_done(j)]
-    if skipped and notify:
-        notify(f"resume: {len(skipped)} of {len(jobs)} jobs already finished in {run_dir}, skipped: "
-                 + "; ".join(j.label() for j in skipped))
-    return todo
-
-
-def run_gemm(run_dir: Path, frameworks: Sequence[str], device: str, threads: int | None,
-             timeout: float | None, precision: str = "strict") -> dict[str, Any] | None:
-    """The run-level GEMM reference for 'percent of peak' at the run's precision (each timing worker
-    also measures its own)."""
-    for fw in registry.gemm_order():
-        if fw in frameworks and registry.is_available(fw):
-            outcome = run_worker("gemm", {"framework": fw, "device": device, "precision": precision},
-                                 threads=threads, device=device,
-                                 timeout=timeout)
-            rec = {**records.header("gemm"), "status": outcome.status, "error": outcome.error, "device": device,
-                   **outcome.result}
-            storage.append_record(run_dir, rec)
-            return rec
-    return None
-
-
-def extra_rounds(jobs: Sequence[Job], run_dir: Path, max_rounds: int,
-                 width: Callable[[JobKey, list[dict[str, Any]]], float | None]) -> list[Job]:
-    """The stop rule across processes: one more round (worker process) for every config whose
-    two-level interval is still wider than its ``target_ci`` (``width`` gives the half-width in %,
-    None when unknown), until it has ``max_rounds`` finished processes. More steps per process cannot
-    narrow the part of the interval that comes from processes differing; only more processes can."""
-    recs = storage.read_records(run_dir)
-    tried = {(m.key, m.round) for m in records.measurements(recs)}  # failed rounds count: no endless retries
-    out: list[Job] = []
-    seen: set[JobKey] = set()
+def extra_rounds(jobs: Sequence[Job], run_dir: Path, max_rounds: int, width: stop_rule.Width) -> list[Job]:
+    """The stop rule across processes on the run folder: one more round (worker process) for every config
+    whose interval is still wider than its ``target_ci`` (``width`` gives the half-width in %, None when
+    unknown), until it has ``max_rounds`` tried processes."""
+    firsts: dict[JobKey, Job] = {}
     for job in jobs:
-        target = job.config.target_ci
-        if job.key in seen or target is None:
-            continue
-        seen.add(job.key)
-        rounds = [r for k, r in tried if k == job.key]
-        half = width(job.key, recs)
-        if rounds and len(rounds) < max_rounds and half is not None and not half <= target:
-            out.append(Job(job.config, max(rounds) + 1))
-    return out
-
-
-def median_half_width(key: JobKey, recs: list[dict[str, Any]]) -> float | None:
-    """The half-width (% of the estimate) of the median's two-level interval for ``key``."""
-    from bench.analysis.intervals import TwoLevel
-
-    groups = [m.samples_ns for m in records.latest_per_round(records.measurements(recs)) if m.key == key and m.ok]
-    return TwoLevel.of(groups, "median").half_width_pct if len(groups) > 1 else None
+        if job.config.target_ci is not None:
+            firsts.setdefault(job.key, job)
+    more = stop_rule.next_rounds([(j.key, j.config.target_ci) for j in jobs], storage.read_records(run_dir),
+                                 max_rounds, width)
+    return [Job(firsts[key].config, r) for key, r in more.items()]
 
 
 def execute(jobs: Sequence[Job], run_dir: Path, timeout: float | None, progress: Progress | None = None,
@@ -148,18 +46,12 @@ def execute(jobs: Sequence[Job], run_dir: Path, timeout: float | None, progress:
     records are written here, by this process only."""
     executor = executor or PoolExecutor()
     out = _run(pending(jobs, run_dir, notify, executor.remote), run_dir, timeout, progress, after_each, executor)
-    while more := extra_rounds(jobs, run_dir, max_rounds, median_half_width):
+    while more := extra_rounds(jobs, run_dir, max_rounds, stop_rule.median_half_width):
         if notify:
             notify(f"interval wider than --target-ci: one more worker process for {len(more)} config(s): "
                    + "; ".join(j.key.label() for j in more))
         out += _run(more, run_dir, timeout, progress, after_each, executor)
     return out
-
-
-def task_of(job: Job, task: str = "measure") -> Task:
-    c = job.config
-    return Task(task, {"config": c.to_dict()}, c.model.threads, c.model.device, job.label(),
-                c.extra.get("accelerator_type"))
 
 
 def _run(todo: Sequence[Job], run_dir: Path, timeout: float | None, progress: Progress | None,

@@ -15,7 +15,8 @@ from bench.analysis import summary
 from bench.analysis.run_rows import RunRows, analyse
 from bench.core import storage
 from bench.core.records import SummaryRow
-from bench.output import frames, lockstep_report, plots, render
+from bench.output import frames, lockstep_report, plots
+from bench.output.tables import comparisons, runs
 
 LAYER_CSV, LRN_CSV, FRAMEWORKS_CSV = "lrn_layer.csv", "lrn_comparison.csv", "framework_comparison.csv"
 
@@ -61,9 +62,9 @@ def markdown(rows: list[SummaryRow], env: dict[str, Any], title: str) -> str:
               f"- CPU: {env.get('cpu_model')} ({env.get('cpu_affinity')} usable cores); GPU: {gpus}",
               "- packages: " + ", ".join(f"{k} {v}" for k, v in (env.get("packages") or {}).items() if v),
               f"- data: {', '.join(sorted({str(r.data_source) for r in rows}))}", ""]
-    lines.append("| " + " | ".join(render.RUN_HEADERS) + " |")
-    lines.append("|" + "---|" * len(render.RUN_HEADERS))
-    for cells in render.run_rows(rows):
+    lines.append("| " + " | ".join(runs.RUN_HEADERS) + " |")
+    lines.append("|" + "---|" * len(runs.RUN_HEADERS))
+    for cells in runs.run_rows(rows):
         lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
     lines += ["", "Columns and units: see reports/README.md in the bench repository.", ""]
     return "\n".join(lines)
@@ -98,12 +99,12 @@ def print_comparisons(folder: Folder, console: Any) -> bool:
     for rec in rows.failed_layers:
         console.print(f"[red]LRN layer benchmark for {rec['framework']}: {rec['status']}: {rec.get('error')}[/]")
     if rows.layer:
-        render.layer_table(rows.layer, rows.fastest_exact, console)
+        comparisons.layer_table(rows.layer, rows.fastest_exact, console)
     if rows.lrn:
-        render.lrn_table(rows.lrn, console)
+        comparisons.lrn_table(rows.lrn, console)
     if rows.frameworks and rows.framework_method == "lockstep":
         lockstep_report.framework_table(rows.frameworks, console)
     elif rows.frameworks:
-        render.framework_table(rows.frameworks, console)
+        comparisons.framework_table(rows.frameworks, console)
     console.print(f"All files in {folder.run_dir}")
     return not rows.failed_layers

@@ -27,7 +27,11 @@ ENV_FIELDS = ("hostname", "platform", "python", "cpu_model", "cpu_affinity", "gp
 
 
 @dataclass(frozen=True)
-class Side:
+class GateSide:
+    """What one side of the gate (``--baseline`` or ``--candidate``) names, read from disk: its benchmarks,
+    the provenance they were measured with, and the commits behind them. (A side of a ``bench ab`` job, the
+    code a revision runs, is :class:`bench.execution.ab.ABSide`.)"""
+
     series: list[Series]
     provenance: dict[str, Any]  # flat
     commits: list[str]
@@ -128,7 +132,7 @@ def _pool(parts: Sequence[list[Series]]) -> list[Series]:
     return list(pooled.values())
 
 
-def load(paths: Sequence[str], what: str) -> Side:
+def load(paths: Sequence[str], what: str) -> GateSide:
     """Everything one side names: run folders, or pytest-benchmark JSON files (or folders of them)."""
     if not paths:
         raise UsageError(f"--{what}: give a run folder or pytest-benchmark JSON file")
@@ -169,4 +173,4 @@ def load(paths: Sequence[str], what: str) -> Side:
     series = _pool(parts)
     if not series:
         raise UsageError(f"--{what} {' '.join(paths)}: no finished measurement in it")
-    return Side(series, provenance, list(dict.fromkeys(commits)), kinds.pop(), list(paths))
+    return GateSide(series, provenance, list(dict.fromkeys(commits)), kinds.pop(), list(paths))

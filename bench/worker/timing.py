@@ -50,6 +50,15 @@ class Counters:
         self.preemptions.append(after[1] - before[1])
 
 
+def counter_fields(counters: Counters | None) -> dict[str, Any]:
+    """The per-step counters as a task's result fields (aligned with ``samples_ns``; none without counters),
+    and what else the machine did during the timed stretches (kept in the record as ``interference``)."""
+    if counters is None:
+        return {}
+    return {"page_faults": counters.page_faults, "preemptions": counters.preemptions,
+            "interference": counters.interference.to_dict()}
+
+
 @dataclass
 class Timings:
     compile_ns: int

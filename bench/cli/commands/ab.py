@@ -15,7 +15,7 @@ from bench.cli import ab_extend, lockstep_options, options, progress, validation
 from bench.cli.commands import check
 from bench.core import provenance, records, storage
 from bench.core.errors import UsageError
-from bench.execution import ab, ab_profile, runner, sweep
+from bench.execution import ab, ab_profile, planning, runner
 from bench.output import bisect_report, report, series
 
 PAIRS = 8  # lockstep pairs per config: the units of the interval (t with 7 degrees of freedom)
@@ -75,7 +75,7 @@ def profile_params(args: argparse.Namespace) -> dict[str, Any]:
     return {"profile_steps": 3, "layer_steps": args.layer_steps, "rounds": 2}
 
 
-def _environment(side: ab.Side, sel: validation.Selection) -> dict[str, Any]:
+def _environment(side: ab.ABSide, sel: validation.Selection) -> dict[str, Any]:
     environment = provenance.collect()
     environment["git"] = {"commit": side.commit, "dirty": side.rev.dirty, "revision": side.revision}
     if side.source.python != sys.executable:
@@ -120,7 +120,7 @@ def main(args: argparse.Namespace) -> int:
     sel = validation.prepare(args, "ab", lrn_used=any(lrn_modes))  # last check; makes the folder
     session = _session(sel.run_dir, revs, args.resume)
     modes = ["train", "forward"] if args.mode == "both" else [args.mode]
-    configs = [j.config for j in sweep.plan(sel.frameworks, modes, args.batch_size, lrn_modes, sel.base, rounds=1,
+    configs = [j.config for j in planning.plan(sel.frameworks, modes, args.batch_size, lrn_modes, sel.base, rounds=1,
                                             compile_modes=choice.compile, lrn_impls=choice.lrn_impl,
                                             tunings=choice.tuning)]
     console = progress.make_console()

@@ -21,7 +21,7 @@ from bench.cli.commands import ab as ab_command
 from bench.cli.commands import check
 from bench.core import provenance, storage
 from bench.core.errors import UsageError
-from bench.execution import ab, runner, sweep
+from bench.execution import ab, planning, runner
 from bench.execution.bisect import STATE, Engine, Options, State, Stopped, commits_between
 from bench.output import bisect_report, series
 
@@ -73,7 +73,7 @@ def _fresh(args: argparse.Namespace, repo: Path) -> tuple[State, Path]:
     sel = validation.prepare(argparse.Namespace(**{**vars(args), "resume": False}), "bisect",
                          lrn_used=any(choice.lrn_modes))  # last check; makes the folder
     modes = ["train", "forward"] if args.mode == "both" else [args.mode]
-    configs = [j.config for j in sweep.plan(sel.frameworks, modes, args.batch_size, choice.lrn_modes, sel.base,
+    configs = [j.config for j in planning.plan(sel.frameworks, modes, args.batch_size, choice.lrn_modes, sel.base,
                                             rounds=1, compile_modes=choice.compile, lrn_impls=choice.lrn_impl,
                                             tunings=choice.tuning)]
     opts = Options(args.rounds, args.probe_budget, args.chunk, args.timeout, args.alpha, args.noise_floor, args.detect,

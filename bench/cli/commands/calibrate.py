@@ -8,7 +8,7 @@ from typing import Any
 
 from bench.cli import options, progress, validation
 from bench.core import provenance, registry, storage
-from bench.output import render
+from bench.output.tables import checks
 
 
 def add_parser(sub: Any) -> None:
@@ -46,7 +46,7 @@ def main(args: argparse.Namespace) -> int:
                                       "data_dir": data_dir, "threads": args.threads}
             out = run_worker("calibrate", params, threads=args.threads, device=device, timeout=args.timeout)
             rows.append({"framework": fw, "status": out.status, "error": out.error, **out.result})
-    render.calibrate_table(rows, console)
+    checks.calibrate_table(rows, console)
     if args.out:
         path = Path(args.out)
         storage.write_json(path, {"env": provenance.collect(), "device": device, "rows": rows})

@@ -34,7 +34,7 @@ def validate(args: argparse.Namespace) -> None:
     gate.Settings(args.alpha, args.noise_floor, args.detect)
 
 
-def run_gate(args: argparse.Namespace, base: series.Side, cand: series.Side, out_dir: Path | None,
+def run_gate(args: argparse.Namespace, base: series.GateSide, cand: series.GateSide, out_dir: Path | None,
              console: Any, title: str = "bench check: candidate vs baseline",
              sides: Sequence[Folder] = ()) -> gate.GateResult:
     """Compare, print, and write every requested output (with ``out_dir``: gate.csv, gate.json, gate.md

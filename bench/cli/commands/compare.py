@@ -19,7 +19,7 @@ from typing import Any
 from bench.analysis import comparisons
 from bench.cli import lockstep_options, options, progress, validation
 from bench.core import storage
-from bench.execution import lockstep_compare, lrn_pairs, sweep
+from bench.execution import lockstep_compare, lrn_pairs, planning, sweep
 from bench.output import report
 
 STEPS = 20  # timed steps per process and variant before the --target-ci rule (3 processes: 60 per row)
@@ -124,9 +124,9 @@ def main(args: argparse.Namespace) -> int:
             lrn_pairs.run_pairs(sel.run_dir, configs, rounds, args.timeout, show, after_each, notify=say,
                               max_rounds=max_rounds, executor=executor)
         else:
-            jobs = sweep.plan(sel.frameworks, modes, args.batch_size, options.LRN_MODES[args.lrn], base, rounds=rounds,
-                              compile_modes=compile_modes, lrn_impls=chosen, accelerator_types=args.accelerator_type,
-                              tunings=tunings)
+            jobs = planning.plan(sel.frameworks, modes, args.batch_size, options.LRN_MODES[args.lrn], base,
+                                 rounds=rounds, compile_modes=compile_modes, lrn_impls=chosen,
+                                 accelerator_types=args.accelerator_type, tunings=tunings)
             sweep.execute(jobs, sel.run_dir, args.timeout, progress=show, after_each=after_each, notify=say,
                           max_rounds=max_rounds, executor=executor)
 

@@ -16,10 +16,10 @@ def add_parser(sub: Any) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from bench.core import data
-    from bench.output import render
+    from bench.output.tables import checks
 
     ds = data.locate_mnist(args.data_dir, allow_download=not args.no_download)
     console = progress.make_console()
     console.print(f"MNIST found in [bold]{ds.location}[/]; all four files match their MD5 checksums.")
-    render.data_table(ds, console)
+    checks.data_table(ds, console)
     return 0

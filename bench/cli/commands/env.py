@@ -7,7 +7,7 @@ from typing import Any
 
 from bench.cli import options, progress
 from bench.core import provenance, registry
-from bench.output import render
+from bench.output.tables import checks
 
 
 def add_parser(sub: Any) -> None:
@@ -36,5 +36,5 @@ def main(args: argparse.Namespace) -> int:
                 text += (f"; {out.result['extra']}; devices: {', '.join(out.result['devices'])}"
                          if out.status == "ok" else f"; device probe {out.status}: {out.error}")
         frameworks.append({"framework": name, "text": text})
-    render.env_table(info, frameworks, progress.make_console())
+    checks.env_table(info, frameworks, progress.make_console())
     return 0

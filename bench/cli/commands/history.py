@@ -14,7 +14,8 @@ from bench.analysis.intervals import TwoLevel
 from bench.cli import options, progress
 from bench.core import records, storage
 from bench.core.errors import UsageError
-from bench.output import export, history_store, html_history, html_pages, plots, render, series
+from bench.output import export, history_store, html_history, html_pages, plots, series
+from bench.output.tables import trends
 
 
 def add_parser(sub: Any) -> None:
@@ -35,8 +36,8 @@ def add_parser(sub: Any) -> None:
     r.add_argument("--machine", help="only this machine id (the store's file names)")
     r.add_argument("--min-size", type=options.positive, default=changepoints.MIN_SIZE,
                    help=f"points on each side of a change [default: {changepoints.MIN_SIZE}]")
-    r.add_argument("--noise-floor", type=options.percent, default=changepoints.NOISE_FLOOR, metavar="PCT",
-                   help=f"smaller level shifts are not called changes [default: {100 * changepoints.NOISE_FLOOR:g}]")
+    r.add_argument("--noise-floor", type=options.percent, default=changepoints.SHIFT_FLOOR, metavar="PCT",
+                   help=f"smaller level shifts are not called changes [default: {100 * changepoints.SHIFT_FLOOR:g}]")
     r.add_argument("--export", nargs=2, action="append", metavar=("FORMAT", "FILE"),
                    help="the newest point of every benchmark for a dashboard: github or bencher; repeatable")
     r.add_argument("--html", action="store_true", help="also write report.html: each benchmark's trend with its "
@@ -114,7 +115,7 @@ def report(args: argparse.Namespace) -> int:
     storage.write_rows(out_dir / "changes.csv", changes, columns=changepoints.CHANGE_COLUMNS)
     pngs = plots.history_plots(ts, out_dir)
     console = progress.make_console()
-    render.history_table(ts, console)
+    trends.history_table(ts, console)
     for kind, path in exports:
         export.write(kind, Path(path), [export.Point(t.label, t.entries[-1].estimate_ms, t.entries[-1].ci_low_ms,
                                                      t.entries[-1].ci_high_ms, f"commit {t.entries[-1].commit[:10]}")

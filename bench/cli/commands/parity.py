@@ -28,7 +28,7 @@ from bench.core import data, provenance, records, registry, storage
 from bench.core.config import ModelConfig
 from bench.core.errors import DataNotFound, UsageError
 from bench.execution.runner import run_worker
-from bench.output import render
+from bench.output.tables import accuracy
 
 CURVE_COLUMNS = ("run", "framework", "seed", "step", "epoch", "metric", "value", "train_time_s")
 SEEDS = 3  # the fewest that measure a seed-to-seed spread with a usable t quantile (t(0.95, 2) = 2.92)
@@ -156,7 +156,7 @@ def report_parity(run_dir: Path, target: float, max_gap: float, seeds: int, cons
     traj = trajectory_rows(recs)
     if traj:
         storage.write_rows(run_dir / "trajectory.csv", traj)
-        render.trajectory_table(traj, console)
+        accuracy.trajectory_table(traj, console)
         if html:
             worst = max(r["max_rel_diff"] for r in traj)
             html_pages.write(html_pages.parity_page(
@@ -169,7 +169,7 @@ def report_parity(run_dir: Path, target: float, max_gap: float, seeds: int, cons
     if pairs:
         storage.write_rows(run_dir / "parity_pairs.csv", pairs)
     outcome, reasons = verdict(summary, pairs, target, max_gap)
-    render.parity_tables(summary, pairs, console)
+    accuracy.parity_tables(summary, pairs, console)
     reached = target_reached(summary, target)
     console.print(f"Target {target:g}% (reported apart from parity): " + ", ".join(
         f"{fw} {'reached' if ok else 'not reached'}" for fw, ok in reached.items()))

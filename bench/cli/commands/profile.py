@@ -14,9 +14,10 @@ from typing import Any
 from bench.analysis import attribution
 from bench.cli import options, progress, validation
 from bench.core import provenance, storage
-from bench.execution import ab_profile, sweep
-from bench.output import html_pages, lockstep_report, plots, render
+from bench.execution import ab_profile, planning
+from bench.output import html_pages, lockstep_report, plots
 from bench.output import report as output_report
+from bench.output.tables import breakdown
 
 STEPS = 20
 PROFILE_STEPS = 3
@@ -59,7 +60,7 @@ def main(args: argparse.Namespace) -> int:
     choice = options.model_choices(args)
     lrn_modes = choice.lrn_modes
     sel = validation.prepare(args, "profile", lrn_used=any(lrn_modes))
-    jobs = sweep.plan(sel.frameworks, [args.mode], args.batch_size, lrn_modes, sel.base, rounds=1,
+    jobs = planning.plan(sel.frameworks, [args.mode], args.batch_size, lrn_modes, sel.base, rounds=1,
                       compile_modes=choice.compile, lrn_impls=choice.lrn_impl,
                       tunings=choice.tuning)
     console = progress.make_console()
@@ -84,7 +85,7 @@ def main(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
-def _profile_one(job: sweep.Job, run_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
+def _profile_one(job: planning.Job, run_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
     cfg = replace(job.config, steps=args.steps, warmup=args.warmup)
     keep = run_dir / "traces" / f"{cfg.model.framework}-{cfg.mode}-b{cfg.batch_size}{'-lrn' if cfg.model.lrn else ''}"
     params = {"profile_steps": args.profile_steps, "layer_steps": args.layer_steps, "rounds": args.layer_rounds}
@@ -111,9 +112,9 @@ def report(run_dir: Path, console: Any, html: bool = True) -> bool:
     ops = [op for r in done for op in attribution.top_ops(r)]
     storage.write_rows(run_dir / "profile_ops.csv", ops)
     for r, s in zip(done, summaries, strict=True):
-        render.profile_table(layers[id(r)], s, attribution.top_ops(r, 5), console)
+        breakdown.profile_table(layers[id(r)], s, attribution.top_ops(r, 5), console)
     if summaries:
-        render.profile_overhead_table(summaries, console)
+        breakdown.profile_overhead_table(summaries, console)
         lockstep_report.profile_warnings(summaries, console)  # the figures left out above, named
         plots.profile_breakdown([row for r in done for row in layers[id(r)]], summaries,
                                 run_dir / "profile_breakdown.png")

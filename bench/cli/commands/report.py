@@ -9,7 +9,8 @@ from typing import Any
 
 from bench.cli import options, progress
 from bench.core import storage
-from bench.output import html_pages, render, report
+from bench.output import html_pages, report
+from bench.output.tables import runs
 
 
 def add_parser(sub: Any) -> None:
@@ -40,7 +41,7 @@ def main(args: argparse.Namespace) -> int:
     title = f"bench report {run_dir.name}"
     report.write_files(folder, title)
     if folder.rows.summary:
-        render.run_table(folder.rows.summary, console, title=f"Stored results: {run_dir}")
+        runs.run_table(folder.rows.summary, console, title=f"Stored results: {run_dir}")
     console.print(f"Re-rendered summary.csv, samples.csv, summary.md and step_times.png in {run_dir}")
     report.print_comparisons(folder, console)
     if args.html:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bench.cli import options, progress, validation
-from bench.execution import sweep
+from bench.execution import planning, sweep
 
 ROUNDS = 3  # worker processes per config: the unit every interval is taken over
 STEPS = 40  # timed steps per process (3 x 40 = 120 per config)
@@ -36,7 +36,7 @@ def main(args: argparse.Namespace) -> int:
     executor = options.make_executor(args, validation.resolve_device(args.device))
     sel = validation.prepare(args, "run", lrn_used=any(lrn_modes))
     modes = ["train", "forward"] if args.mode == "both" else [args.mode]
-    jobs = sweep.plan(sel.frameworks, modes, args.batch_size, lrn_modes, sel.base, rounds=args.rounds,
+    jobs = planning.plan(sel.frameworks, modes, args.batch_size, lrn_modes, sel.base, rounds=args.rounds,
                       compile_modes=choice.compile, lrn_impls=choice.lrn_impl,
                       tunings=choice.tuning, accelerator_types=args.accelerator_type)
 

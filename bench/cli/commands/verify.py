@@ -46,7 +46,7 @@ def check_batch_fits(batch: int, available: int | None = None) -> None:
 def main(args: argparse.Namespace) -> int:
     from bench.core import data
     from bench.execution import verification
-    from bench.output import render
+    from bench.output.tables import checks
 
     frameworks = options.parse_frameworks(args.frameworks)
     compile_modes = options.parse_compile(args.compile)
@@ -73,7 +73,7 @@ def main(args: argparse.Namespace) -> int:
                              progress=lambda s: status.update(f"verifying {s}"), compile_modes=compile_modes,
                              lrn_impls=lrn_impls, device=device, precision=args.precision,
                              tunings=options.parse_tune(args.tune))
-    render.verify_table(results, console)
+    checks.verify_table(results, console)
     ok = all(r.passed for r in results if r.status != "skipped") and any(r.status == "ok" for r in results)
     console.print("[green]All frameworks match the reference.[/]" if ok else "[bold red]Verification failed.[/]")
     return 0 if ok else 1

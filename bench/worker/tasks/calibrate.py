@@ -13,9 +13,8 @@ import numpy as np
 from bench.analysis.stats import Ratio, Stats
 from bench.core import contract
 from bench.core.config import ModelConfig, RunConfig
-from bench.worker import timing
-from bench.worker.tasks import gemm
-from bench.worker.tasks.measure import host_batches
+from bench.worker import matmul, timing
+from bench.worker.batches import host_batches
 
 
 def timer_resolution_ns(samples: int = 10000) -> dict[str, float]:
@@ -57,7 +56,7 @@ def run(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
     # (two syncs on an idle device, two clock reads, the call and the store).
     noop = timing.timed_region(lambda i: None, adapter.synchronize, 2000, time.perf_counter_ns)
     harness_cost_ns = float(np.mean(noop))
-    ref = gemm.run({"framework": fw, "device": device}, workdir)
+    ref = matmul.reference(fw, device)
     return {
         "framework": fw, "device": device, "batch_size": cfg.batch_size,
         "timer": timer_resolution_ns(),

@@ -25,7 +25,7 @@ from bench.core import contract
 from bench.core.channel import Channel
 from bench.core.config import RunConfig
 from bench.worker import memory, timing
-from bench.worker.tasks.measure import counts, host_batches
+from bench.worker.batches import host_batches
 from impls import spec
 
 
@@ -40,7 +40,7 @@ def _result(cfg: RunConfig, adapter: Any, staged: list[Any], source: str, compil
         "data_source": source,
         "compile_ns": compile_ns,
         "samples_ns": samples,
-        **counts(counters),
+        **timing.counter_fields(counters),
         "flops_per_step": spec.flops_per_step(cfg.mode, cfg.batch_size),
         "final_loss": final_loss,
         "memory": mem,

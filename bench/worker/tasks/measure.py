@@ -10,39 +10,13 @@ from typing import Any
 import numpy as np
 
 from bench.analysis.stats import precise_enough
-from bench.core import contract, data
+from bench.core import contract
 from bench.core.config import RunConfig
-from bench.worker import memory, timing
-from bench.worker.tasks import gemm
+from bench.worker import matmul, memory, timing
+from bench.worker.batches import host_batches
 from impls import spec
 
-STAGED_BATCHES = 4  # distinct batches cycled through, all on the device before timing
-
-
-def host_batches(cfg: RunConfig, n: int = STAGED_BATCHES) -> tuple[list[tuple[np.ndarray, np.ndarray]], str]:
-    """``n`` consecutive batches of the configured data (wrapping around a small dataset)."""
-    if cfg.data == "synthetic":
-        ds = data.synthetic(n_train=n * cfg.batch_size, n_test=1, seed=cfg.model.seed)
-    else:
-        ds = data.load(cfg.data, cfg.data_dir, seed=cfg.model.seed, allow_download=False)
-    total = len(ds.train_images)
-    out = []
-    for i in range(n):
-        idx = (np.arange(cfg.batch_size) + i * cfg.batch_size) % total
-        out.append((ds.train_images[idx], ds.train_labels[idx]))
-    return out, ds.source
-
-
 EXTEND_CHUNK = 10
-
-
-def counts(counters: timing.Counters | None) -> dict[str, Any]:
-    """The per-step counters as result fields (aligned with ``samples_ns``), and what else the machine
-    did during the timed stretches (kept in the record as ``interference``)."""
-    if counters is None:
-        return {}
-    return {"page_faults": counters.page_faults, "preemptions": counters.preemptions,
-            "interference": counters.interference.to_dict()}
 
 
 def extend_to_target(adapter: Any, staged: list[Any], cfg: RunConfig, samples: list[int],
@@ -72,11 +46,11 @@ def run(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
     final_loss = adapter.loss_value(adapter.train_step(staged[0])) if cfg.mode == "train" else None
     if final_loss is not None and not np.isfinite(final_loss):
         raise FloatingPointError(f"training diverged: loss {final_loss} after {cfg.steps + cfg.warmup + 1} steps")
-    return {**gemm.in_worker(cfg.model.framework, cfg.model.device, workdir, cfg.model.precision),
+    return {**matmul.in_worker(cfg.model.framework, cfg.model.device, cfg.model.precision),
         "data_source": source,
         "compile_ns": t.compile_ns,
         "samples_ns": samples,
-        **counts(t.counters),
+        **timing.counter_fields(t.counters),
         "target_ci": cfg.target_ci,
         "block_mean_ns": t.block_mean_ns,
         "block_steps": t.block_steps,

@@ -18,9 +18,8 @@ from typing import Any
 from bench.analysis.stats import precise_enough
 from bench.core import contract
 from bench.core.config import RunConfig
-from bench.worker import memory, timing
-from bench.worker.tasks import gemm
-from bench.worker.tasks.measure import counts, host_batches
+from bench.worker import matmul, memory, timing
+from bench.worker.batches import host_batches
 from impls import spec
 
 CHUNK = 5  # synchronised steps per variant per round
@@ -78,7 +77,7 @@ def run(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
     # Read before the GEMM reference allocates. The pool and NVML's figures are the process's, holding
     # both models; only the allocator peak, reset before each chunk, is one variant's.
     shared = memory.snapshot(first.memory(), first.can_reset_peak)
-    ref = gemm.in_worker(cfg.model.framework, cfg.model.device, workdir, cfg.model.precision)
+    ref = matmul.in_worker(cfg.model.framework, cfg.model.device, cfg.model.precision)
     out = []
     for lrn, adapter in variants.items():
         mem = dict(shared)
@@ -86,7 +85,8 @@ def run(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
         mem["alloc_peak_scope"] = PAIR_PEAK_SCOPE if peaks[lrn] is not None else None
         mem["shared_with_other_variant"] = ["alloc_reserved_bytes", "nvml_process_bytes", "nvml_device_used_bytes"]
         out.append({**ref, "lrn": lrn, "data_source": source, "compile_ns": compile_ns[lrn],
-                    "samples_ns": samples[lrn], **counts(counters[lrn]), "block_mean_ns": blocks[lrn] / block,
+                    "samples_ns": samples[lrn], **timing.counter_fields(counters[lrn]),
+                    "block_mean_ns": blocks[lrn] / block,
                     "block_steps": block,
                     "target_ci": cfg.target_ci, "chunk": CHUNK, "rounds_interleaved": rounds,
                     "flops_per_step": spec.flops_per_step(cfg.mode, cfg.batch_size),

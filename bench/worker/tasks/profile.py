@@ -21,9 +21,8 @@ from typing import Any
 
 from bench.core import contract
 from bench.core.config import RunConfig
-from bench.worker import timing
-from bench.worker.tasks import gemm
-from bench.worker.tasks.measure import counts, host_batches
+from bench.worker import matmul, timing
+from bench.worker.batches import host_batches
 from impls import spec
 
 TINY_BATCH = 1
@@ -65,7 +64,8 @@ def run(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
     staged = [adapter.prepare(x, y) for x, y in batches]
     whole = timing.measure(adapter, staged, cfg.mode, cfg.steps, cfg.warmup)
     out: dict[str, Any] = {"data_source": source, "compile_ns": whole.compile_ns, "samples_ns": whole.samples_ns,
-                           **counts(whole.counters), "versions": adapter.versions(), "describe": adapter.describe(),
+                           **timing.counter_fields(whole.counters), "versions": adapter.versions(),
+                           "describe": adapter.describe(),
                            "flops_per_step": spec.flops_per_step(cfg.mode, cfg.batch_size)}
     try:
         prof = adapter.profile(staged[0], cfg.mode, int(params.get("profile_steps", 3)), trace_dir)
@@ -82,5 +82,5 @@ def run(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
     out["tiny_batch"] = TINY_BATCH
     out["tiny_samples_ns"] = timing.measure(adapter, tiny, cfg.mode, cfg.steps, cfg.warmup).samples_ns
     out["dispatch_ns"], out["dispatch_total_ns"] = timing.dispatch_split(adapter, staged, cfg.mode, cfg.steps)
-    out.update(gemm.in_worker(cfg.model.framework, cfg.model.device, workdir, cfg.model.precision))
+    out.update(matmul.in_worker(cfg.model.framework, cfg.model.device, cfg.model.precision))
     return out

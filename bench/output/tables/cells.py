@@ -1,0 +1,21 @@
+"""What every table's cells share: a figure or a dash, a percentage, PASS or FAIL. One spelling of
+each, so a missing figure looks the same in every command's table."""
+
+from __future__ import annotations
+
+
+def pass_fail(ok: bool) -> str:
+    """PASS in green or FAIL in bold red."""
+    return "[green]PASS[/]" if ok else "[bold red]FAIL[/]"
+
+
+def fmt(value: object, spec: str = ".1f", missing: str = "-") -> str:
+    """``value`` formatted with ``spec``; ``missing`` for None and NaN (a figure that does not exist)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return missing
+    return format(value, spec)
+
+
+def pct(value: float | None) -> str:
+    """A percentage with one decimal, or a dash."""
+    return "-" if value is None else f"{value:.1f}%"
