@@ -9,6 +9,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from bench.analysis.changepoints import stamp_changes
+from bench.analysis.summary import measured_with, provenance_lines
+
 if TYPE_CHECKING:
     from bench.core.data import Dataset
     from bench.core.records import SummaryRow
@@ -147,6 +150,8 @@ def run_table(rows: list[SummaryRow], console: Console, title: str = "Time per s
                       f"its {r.rounds} processes differ by {_pct(r.between_process_pct)} (between) against "
                       f"{_pct(r.within_process_pct)} step noise "
                       f"(within); about {r.processes_needed} processes would reach it (--max-rounds).[/]")
+    for line in provenance_lines(rows):
+        console.print(escape(line), style="yellow" if "kept apart" in line else None)
     if any(r.unstable for r in rows):
         console.print("[yellow]⚠ unstable rows (CV > 10% over all steps): close other programs and pin --threads; "
                       "the median and its interval over processes stay valid, the mean does not.[/]")
@@ -218,6 +223,7 @@ def lrn_table(rows: list[dict[str, Any]], console: Console) -> None:
                   "a t-interval over the processes (with one process: a bootstrap over its steps, which says nothing "
                   "about the next run); LRN share: (on - off) / on; inconclusive when the CI includes 1 or the "
                   "ratio is within 1% of it; memory added: framework allocator peak difference (GPU only).")
+    _print_measured_with(rows, console)
 
 
 def framework_table(rows: list[dict[str, Any]], console: Console) -> None:
@@ -235,6 +241,14 @@ def framework_table(rows: list[dict[str, Any]], console: Console) -> None:
     console.print(table)
     console.print("median over each framework's worker processes (t-interval over them); vs fastest: ratio of "
                   "medians, interval and p by Welch's t over the two sides' process estimates (log scale).")
+    _print_measured_with(rows, console)
+
+
+def _print_measured_with(rows: list[dict[str, Any]], console: Console) -> None:
+    """The versions and code fingerprints a comparison table's rows were measured with."""
+    line = measured_with((r["framework"], r.get("versions"), r.get("fingerprint")) for r in rows)
+    if line:
+        console.print(escape(line))
 
 
 def layer_table(rows: list[dict[str, Any]], best: dict[str, str], console: Console) -> None:
@@ -329,6 +343,11 @@ def history_table(trends: list[Any], console: Console) -> None:
     console.print("step change: binary segmentation of the per-commit medians (log scale), each split tested by a "
                   "permutation test on the largest two-sample t (so every split tried is accounted for), beyond the "
                   "noise floor; the commit named is the first of the new level.")
+    for line in (line for t in trends for line in stamp_changes(t)):
+        console.print(escape(line), style="yellow")
+    latest = list(dict.fromkeys(t.entries[-1].stamp for t in trends if t.entries[-1].stamp))
+    if latest:
+        console.print(escape("latest points measured with: " + " | ".join(latest)))
 
 
 def profile_table(rows: list[dict[str, Any]], summary: dict[str, Any], ops: list[dict[str, Any]],
@@ -337,8 +356,10 @@ def profile_table(rows: list[dict[str, Any]], summary: dict[str, Any], ops: list
     from bench.analysis.attribution import UNATTRIBUTED
 
     s = summary
-    title = (f"{s['framework']} {s['mode']} batch {s['batch_size']}{' LRN' if s['lrn'] else ''} ({s['compile']}): "
-             f"where a {s['step_ms']:.1f} ms step goes")
+    default = " default precision" if s.get("precision", "strict") != "strict" else ""
+    tuned = f" +{s['tuning']}" if s.get("tuning") else ""
+    title = (f"{s['framework']} {s['mode']} batch {s['batch_size']}{' LRN' if s['lrn'] else ''} ({s['compile']})"
+             f"{default}{tuned}: where a {s['step_ms']:.1f} ms step goes")
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     for h in ("scope", "pass", "profiler ms", "share", "GFLOP/s", "% peak", "alone ms", "alone GFLOP/s"):
         table.add_column(h, justify="left" if h in ("scope", "pass") else "right")
@@ -386,3 +407,4 @@ def profile_overhead_table(summaries: list[dict[str, Any]], console: Console) ->
     console.print(table)
     console.print("host returns after: how long a step call takes to return to Python, against the whole "
                   "synchronised step; an asynchronous framework returns before its work is done.")
+    _print_measured_with(summaries, console)

@@ -66,6 +66,8 @@ def main(args: argparse.Namespace) -> int:
     max_rounds = common.max_rounds(args, rounds, MAX_ROUNDS)
     executor = options.make_executor(args, common.resolve_device(args.device))
     sel = common.prepare(args, "compare", lrn_used=args.lrn != "off" or args.layer)
+    if args.resume:
+        sweep.check_resumable(sel.run_dir, sel.frameworks)
     modes = ["train", "forward"] if args.mode == "both" else [args.mode]
     lrn_params = dataclasses.asdict(sel.base.model.lrn_params)  # the validated config, not the raw options
     chosen: dict[str, str] = {}

@@ -35,6 +35,8 @@ def main(args: argparse.Namespace) -> int:
     max_rounds = common.max_rounds(args, args.rounds, MAX_ROUNDS_FACTOR * args.rounds)
     executor = options.make_executor(args, common.resolve_device(args.device))
     sel = common.prepare(args, "run", lrn_used=any(lrn_modes))
+    if args.resume:
+        sweep.check_resumable(sel.run_dir, sel.frameworks)
     modes = ["train", "forward"] if args.mode == "both" else [args.mode]
     jobs = sweep.plan(sel.frameworks, modes, args.batch_size, lrn_modes, sel.base, rounds=args.rounds,
                       compile_modes=choice.compile, lrn_impls=choice.lrn_impl,
