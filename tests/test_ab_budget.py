@@ -51,7 +51,7 @@ def test_pairs_are_added_while_inconclusive_and_stop_at_the_budget(tmp_path: Pat
     sides = []
     for name in ("base", "candidate"):
         (tmp_path / name).mkdir()
-        sides.append(ab.Side(name, ab.Revision(ab.WORKING_TREE, "0" * 40), runner.Source(), tmp_path / name))
+        sides.append(ab.ABSide(name, ab.Revision(ab.WORKING_TREE, "0" * 40), runner.Source(), tmp_path / name))
     executed: list[int] = []
 
     def fake_execute(work: Any, sides: Any, session: str, chunk: int, timeout: Any, progress: Any,

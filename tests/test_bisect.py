@@ -126,7 +126,7 @@ def test_a_probe_not_yet_decided_gets_more_pairs_before_the_search_moves(tmp_pat
         return [gate.Series(key, groups, "cpu", True)]
 
     engine = engine_module.Engine(Path("."), tmp_path, state, tmp_path, sys.executable, {}, load, print, lambda: None)
-    sides = [ab.Side(n, ab.Revision("x", "0" * 40), Source(tmp_path, sys.executable), tmp_path / n)
+    sides = [ab.ABSide(n, ab.Revision("x", "0" * 40), Source(tmp_path, sys.executable), tmp_path / n)
              for n in ("base", "candidate")]
     out: dict[str, object] = {"reason": ""}
     assert engine._measure(sides, out) == DIFFERENT

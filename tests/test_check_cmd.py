@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -17,14 +18,16 @@ KEY = JobKey("torch", "train", 128, False, "eager", "module", "cpu", None, "host
 
 
 def _run_folder(path: Path, rng: np.random.Generator, scale: float = 1.0, processes: int = 4,
-                packages: dict[str, str] | None = None, cpu: str = "Test CPU", key: JobKey = KEY) -> Path:
+                packages: dict[str, str] | None = None, cpu: str = "Test CPU", key: JobKey = KEY,
+                utc: str | None = None, **fields: Any) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     storage.write_json(path / storage.ENV, {"cpu_model": cpu, "hostname": "hostA", "git": {"commit": "a" * 40},
                                             "packages": packages or {"torch": "2.13.0"}})
     for r in range(processes):
         center = 300e6 * scale * np.exp(rng.normal(0, 0.01))
         samples = (center * (1 + rng.normal(0, 0.01, 30))).astype(int).tolist()
-        storage.append_record(path, Measurement(key, r, "ok", samples_ns=tuple(samples)).to_dict())
+        when = {"utc": utc.replace("MM", f"{r:02d}")} if utc else {}  # one process a minute
+        storage.append_record(path, Measurement(key, r, "ok", samples_ns=tuple(samples), **when, **fields).to_dict())
     return path
 
 
@@ -127,3 +130,68 @@ def test_a_folder_of_pytest_benchmark_saves(tmp_path: Path, capsys: pytest.Captu
     code, _, err = _check(capsys, "--baseline", str(tmp_path / "a"), "--candidate",
                           str(_run_folder(tmp_path / "run", rng)))
     assert code == 2 and "no benchmark in common" in err
+
+
+def test_stored_runs_measured_apart_carry_a_caveat(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rng = np.random.default_rng(5)
+    base = _run_folder(tmp_path / "base", rng, utc="2026-01-01T10:MM:00Z")
+    cand = _run_folder(tmp_path / "cand", rng, utc="2026-01-01T14:MM:00Z")
+    md = tmp_path / "gate.md"
+    code, out, _ = _check(capsys, "--baseline", str(base), "--candidate", str(cand), "--markdown", str(md),
+                          "--out", str(tmp_path / "g"))
+    text = " ".join(out.split())  # rich wraps long lines
+    caveat = ("the sides were not measured together but 3h 57min apart (baseline 2026-01-01 10:00 UTC to "
+              "2026-01-01 10:03 UTC, candidate 2026-01-01 14:00 UTC to 2026-01-01 14:03 UTC)")
+    assert code == 0 and f"caveat: {caveat}" in text
+    assert "Gate: no regression in 1 rows (caveat: the sides were not measured together but 3h 57min apart" in text
+    assert f"> **Caveat:** {caveat}" in md.read_text()
+    assert json.loads((tmp_path / "g" / "gate.json").read_text())["caveat"].startswith(caveat)
+    code, _, err = _check(capsys, "--baseline", str(base), "--candidate", str(cand), "--strict")
+    assert code == 2 and err.strip().startswith(f"bench: error: --strict: {caveat}")
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_interleaved_or_lockstep_sides_are_measured_together(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    rng = np.random.default_rng(6)
+    base = _run_folder(tmp_path / "base", rng, utc="2026-01-01T10:MM:00Z")
+    cand = _run_folder(tmp_path / "cand", rng, utc="2026-01-01T10:MM:30Z")  # interleaved with the baseline
+    code, out, _ = _check(capsys, "--baseline", str(base), "--candidate", str(cand), "--strict")
+    assert code == 0 and "caveat" not in out
+    lock = [_run_folder(tmp_path / side, rng, utc=f"2026-01-0{day}T10:MM:00Z") for side, day in (("lb", 1), ("lc", 2))]
+    for path in lock:  # lockstep pairs share ids: session:slot (bench ab's halves)
+        recs = storage.read_records(path)
+        (path / storage.RESULTS).unlink()
+        for r in recs:
+            storage.append_record(path, {**r, "lockstep": {"session": "s", "slot": r["round"]}})
+    code, out, _ = _check(capsys, "--baseline", str(lock[0]), "--candidate", str(lock[1]))
+    assert code == 0 and "caveat" not in out and "pairs" in out
+
+
+def test_pytest_benchmark_saves_a_day_apart(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rng = np.random.default_rng(7)
+    sides = []
+    for name, day in (("base", 1), ("cand", 2)):
+        files = []
+        for i in range(3):
+            path = _pytest_benchmark_file(tmp_path / f"{name}{i}.json", rng, 1.0)
+            data = json.loads(path.read_text())
+            path.write_text(json.dumps({**data, "datetime": f"2026-01-0{day}T09:0{i}:00.000001"}))  # naive UTC
+            files.append(str(path))
+        sides.append(files)
+    code, out, _ = _check(capsys, "--baseline", *sides[0], "--candidate", *sides[1])
+    assert code == 0 and "not measured together but 23h 58min apart" in " ".join(out.split())
+
+
+def test_one_side_mixing_code_is_refused_and_each_side_says_what_measured(tmp_path: Path,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    rng = np.random.default_rng(8)
+    old = _run_folder(tmp_path / "old", rng, versions={"torch": "2.13.0"}, fingerprint="aaaaaaaaaaaa")
+    new = _run_folder(tmp_path / "new", rng, versions={"torch": "2.13.0"}, fingerprint="bbbbbbbbbbbb")
+    code, out, _ = _check(capsys, "--baseline", str(old), "--candidate", str(new))
+    text = " ".join(out.split())
+    assert code == 0 and "baseline measured with: torch 2.13.0; code aaaaaaaaaaaa" in text
+    assert "candidate measured with: torch 2.13.0; code bbbbbbbbbbbb" in text
+    code, _, err = _check(capsys, "--baseline", str(old), str(new), "--candidate", str(new))
+    assert code == 2 and "one side mixes versions or code (torch 2.13.0; code aaaaaaaaaaaa in" in err
+    assert len(err.strip().splitlines()) == 1

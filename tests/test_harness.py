@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
 import signal
@@ -19,7 +20,7 @@ from bench.analysis import stop_rule, summary
 from bench.core import records, registry, storage
 from bench.core.config import ModelConfig, RunConfig
 from bench.core.records import SummaryRow
-from bench.execution import planning, runner, sweep
+from bench.execution import planning, resume, runner, sweep
 from bench.output import frames
 from tests import numpy_framework as numpy_module
 from tests.conftest import framework_params, require_framework
@@ -306,3 +307,101 @@ def test_stop_rule_adds_processes_while_the_interval_is_wide(tmp_path: Path) -> 
     storage.append_record(tmp_path, more[0].record("failed", error="boom").to_dict())
     again = sweep.extra_rounds(jobs, tmp_path, 5, stop_rule.median_half_width)
     assert [(j.config.model.framework, j.round) for j in again] == [("torch", 4)]  # a failed try counts
+
+
+def _stamped(run_dir: Path, versions: dict[str, str], code: dict[str, str] | None = None, rnd: int = 0) -> None:
+    """A finished torch record in ``run_dir`` as a worker of this checkout writes it, with ``versions``
+    and (optionally) other code hashes: what a run folder holds after code or versions changed."""
+    from bench.core import fingerprint
+
+    job = planning.plan(["torch"], ["train"], [8], [False], _base())[0]
+    stamp: dict[str, Any] = dict(fingerprint.of("impls.torch_alexnet", "measure"))
+    if code is not None:
+        stamp = {"code": code, "fingerprint": fingerprint.combine(code)}
+    rec = job.record("ok", {"samples_ns": [10_000_000, 11_000_000], "versions": versions, **stamp})
+    storage.append_record(run_dir, dataclasses.replace(rec, round=rnd).to_dict())
+
+
+def test_worker_records_the_code_fingerprint(tmp_path: Path, numpy_framework: str) -> None:
+    """A real (tiny) run: each record names the modules that measured and their hashes."""
+    from bench.core import fingerprint
+
+    out = _bench("run", "--frameworks", numpy_framework, "--batch-size", "2", "--steps", "2", "--warmup", "0",
+                 "--data", "synthetic", "--mode", "forward", "--rounds", "1", "--out", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    (m,) = records.measurements(storage.read_records(tmp_path))
+    assert set(m.code) == {"tests.numpy_framework", "impls.spec", "bench.worker.timing", "bench.worker.tasks.measure"}
+    assert m.fingerprint == fingerprint.combine(m.code) == fingerprint.combine(fingerprint.current_code(m.code))
+    assert f"code {m.fingerprint}" in out.stdout  # the table's provenance line
+    assert f"code {m.fingerprint}" in (tmp_path / "summary.md").read_text()
+    assert summary.summarise(storage.read_records(tmp_path))[0].fingerprint == m.fingerprint
+
+
+def test_resume_refuses_a_changed_framework_version(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    from bench.cli import main
+    from bench.core.errors import UsageError
+
+    _stamped(tmp_path, {"torch": "2.12.0"})
+    jobs = planning.plan(["torch"], ["train"], [8], [False], _base(), rounds=2)
+    with pytest.raises(UsageError) as err:
+        resume.pending(jobs, tmp_path)
+    line = str(err.value)
+    assert line.startswith(f"cannot resume {tmp_path}: torch: torch 2.12.0 -> {version('torch')} since the first "
+                           "record (") and line.endswith("pass --resume only with the same code")
+    assert "\n" not in line
+    assert main(["run", "--frameworks", "torch", "--batch-size", "8", "--mode", "train", "--data", "synthetic",
+                 "--resume", "--out", str(tmp_path)]) == 2  # refused before any worker starts
+    cli = capsys.readouterr().err.strip()
+    assert cli == f"bench: error: {line}"
+    assert len(records.measurements(storage.read_records(tmp_path))) == 1
+
+
+def test_resume_refuses_a_changed_adapter_source(tmp_path: Path) -> None:
+    from importlib.metadata import version
+
+    from bench.core import fingerprint
+    from bench.core.errors import UsageError
+
+    code = dict(fingerprint.of("impls.torch_alexnet", "measure")["code"])  # type: ignore[arg-type]
+    code["impls.torch_alexnet"] = "0123456789ab"  # the adapter's source when the first rounds ran
+    _stamped(tmp_path, {"torch": version("torch")}, code)
+    with pytest.raises(UsageError, match=r"torch: code [0-9a-f]{12} -> [0-9a-f]{12} \(impls.torch_alexnet changed\) "
+                                         r"since the first record"):
+        resume.pending(planning.plan(["torch"], ["train"], [8], [False], _base(), rounds=2), tmp_path)
+
+
+def test_resume_with_the_same_code_and_versions_goes_on(tmp_path: Path) -> None:
+    from importlib.metadata import version
+
+    _stamped(tmp_path, {"torch": version("torch"), "torch.cuda": "12.8"})  # extra facts are not packages
+    jobs = planning.plan(["torch"], ["train"], [8], [False], _base(), rounds=2)
+    assert [j.round for j in resume.pending(jobs, tmp_path)] == [1]
+
+
+def test_summary_keeps_rows_of_different_code_apart() -> None:
+    same = {"versions": {"torch": "2.13.0"}, "fingerprint": "aaaaaaaaaaaa"}
+    recs = [_measure("torch", 0, 10_000_000, **same), _measure("torch", 1, 11_000_000, **same),
+            _measure("torch", 2, 30_000_000, versions={"torch": "2.12.0"}, fingerprint="bbbbbbbbbbbb"),
+            _measure("torch", 3, 31_000_000, status="failed", samples_ns=[])]
+    rows = summary.summarise(recs)
+    assert [(r.fingerprint, r.rounds, r.versions) for r in rows] == [("aaaaaaaaaaaa", 2, "torch=2.13.0"),
+                                                                      ("bbbbbbbbbbbb", 1, "torch=2.12.0")]
+    assert rows[1].status == "partial"  # the failed round goes with the newest code
+    lines = summary.provenance_lines(rows)
+    assert lines[0] == ("measured with: torch: torch 2.13.0; code aaaaaaaaaaaa | torch: torch 2.12.0; "
+                        "code bbbbbbbbbbbb")
+    assert "2 rows kept apart, not pooled" in lines[1]
+
+
+def test_compare_refuses_rounds_of_different_code() -> None:
+    from bench.analysis import comparisons
+    from bench.core.errors import UsageError
+
+    recs = [_measure("torch", 0, 10_000_000, versions={"torch": "2.13.0"}, fingerprint="aaaaaaaaaaaa"),
+            _measure("torch", 1, 10_000_000, versions={"torch": "2.13.0"}, fingerprint="bbbbbbbbbbbb"),
+            _measure("jax", 0, 20_000_000, versions={"jax": "0.10.2"}, fingerprint="cccccccccccc")]
+    with pytest.raises(UsageError, match="rounds measured with different versions or code "
+                                         r"\(code aaaaaaaaaaaa -> bbbbbbbbbbbb\)"):
+        comparisons.framework_rows(recs)

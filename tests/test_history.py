@@ -82,8 +82,8 @@ def test_append_and_report_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixt
     assert {p.name for p in out.glob("*.png")} == {"history-torch.png", "history-jax.png"}
     rows = (out / "history.csv").read_text().splitlines()
     assert len(rows) == 25 and sum("+25" in r for r in rows) == 2
-    assert {e["name"] for e in json.loads(gh.read_text())} == {"torch train batch 128 LRN off (eager)",
-                                                                 "jax train batch 128 LRN off (jit)"}
+    assert {e["name"] for e in json.loads(gh.read_text())} == {"torch train batch 128 LRN off (eager) [ci-1_Test-CPU]",
+                                                                 "jax train batch 128 LRN off (jit) [ci-1_Test-CPU]"}
 
 
 def test_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -94,3 +94,27 @@ def test_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["history", "append", str(run), "--store", str(tmp_path / "s")]) == 2
     assert "no commit recorded" in capsys.readouterr().err
     assert main(["history", "append", str(run), "--store", str(tmp_path / "s"), "--commit", "b" * 40]) == 0
+
+
+def test_history_names_where_the_measuring_code_changed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = tmp_path / "store"
+    rng = np.random.default_rng(6)
+    for i, fp in enumerate(("aaaaaaaaaaaa", "aaaaaaaaaaaa", "bbbbbbbbbbbb")):
+        run = tmp_path / f"run{i}"
+        run.mkdir()
+        storage.write_json(run / storage.ENV, {"cpu_model": "Test CPU", "hostname": "ci-1",
+                                               "git": {"commit": f"c{i:02d}" + "a" * 37}})
+        key = JobKey("torch", "train", 128, False, "eager", "x", "cpu", None, "ci-1", None)
+        for r in range(2):
+            samples = (300e6 * (1 + rng.normal(0, 0.01, 20))).astype(int)
+            storage.append_record(run, Measurement(key, r, "ok", samples_ns=tuple(samples.tolist()),
+                                                   versions={"torch": "2.13.0"}, fingerprint=fp).to_dict())
+        assert main(["history", "append", str(run), "--store", str(store)]) == 0
+    capsys.readouterr()
+    out = tmp_path / "report"
+    assert main(["history", "report", "--store", str(store), "--out", str(out)]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert ("torch train batch 128 LRN off (eager) [ci-1_Test-CPU]: measured with other versions or code from "
+            "c02aaaaaaa: torch 2.13.0; code aaaaaaaaaaaa -> torch 2.13.0; code bbbbbbbbbbbb") in text
+    assert "latest points measured with: torch 2.13.0; code bbbbbbbbbbbb" in text
+    assert "code bbbbbbbbbbbb" in (out / "history.csv").read_text().splitlines()[-1]

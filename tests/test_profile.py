@@ -125,3 +125,26 @@ def test_jax_thunks_find_their_layer_from_the_compiled_hlo() -> None:
                 "mul.7": ("fc1", "backward"), "adam.3": ("optimizer", "update")}
     for op, want in expected.items():
         assert _scope_of(names.get(op, ""), scopes) == want, (op, names.get(op))
+
+
+def test_profile_csvs_carry_every_key_field() -> None:
+    """A tuned, default-precision profile is told apart from an untuned strict one in every CSV."""
+    from bench.analysis import attribution
+    from bench.core.records import JobKey
+
+    assert attribution.LAYER_COLUMNS[:len(JobKey.names())] == JobKey.names()
+    rec = {"kind": "profile", "framework": "torch", "status": "ok", "samples_ns": [4_000_000, 4_200_000],
+           "config": {"mode": "train", "batch_size": 8,
+                      "model": {"lrn": False, "compile": "eager", "lrn_impl": "module", "device": "cpu", "threads": 2,
+                                "precision": "default", "tuning": ["retain_memory"]}},
+           "identity": {"host": "node-1", "gpu": None}, "versions": {"torch": "2.13.0"}, "fingerprint": "0123456789ab",
+           "profile": {"steps": 2, "ops": [{"name": "aten::conv2d", "scope": "conv1", "pass_": "forward",
+                                            "total_ns": 2_000_000, "calls": 2}]}}
+    layers = attribution.layer_rows(rec)
+    expected = {"framework": "torch", "mode": "train", "batch_size": 8, "lrn": False, "compile": "eager",
+                "lrn_impl": "module", "device": "cpu", "threads": 2, "host": "node-1", "gpu": None,
+                "precision": "default", "tuning": "retain_memory"}
+    for row in (*layers, attribution.summary_row(rec, layers), *attribution.top_ops(rec)):
+        assert {k: row[k] for k in JobKey.names()} == expected
+    assert set(layers[0]) == set(attribution.LAYER_COLUMNS)
+    assert attribution.summary_row(rec, layers)["fingerprint"] == "0123456789ab"

@@ -146,3 +146,19 @@ def test_plots_leave_the_global_matplotlib_backend_alone(tmp_path: Path) -> None
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["pdf", "False"]
     assert (tmp_path / "lrn_slowdown.png").stat().st_size > 1000
+
+
+def test_fingerprint_round_trips_and_older_records_are_unknown() -> None:
+    from bench.analysis import summary
+
+    m = Measurement(KEY, 0, "ok", samples_ns=(5, 6), versions={"torch": "2.13.0"}, fingerprint="0123456789ab",
+                    code={"impls.torch_alexnet": "aaaaaaaaaaaa", "impls.spec": "bbbbbbbbbbbb"})
+    d = m.to_dict()
+    assert d["schema_version"] == 4 and d["fingerprint"] == "0123456789ab" and "code" not in m.extra
+    assert Measurement.from_dict(d) == dataclasses.replace(m, utc=d["utc"])
+    old = {k: v for k, v in d.items() if k not in ("fingerprint", "code")} | {"schema_version": 3}
+    loaded = Measurement.from_dict(old)
+    assert loaded.fingerprint is None and loaded.code == {} and loaded.ok
+    (row,) = summary.summarise([old, {**old, "round": 1}])
+    assert row.fingerprint == "unknown" and row.rounds == 2  # unknowns pool with unknowns, no crash
+    assert Measurement.from_result(KEY, 0, "ok", {"samples_ns": [1], "code": None}).code == {}

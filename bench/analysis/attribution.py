@@ -17,11 +17,14 @@ from typing import Any
 import numpy as np
 
 from bench.analysis import sanity
+from bench.core.fingerprint import UNKNOWN
+from bench.core.records import JobKey
 from impls import spec
 
 UNATTRIBUTED = "(unattributed)"
-LAYER_COLUMNS = ("framework", "mode", "batch_size", "lrn", "compile", "lrn_impl", "device", "source", "scope",
-                 "kind", "pass", "ms", "share_pct", "gflops", "pct_of_peak", "calls")
+# The key fields every other table carries (records.JobKey, tuning and precision included), then the figures.
+LAYER_COLUMNS = (*JobKey.names(), "source", "scope", "kind", "pass", "ms", "share_pct", "gflops", "pct_of_peak",
+                 "calls")
 
 
 def _median_ms(samples: Sequence[int]) -> float:
@@ -29,11 +32,17 @@ def _median_ms(samples: Sequence[int]) -> float:
 
 
 def _ident(rec: dict[str, Any]) -> dict[str, Any]:
+    """A profile record's key fields, named and ordered as :class:`JobKey` declares them (the machine
+    from the identity its worker recorded), so a tuned or default-precision profile is told apart."""
     cfg = rec.get("config") or {}
     model = cfg.get("model") or {}
-    return {"framework": rec["framework"], "mode": cfg.get("mode"), "batch_size": cfg.get("batch_size"),
-            "lrn": model.get("lrn"), "compile": model.get("compile"), "lrn_impl": model.get("lrn_impl"),
-            "device": model.get("device")}
+    identity = rec.get("identity") or {}
+    values = {"framework": rec["framework"], "mode": cfg.get("mode"), "batch_size": cfg.get("batch_size"),
+              "lrn": model.get("lrn"), "compile": model.get("compile"), "lrn_impl": model.get("lrn_impl"),
+              "device": model.get("device"), "threads": model.get("threads"), "host": identity.get("host") or "",
+              "gpu": identity.get("gpu"), "precision": model.get("precision") or "strict",
+              "tuning": "+".join(model.get("tuning") or ())}
+    return {name: values[name] for name in JobKey.names()}
 
 
 def _flops(scope: spec.Scope, batch: int, pass_: str, ms: float, peak: float | None) -> tuple[Any, Any]:
@@ -125,7 +134,9 @@ def summary_row(rec: dict[str, Any], rows: Sequence[dict[str, Any]]) -> dict[str
             "page_faults_per_step": sum(faults) / len(faults) if faults else None,
             "peak_gflops": (rec.get("gemm_flops_per_s") or 0) / 1e9 or None, "clock": prof.get("clock"),
             "traces": ";".join(prof.get("traces") or []), "profiler": prof.get("unsupported") or "ok",
-            "tiny_batch": tiny_batch})
+            "tiny_batch": tiny_batch,
+            "versions": ";".join(f"{k}={v}" for k, v in sorted((rec.get("versions") or {}).items())) or None,
+            "fingerprint": rec.get("fingerprint") or UNKNOWN})
 
 
 def top_ops(rec: dict[str, Any], k: int = 8) -> list[dict[str, Any]]:

@@ -45,6 +45,7 @@ class Entry:
     source: str = ""
     schema_version: int = 1
     kind: str = "history"
+    stamp: str = ""  # the framework versions and code fingerprint that measured it ("" before they were kept)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Entry:
@@ -141,8 +142,16 @@ def rows(ts: Sequence[Trend]) -> list[dict[str, Any]]:
                         "commit_time": e.commit_time, "utc": e.utc, "median_ms": e.estimate_ms,
                         "ci_low_ms": e.ci_low_ms, "ci_high_ms": e.ci_high_ms, "processes": e.processes,
                         "change": "" if c is None else f"{100 * (c.ratio - 1):+.1f}%",
-                        "change_p": None if c is None else c.p_value})
+                        "change_p": None if c is None else c.p_value, "measured_with": e.stamp})
     return out
+
+
+def stamp_changes(t: Trend) -> list[str]:
+    """Where the versions or code that measured a trend changed between commits: a step change at that
+    commit may be the framework's or the harness's, not the commit's own code."""
+    return [f"{t.label} [{t.machine}]: measured with other versions or code from {e.commit[:10]}: "
+            f"{prev.stamp or 'unknown'} -> {e.stamp or 'unknown'}"
+            for prev, e in zip(t.entries, t.entries[1:], strict=False) if prev.stamp != e.stamp]
 
 
 CHANGE_COLUMNS = ("machine", "benchmark", "commit", "previous_commit", "commit_time", "before_ms", "after_ms",

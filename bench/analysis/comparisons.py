@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from bench.analysis.intervals import TwoLevel, independent_ratio, paired_ratio
 from bench.analysis.stats import Ratio, Stats
-from bench.analysis.summary import group
-from bench.core import records
+from bench.analysis.summary import by_stamp, group
+from bench.core import fingerprint, records
+from bench.core.errors import UsageError
 from bench.core.records import JobKey, Measurement
 
 if TYPE_CHECKING:
@@ -37,12 +38,25 @@ class Pooled:
 
 
 def _pooled(recs: Sequence[dict[str, Any]]) -> dict[JobKey, Pooled]:
+    """The ok rounds of each key; rounds measured with different versions or code are refused, not
+    pooled (one line naming the difference)."""
     out: dict[JobKey, Pooled] = {}
     for key, ms in group(records.measurements(list(recs))).items():
         ok = sorted((m for m in ms if m.ok), key=lambda m: m.round)
+        parts = by_stamp(ok)
+        if len(parts) > 1:
+            raise UsageError(f"{key.label()}: rounds measured with different versions or code "
+                             f"({fingerprint.difference(parts[0][0], parts[1][0])}); a comparison pools only rows "
+                             "that agree: measure again into a new run folder")
         if ok:
             out[key] = Pooled({m.round: [s / 1e6 for s in m.samples_ns] for m in ok}, ok[0])
     return out
+
+
+def _stamp(m: Measurement) -> dict[str, str]:
+    """The versions and code fingerprint a comparison row's measurements share (summary.csv's format)."""
+    return {"versions": ";".join(f"{k}={v}" for k, v in sorted(m.versions.items())),
+            "fingerprint": m.fingerprint or fingerprint.UNKNOWN}
 
 
 def book_verdict(r: Ratio) -> str:
@@ -93,7 +107,7 @@ def lrn_rows(recs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             "reserved_mib": _mib(on.first.memory.get("alloc_reserved_bytes")),
             "nvml_process_mib": _mib(on.first.memory.get("nvml_process_bytes")),
             "nvml_process_source": on.first.memory.get("nvml_process_source"),
-            "vs_book": book_verdict(r),
+            "vs_book": book_verdict(r), **_stamp(on.first),
         })
     return rows
 
@@ -117,7 +131,8 @@ def framework_rows(recs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                          "ratio": r.ratio, "ratio_ci_low": r.ci_low, "ratio_ci_high": r.ci_high,
                          "p_value": r.p_value, "ci_method": r.method,
                          "verdict": "fastest" if key == fastest_key else
-                         ("slower" if r.verdict == "slower" else "not separable from the fastest")})
+                         ("slower" if r.verdict == "slower" else "not separable from the fastest"),
+                         **_stamp(entry.first)})
     return sorted(rows, key=lambda r: (r["mode"], r["batch_size"], r["lrn"], r["ratio"]))
 
 

@@ -57,6 +57,7 @@ class Series:
     paired: bool = False
     source: str = ""
     name: str = ""  # how tables name it (default: the key's values)
+    stamp: str = ""  # the framework versions and code fingerprint its units share ("" when not recorded)
 
     @property
     def label(self) -> str:

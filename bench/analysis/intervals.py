@@ -248,3 +248,17 @@ def independent_ratio(baseline: Sequence[Sequence[float] | np.ndarray], other: S
     lr = log_ratio_welch(a, b, estimator)
     lo, hi = lr.interval()
     return Ratio(lr.ratio, lo, hi, lr.p_value, verdict_of(lr.ratio, lo, hi, noise_floor), WELCH, lr.units)
+
+
+def log_scale_interval(estimates: Sequence[float], confidence: float = CONFIDENCE) -> tuple[float, float] | None:
+    """The 95% interval of a time from its per-process estimates, on the log scale: a t-interval over the
+    processes' log estimates, its half-width applied as a factor around their mean. A time is positive,
+    and so is this interval's lower end, however few the processes or wide the spread (a linear interval
+    of two processes can reach below zero). None with fewer than two processes: one process says
+    nothing about the next run."""
+    x = np.asarray(estimates, dtype=float)
+    if x.size < 2 or not bool(np.all(x > 0)):
+        return None
+    half = _t(x.size - 1, confidence) * float(np.log(x).std(ddof=1)) / math.sqrt(x.size)
+    centre = float(x.mean())
+    return centre * math.exp(-half), centre * math.exp(half)

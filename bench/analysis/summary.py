@@ -12,6 +12,7 @@ from typing import Any
 from bench.analysis import interference
 from bench.analysis.intervals import TwoLevel
 from bench.analysis.stats import Stats
+from bench.core.fingerprint import UNKNOWN, Stamp
 from bench.core.records import JobKey, Measurement, SummaryRow, latest_per_round, measurements
 
 NS_PER_MS = 1e6
@@ -70,7 +71,8 @@ def _row(key: JobKey, recs: list[Measurement], device_peaks: dict[str, Peak], se
     ok = [m for m in recs if m.ok]
     first = ok[0] if ok else recs[-1]
     base: dict[str, Any] = {**key.to_dict(), "data_source": first.data_source, "rounds": len(ok),
-                            "versions": ";".join(f"{k}={v}" for k, v in sorted(first.versions.items())) or None}
+                            "versions": ";".join(f"{k}={v}" for k, v in sorted(first.versions.items())) or None,
+                            "fingerprint": first.fingerprint or UNKNOWN}
     if not ok:
         return SummaryRow(**base, status=recs[-1].status or "failed", error=recs[-1].error)
     bad = [m for m in recs if m.status != "ok"]
@@ -114,11 +116,50 @@ def _row(key: JobKey, recs: list[Measurement], device_peaks: dict[str, Peak], se
     )
 
 
+def by_stamp(recs: Sequence[Measurement]) -> list[list[Measurement]]:
+    """One key's records split by what measured them (framework versions and code fingerprint): rounds
+    measured with different code are different experiments and are kept apart, one row each. Failed
+    rounds (no versions of their own) go with the last stamp seen."""
+    parts: dict[Stamp, list[Measurement]] = {}
+    for m in recs:
+        if m.ok:
+            parts.setdefault(Stamp.of(m), []).append(m)
+    if len(parts) <= 1:
+        return [list(recs)]
+    out = list(parts.values())
+    out[-1] += [m for m in recs if not m.ok]
+    return out
+
+
 def summarise(records: list[dict[str, Any]], seed: int = 0) -> list[SummaryRow]:
-    """One row per key, pooling the samples of every round."""
+    """One row per key and stamp, pooling the samples of every round measured with the same code."""
     device_peaks = peaks(records)
-    rows = [_row(key, recs, device_peaks, seed) for key, recs in group(measurements(records)).items()]
+    rows = [_row(key, part, device_peaks, seed) for key, recs in group(measurements(records)).items()
+            for part in by_stamp(recs)]
     return _relative_to_fastest(rows)
+
+
+def measured_with(items: Iterable[tuple[str, str | None, str | None]]) -> str:
+    """"measured with: FW: versions; code FINGERPRINT | ..." for each distinct (framework, versions
+    as summary.csv writes them, fingerprint): the provenance line under a table."""
+    seen = dict.fromkeys((fw, versions or "versions unknown", fp or UNKNOWN) for fw, versions, fp in items)
+    shared = [f"{fw}: {v.replace(';', ', ').replace('=', ' ')}; code {fp}" for fw, v, fp in seen]
+    return "measured with: " + " | ".join(shared) if shared else ""
+
+
+def provenance_lines(rows: Sequence[SummaryRow]) -> list[str]:
+    """What the rows of a table share, per framework: the versions and the code fingerprint; and where
+    one key has rows under several of them, that those were kept apart (not pooled) and why."""
+    keys: dict[JobKey, list[SummaryRow]] = {}
+    for r in rows:
+        keys.setdefault(r.key, []).append(r)
+    shared = measured_with((r.framework, r.versions, r.fingerprint) for r in rows)
+    lines = [shared] if shared else []
+    for key, same in keys.items():
+        if len(same) > 1:
+            lines.append(f"{key.label()}: {len(same)} rows kept apart, not pooled: measured with different "
+                         "versions or code (" + " vs ".join(f"{r.versions}; code {r.fingerprint}" for r in same) + ")")
+    return lines
 
 
 def _relative_to_fastest(rows: list[SummaryRow]) -> list[SummaryRow]:

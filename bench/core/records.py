@@ -9,7 +9,10 @@ Schema history: 1 had no host/gpu in the key and ``_mb`` memory columns (holding
 ``host`` and ``gpu`` to the key (recorded by the worker) and renames the columns ``_mib``.
 3 adds ``precision`` to the key (strict float32, the only mode before, or the framework's default)
 and ``tuning`` (the exact tunings switched on; none before).
-Version-1 and 2 records still load: host and GPU unknown (empty) for 1, precision ``strict``.
+4 adds ``fingerprint`` and ``code`` to a measurement (:mod:`bench.core.fingerprint`: hashes of the
+adapter, spec, timing-loop and task sources that measured) and a ``fingerprint`` summary column.
+Version-1 and 2 records still load: host and GPU unknown (empty) for 1, precision ``strict``; records
+before 4 load with no fingerprint ("unknown", pooled only with other unknowns).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import datetime as dt
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 KINDS = ("measure", "gemm", "lrn_layer", "parity", "trajectory", "profile")
 
 
@@ -79,7 +82,7 @@ class JobKey:
 # Result fields a worker returns for one measurement; anything else it returns is kept in ``extra``.
 _RESULT_FIELDS = ("data_source", "compile_ns", "samples_ns", "page_faults", "preemptions", "target_ci",
                   "block_mean_ns", "block_steps", "flops_per_step", "final_loss", "memory", "versions", "describe",
-                  "gemm_flops_per_s", "gemm_source", "worker_env")
+                  "gemm_flops_per_s", "gemm_source", "worker_env", "fingerprint", "code")
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,8 @@ class Measurement:
     gemm_flops_per_s: float | None = None
     gemm_source: str | None = None
     worker_env: dict[str, str] = field(default_factory=dict)
+    fingerprint: str | None = None  # hash of the measuring code (None: recorded before schema 4, unknown)
+    code: dict[str, str] = field(default_factory=dict)  # module -> hash of its source, behind the fingerprint
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -136,7 +141,7 @@ class Measurement:
         for name in ("samples_ns", "page_faults", "preemptions"):
             kw[name] = tuple(int(s) for s in d.get(name) or ())
         kw["round"] = int(d.get("round", 0))
-        for name in ("memory", "versions", "describe", "worker_env", "config"):
+        for name in ("memory", "versions", "describe", "worker_env", "config", "code"):
             kw[name] = dict(d.get(name) or {})
         return cls(key=JobKey.from_dict(d), extra={k: v for k, v in d.items() if k not in known}, **kw)
 
@@ -152,6 +157,9 @@ class Measurement:
         for name in ("samples_ns", "page_faults", "preemptions"):
             if name in kw:
                 kw[name] = tuple(int(s) for s in kw[name])
+        for name in ("memory", "versions", "describe", "worker_env", "code"):
+            if name in kw and kw[name] is None:
+                del kw[name]
         for k in ("status", "error", "traceback", "lrn", "kind"):
             result.pop(k, None)
         return cls(key=key, round=round, status=status, error=error, extra=result, **kw, **protocol)
@@ -230,6 +238,7 @@ class SummaryRow(JobKey):
     alloc_peak_scope: str | None = _col("")  # what alloc_peak_mib covers (measured steps, or the whole process)
     nvml_process_source: str | None = _col("")  # how nvml_process_mib was found (PID entry or device-used delta)
     versions: str | None = _col("")
+    fingerprint: str | None = _col("")  # of the measuring code its rounds share ("unknown" before schema 4)
 
     @classmethod
     def columns(cls) -> tuple[str, ...]:

@@ -98,7 +98,7 @@ def _record_pair(run_dir: Path, jobs: dict[bool, Any], out: Any) -> None:
     for lrn, job in jobs.items():
         if out.status == "ok":
             variant = next(v for v in out.result["variants"] if v["lrn"] == lrn)
-            variant = {**variant, "identity": out.result.get("identity"), "worker_env": out.result.get("worker_env")}
+            variant = {**variant, **{k: out.result.get(k) for k in ("identity", "worker_env", "fingerprint", "code")}}
             rec = job.record("ok", variant, wall_s=out.wall_s, pair=True)
         else:
             rec = job.record(out.status, error=out.error, wall_s=out.wall_s, pair=True)

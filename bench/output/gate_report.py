@@ -13,10 +13,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from bench.analysis.gate import GateResult, GateRow, Series
+from bench.analysis.gate import GateResult, GateRow
 from bench.analysis.intervals import TwoLevel
 from bench.core import storage
 from bench.output import export
+from bench.output.series import GateSide, machine
 
 COLOURS = {"regression": "bold red", "improvement": "green", "no change": "green", "inconclusive": "yellow"}
 HEADERS = ("benchmark", "baseline ms", "candidate ms", "ratio [simultaneous CI]", "p (Holm)", "units", "detects",
@@ -57,7 +58,9 @@ def settings_text(result: GateResult) -> str:
 
 
 def table(result: GateResult, console: Console, differences: Sequence[tuple[str, Any, Any]] = (),
-          title: str = "bench check: candidate vs baseline") -> None:
+          title: str = "bench check: candidate vs baseline", caveat: str = "", notes: Sequence[str] = ()) -> None:
+    """The gate's table; ``caveat`` (the sides not measured together) is printed above the verdict and
+    repeated in it; ``notes`` are provenance lines (what each side was measured with)."""
     t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     for h in HEADERS:
         t.add_column(h, justify="left" if h in ("benchmark", "verdict", "why") else "right")
@@ -71,14 +74,26 @@ def table(result: GateResult, console: Console, differences: Sequence[tuple[str,
             console.print(f"[yellow]only in the {what} (not compared): {escape(', '.join(labels))}[/]")
     for name, a, b in differences:
         console.print(f"[yellow]provenance differs: {escape(f'{name}: baseline {a!r}, candidate {b!r}')}[/]")
+    for note in notes:
+        console.print(escape(note))
+    if caveat:
+        console.print(f"[bold yellow]caveat: {escape(caveat)}[/]")
     console.print(settings_text(result))
     colour = "bold red" if result.regressions else "bold green"
-    console.print(f"[{colour}]Gate: {overall(result)}[/]")
+    console.print(f"[{colour}]Gate: {escape(verdict_line(result, caveat))}[/]")
+
+
+def verdict_line(result: GateResult, caveat: str = "") -> str:
+    """The overall verdict, qualified when the sides were not measured together."""
+    return overall(result) + (f" (caveat: {caveat})" if caveat else "")
 
 
 def markdown(result: GateResult, differences: Sequence[tuple[str, Any, Any]] = (),
-             commits: tuple[Sequence[str], Sequence[str]] = ((), ()), subtitle: str = "") -> str:
+             commits: tuple[Sequence[str], Sequence[str]] = ((), ()), subtitle: str = "", caveat: str = "",
+             notes: Sequence[str] = ()) -> str:
     lines = [f"## Performance gate: {overall(result)}", ""] + ([subtitle, ""] if subtitle else [])
+    if caveat:
+        lines += [f"> **Caveat:** {caveat}.", ""]
     if any(commits):
         lines += [f"baseline {', '.join(c[:10] for c in commits[0]) or '?'} -> candidate "
                   f"{', '.join(c[:10] for c in commits[1]) or '?'}", ""]
@@ -94,26 +109,31 @@ def markdown(result: GateResult, differences: Sequence[tuple[str, Any, Any]] = (
             lines.append(f"- only in the {what}: {', '.join(labels)}")
     for name, a, b in differences:
         lines.append(f"- provenance differs: `{name}`: baseline `{a}`, candidate `{b}`")
+    lines += [f"- {note}" for note in notes]
     lines += ["", settings_text(result), ""]
     return "\n".join(lines)
 
 
-def write(result: GateResult, out_dir: Path, differences: Sequence[tuple[str, Any, Any]] = ()) -> None:
+def write(result: GateResult, out_dir: Path, differences: Sequence[tuple[str, Any, Any]] = (),
+          caveat: str = "") -> None:
     storage.write_rows(out_dir / "gate.csv", [r.to_dict() for r in result.rows])
     storage.write_json(out_dir / "gate.json", {
-        "overall": overall(result), "exit_code": result.exit_code, "settings": vars(result.settings),
+        "overall": overall(result), "caveat": caveat or None, "exit_code": result.exit_code,
+        "settings": vars(result.settings),
         "rows": [r.to_dict() for r in result.rows], "only_baseline": result.only_baseline,
         "only_candidate": result.only_candidate,
         "provenance_differences": [{"field": n, "baseline": a, "candidate": b} for n, a, b in differences]})
 
 
-def points(series: Sequence[Series], result: GateResult | None = None) -> list[export.Point]:
-    """The candidate's figures for the dashboards (its own two-level interval), with the gate's verdict."""
+def points(side: GateSide, result: GateResult | None = None) -> list[export.Point]:
+    """The candidate's figures for the dashboards (its own two-level estimate and per-process estimates),
+    named with its machine, with the gate's verdict."""
     verdicts = {r.label: r for r in result.rows} if result else {}
     out = []
-    for s in series:
-        tl = TwoLevel.of(list(s.groups.values()))
+    for s in side.series:
+        groups = list(s.groups.values())
         row = verdicts.get(s.label)
         extra = f"{row.verdict}: {row.ratio:.3f}x baseline" if row else ""
-        out.append(export.Point(s.label, tl.estimate, tl.ci_low, tl.ci_high, extra))
+        out.append(export.Point(s.label, machine(side, s), TwoLevel.of(groups).estimate,
+                                tuple(TwoLevel.of([g]).estimate for g in groups), extra))
     return out

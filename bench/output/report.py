@@ -61,7 +61,8 @@ def markdown(rows: list[SummaryRow], env: dict[str, Any], title: str) -> str:
     lines += [f"- UTC: {env.get('utc')}; bench commit {git.get('commit')}{' (dirty)' if git.get('dirty') else ''}",
               f"- CPU: {env.get('cpu_model')} ({env.get('cpu_affinity')} usable cores); GPU: {gpus}",
               "- packages: " + ", ".join(f"{k} {v}" for k, v in (env.get("packages") or {}).items() if v),
-              f"- data: {', '.join(sorted({str(r.data_source) for r in rows}))}", ""]
+              f"- data: {', '.join(sorted({str(r.data_source) for r in rows}))}",
+              *(f"- {line}" for line in summary.provenance_lines(rows)), ""]
     lines.append("| " + " | ".join(runs.RUN_HEADERS) + " |")
     lines.append("|" + "---|" * len(runs.RUN_HEADERS))
     for cells in runs.run_rows(rows):

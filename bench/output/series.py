@@ -9,6 +9,7 @@ need ``--benchmark-save-data`` for their raw times; without it each file still g
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,14 +17,18 @@ from pathlib import Path
 from typing import Any
 
 from bench.analysis.gate import Series
-from bench.analysis.summary import NS_PER_MS, group
-from bench.core import records, storage
+from bench.analysis.summary import NS_PER_MS, by_stamp, group
+from bench.core import fingerprint, records, storage
 from bench.core.errors import UsageError
 from bench.core.records import JobKey
+from bench.output.history_store import machine_id
 
 # Provenance fields compared between the sides (flattened env.json / pytest-benchmark machine_info);
 # the git commit is expected to differ and is shown apart.
 ENV_FIELDS = ("hostname", "platform", "python", "cpu_model", "cpu_affinity", "gpus", "packages", "flags", "data")
+
+
+Span = tuple[dt.datetime, dt.datetime]  # first and last measurement of a side (UTC)
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,7 @@ class GateSide:
     commits: list[str]
     kind: str  # "bench" or "pytest-benchmark"
     paths: list[str]
+    measured: Span | None = None  # first and last measurement (UTC), when recorded
 
 
 def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -71,22 +77,45 @@ def _run_env(run_dir: Path) -> dict[str, Any]:
     return storage.read_json(path) if path.exists() else {}
 
 
-def from_run(run_dir: Path) -> tuple[list[Series], dict[str, Any], str | None]:
+def utc_time(text: Any) -> dt.datetime | None:
+    """A record's UTC time (bench's ``...Z``, or pytest-benchmark's ``datetime``, naive UTC); None if absent."""
+    try:
+        when = dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
+
+
+def _span(times: Sequence[dt.datetime | None]) -> Span | None:
+    known = [t for t in times if t is not None]
+    return (min(known), max(known)) if known else None
+
+
+def from_run(run_dir: Path) -> tuple[list[Series], dict[str, Any], str | None, Span | None]:
+    """The series of a run folder, its provenance, commit, and first and last measurement times."""
     env = _run_env(run_dir)
     cpu = env.get("cpu_model") or "unknown CPU"
     out = []
+    times: list[dt.datetime | None] = []
     for key, ms in group(records.measurements(storage.read_records(run_dir))).items():
         ok = sorted((m for m in ms if m.ok), key=lambda m: m.round)
         if not ok:
             continue
+        parts = by_stamp(ok)
+        if len(parts) > 1:
+            raise UsageError(f"{run_dir}: {label(key)}: its processes were measured with different versions or code "
+                             f"({fingerprint.difference(parts[0][0], parts[1][0])}); bench check pools only rows "
+                             "that agree: check them as separate runs")
+        times += [utc_time(m.utc) for m in ok]
         steps = [m.extra.get("lockstep") for m in ok]
         paired = all(isinstance(s, dict) for s in steps)
         groups = {(f"{s['session']}:{s['slot']}" if paired and isinstance(s, dict) else f"{run_dir}#{m.round}"):
                   [t / NS_PER_MS for t in m.samples_ns] for m, s in zip(ok, steps, strict=True)}
-        out.append(Series(_key(key), groups, key.gpu or cpu, paired, str(run_dir), label(key)))
+        out.append(Series(_key(key), groups, key.gpu or cpu, paired, str(run_dir), label(key),
+                          fingerprint.Stamp.of(ok[0]).text()))
     provenance = _flatten({f: env[f] for f in ENV_FIELDS if f in env})
     commit = (env.get("git") or {}).get("commit")
-    return out, provenance, commit
+    return out, provenance, commit, _span(times)
 
 
 def _read_pytest_benchmark(path: Path) -> dict[str, Any] | None:
@@ -125,8 +154,12 @@ def _pool(parts: Sequence[list[Series]]) -> list[Series]:
                 if prev.device != s.device:
                     raise UsageError(f"{s.label}: one side mixes devices ({prev.device} in {prev.source}, "
                                      f"{s.device} in {s.source})")
+                if prev.stamp != s.stamp:
+                    raise UsageError(f"{s.label}: one side mixes versions or code ({prev.stamp or 'unknown'} in "
+                                     f"{prev.source}, {s.stamp or 'unknown'} in {s.source}); pool only runs of the "
+                                     "same code on one side")
                 pooled[s.key] = Series(s.key, {**prev.groups, **s.groups}, s.device, prev.paired and s.paired,
-                                       f"{prev.source}, {s.source}", s.name)
+                                       f"{prev.source}, {s.source}", s.name, s.stamp)
             else:
                 pooled[s.key] = s
     return list(pooled.values())
@@ -140,6 +173,7 @@ def load(paths: Sequence[str], what: str) -> GateSide:
     provenance: dict[str, Any] = {}
     commits: list[str] = []
     kinds = set()
+    spans: list[Span] = []
     for raw in paths:
         path = Path(raw)
         if not path.exists():
@@ -160,7 +194,12 @@ def load(paths: Sequence[str], what: str) -> GateSide:
                                  f"expected that or a run folder with {storage.RESULTS}")
             found = [(path, data)]
         for item, data in found:
-            series, prov, commit = from_run(item) if data is None else from_pytest_benchmark(item, data)
+            if data is None:
+                series, prov, commit, span = from_run(item)
+            else:
+                series, prov, commit = from_pytest_benchmark(item, data)
+                span = _span([utc_time(data.get("datetime"))])
+            spans += [span] if span else []
             kinds.add("bench" if data is None else "pytest-benchmark")
             parts.append(series)
             for k, v in prov.items():
@@ -173,4 +212,47 @@ def load(paths: Sequence[str], what: str) -> GateSide:
     series = _pool(parts)
     if not series:
         raise UsageError(f"--{what} {' '.join(paths)}: no finished measurement in it")
-    return GateSide(series, provenance, list(dict.fromkeys(commits)), kinds.pop(), list(paths))
+    measured = (min(a for a, _ in spans), max(b for _, b in spans)) if spans else None
+    return GateSide(series, provenance, list(dict.fromkeys(commits)), kinds.pop(), list(paths), measured)
+
+
+def _duration(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    if minutes < 1:
+        return f"{seconds:.0f} s"
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    return " ".join(f"{v}{u}" for v, u in ((days, "d"), (hours, "h"), (mins, "min")) if v) or "0min"
+
+
+def apart(base: GateSide, cand: GateSide) -> str:
+    """"" when the sides were measured together: lockstep pairs (``bench ab``), or stored runs whose
+    measuring times overlap (interleaved). Otherwise the caveat, naming how far apart they were: a
+    change of machine state between the two cannot be told from a change of code."""
+    if all(s.paired for s in (*base.series, *cand.series)):
+        return ""
+    if base.measured is None or cand.measured is None:
+        return ("the sides were not measured together (no measuring time recorded on "
+                f"{'the baseline' if base.measured is None else 'the candidate'}): a change of machine state "
+                "between them cannot be told from a change of code")
+    (b0, b1), (c0, c1) = base.measured, cand.measured
+    gap = max((c0 - b1).total_seconds(), (b0 - c1).total_seconds())
+    if gap <= 0:  # overlapping (interleaved); times have one-second resolution
+        return ""
+    fmt = "%Y-%m-%d %H:%M UTC"
+    return (f"the sides were not measured together but {_duration(gap)} apart (baseline {b0.strftime(fmt)} to "
+            f"{b1.strftime(fmt)}, candidate {c0.strftime(fmt)} to {c1.strftime(fmt)}): a change of machine state "
+            "between them cannot be told from a change of code; bench ab measures both in lockstep")
+
+
+def measured_with(side: GateSide, what: str) -> str:
+    """"baseline measured with: ..." naming the versions and code fingerprints the side's rows share."""
+    stamps = list(dict.fromkeys(s.stamp for s in side.series if s.stamp))
+    return f"{what} measured with: {' | '.join(stamps)}" if stamps else ""
+
+
+def machine(side: GateSide, s: Series, name: str | None = None) -> str:
+    """The id of the machine ``s`` was measured on (host, or ``name``, and CPU or GPU model): how the
+    history store files it and how exported names tell machines apart."""
+    host = name or str(side.provenance.get("hostname") or side.provenance.get("bench.host") or "unknown-host")
+    return machine_id(host, s.device)

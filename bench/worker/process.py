@@ -134,6 +134,19 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+def code_fields(job: dict[str, Any], task_module: str) -> dict[str, Any]:
+    """The fingerprint of the code that ran this job (:mod:`bench.core.fingerprint`): its framework's
+    adapter module, the spec, the timing loop and the task module. Empty for a task with no framework."""
+    from bench.core import fingerprint, registry
+
+    params = job.get("params") or {}
+    framework = ((params.get("config") or {}).get("model") or {}).get("framework") or params.get("framework")
+    if not framework:
+        return {}
+    adapter_module = registry.get(str(framework)).adapter.partition(":")[0]
+    return fingerprint.of(adapter_module, task_module)
+
+
 def main(argv: list[str]) -> int:
     job_path, result_path = Path(argv[0]), Path(argv[1])
     job = json.loads(job_path.read_text())
@@ -155,6 +168,8 @@ def main(argv: list[str]) -> int:
         result.setdefault("status", "ok")
         result["worker_env"] = env
         result["identity"] = identity(device)
+        for name, value in code_fields(job, TASKS[job["task"]]).items():
+            result.setdefault(name, value)
         result["source_root"] = str(Path(__file__).resolve().parents[2])  # which checkout's code ran
         write_json(result_path, result)
         return 0

@@ -45,18 +45,25 @@ def run_gate(args: argparse.Namespace, base: series.GateSide, cand: series.GateS
     if args.strict and diffs:
         shown = "; ".join(f"{n}: {a!r} vs {b!r}" for n, a, b in diffs[:4])
         raise UsageError(f"--strict: the sides' provenance differs in {len(diffs)} field(s): {shown}")
+    caveat = series.apart(base, cand)
+    if args.strict and caveat:
+        raise UsageError(f"--strict: {caveat}")
+    notes = [line for side, what in ((base, "baseline"), (cand, "candidate"))
+             if (line := series.measured_with(side, what))]
     result = gate.check(base.series, cand.series, s)
-    gate_report.table(result, console, diffs, title=title)
+    gate_report.table(result, console, diffs, title=title, caveat=caveat, notes=notes)
     markdown = [Path(args.markdown)] if args.markdown else []
     if out_dir is not None:
-        gate_report.write(result, out_dir, diffs)
+        gate_report.write(result, out_dir, diffs, caveat)
         markdown.append(out_dir / "gate.md")
         html_pages.write(html_pages.gate_page(result, gate_report.overall(result), out_dir, sides, diffs, title),
                          out_dir)
     for md in markdown:
-        storage.atomic_write(md, gate_report.markdown(result, diffs, (base.commits, cand.commits), title))
+        storage.atomic_write(md, gate_report.markdown(result, diffs, (base.commits, cand.commits), title, caveat,
+                                                      notes))
     for kind, path in exports:
-        export.write(kind, Path(path), gate_report.points(cand.series, result))
+        for written in export.write(kind, Path(path), gate_report.points(cand, result)):
+            console.print(f"exported {kind}: {written}")
     return result
 
 

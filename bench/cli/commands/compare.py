@@ -19,7 +19,7 @@ from typing import Any
 from bench.analysis import comparisons
 from bench.cli import lockstep_options, options, progress, validation
 from bench.core import storage
-from bench.execution import lockstep_compare, lrn_pairs, planning, sweep
+from bench.execution import lockstep_compare, lrn_pairs, planning, resume, sweep
 from bench.output import report
 
 STEPS = 20  # timed steps per process and variant before the --target-ci rule (3 processes: 60 per row)
@@ -89,6 +89,8 @@ def main(args: argparse.Namespace) -> int:
     max_rounds = validation.max_rounds(args, rounds, MAX_ROUNDS) if not lockstep else max_groups
     executor = options.make_executor(args, validation.resolve_device(args.device))
     sel = validation.prepare(args, "compare", lrn_used=args.lrn != "off" or args.layer)
+    if args.resume:
+        resume.check_resumable(sel.run_dir, sel.frameworks)
     modes = ["train", "forward"] if args.mode == "both" else [args.mode]
     lrn_params = dataclasses.asdict(sel.base.model.lrn_params)  # the validated config, not the raw options
     chosen: dict[str, str] = {}

@@ -77,14 +77,13 @@ def entries_of(path: str, commit: str | None, machine: str | None = None) -> lis
         raise UsageError(f"{path}: no commit recorded (env.json has no git commit); pass --commit SHA")
     utc = records.utc_now()
     when = _commit_time(sha, utc)
-    host = machine or str(side.provenance.get("hostname") or side.provenance.get("bench.host") or "unknown-host")
     out = []
     for s in side.series:
         groups = list(s.groups.values())
         tl = TwoLevel.of(groups)
-        out.append(changepoints.Entry(history_store.machine_id(host, s.device), sha, when, utc, s.label,
+        out.append(changepoints.Entry(series.machine(side, s, machine), sha, when, utc, s.label,
                                  dict(s.key), tl.estimate, tl.ci_low, tl.ci_high, tl.processes,
-                                 [TwoLevel.of([g]).estimate for g in groups], path))
+                                 [TwoLevel.of([g]).estimate for g in groups], path, stamp=s.stamp))
     return out
 
 
@@ -117,9 +116,10 @@ def report(args: argparse.Namespace) -> int:
     console = progress.make_console()
     trends.history_table(ts, console)
     for kind, path in exports:
-        export.write(kind, Path(path), [export.Point(t.label, t.entries[-1].estimate_ms, t.entries[-1].ci_low_ms,
-                                                     t.entries[-1].ci_high_ms, f"commit {t.entries[-1].commit[:10]}")
-                                        for t in ts])
+        points = [export.Point(t.label, t.machine, t.entries[-1].estimate_ms, tuple(t.entries[-1].process_ms),
+                               f"commit {t.entries[-1].commit[:10]}") for t in ts]
+        for written in export.write(kind, Path(path), points):
+            console.print(f"exported {kind}: {written}")
     if args.html:
         page = html_history.history_page(ts, args.commit_url, "bench history", args.store)
         html_pages.write(page, out_dir)

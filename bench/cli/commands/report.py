@@ -57,10 +57,13 @@ def _report_ab(ab_dir: Path, console: Any, html: bool) -> int:
     base, cand = series.load([str(ab_dir / "base")], "base"), series.load([str(ab_dir / "candidate")], "candidate")
     diffs = gate.provenance_differences(base.provenance, cand.provenance)
     result = gate.check(base.series, cand.series)
+    caveat = series.apart(base, cand)
+    notes = [line for side, what in ((base, "base"), (cand, "candidate")) if (line := series.measured_with(side, what))]
     title = f"bench ab {ab_dir.name} (default gate settings)"
-    gate_report.table(result, console, diffs, title=title)
-    gate_report.write(result, ab_dir, diffs)
-    storage.atomic_write(ab_dir / "gate.md", gate_report.markdown(result, diffs, (base.commits, cand.commits)))
+    gate_report.table(result, console, diffs, title=title, caveat=caveat, notes=notes)
+    gate_report.write(result, ab_dir, diffs, caveat)
+    storage.atomic_write(ab_dir / "gate.md", gate_report.markdown(result, diffs, (base.commits, cand.commits),
+                                                                  caveat=caveat, notes=notes))
     console.print(f"Re-rendered base/, candidate/ and gate.csv, gate.json, gate.md in {ab_dir}")
     if html:
         page = html_pages.gate_page(result, gate_report.overall(result), ab_dir, folders, diffs, title)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bench.cli import options, progress, validation
-from bench.execution import planning, sweep
+from bench.execution import planning, resume, sweep
 
 ROUNDS = 3  # worker processes per config: the unit every interval is taken over
 STEPS = 40  # timed steps per process (3 x 40 = 120 per config)
@@ -35,6 +35,8 @@ def main(args: argparse.Namespace) -> int:
     max_rounds = validation.max_rounds(args, args.rounds, MAX_ROUNDS_FACTOR * args.rounds)
     executor = options.make_executor(args, validation.resolve_device(args.device))
     sel = validation.prepare(args, "run", lrn_used=any(lrn_modes))
+    if args.resume:
+        resume.check_resumable(sel.run_dir, sel.frameworks)
     modes = ["train", "forward"] if args.mode == "both" else [args.mode]
     jobs = planning.plan(sel.frameworks, modes, args.batch_size, lrn_modes, sel.base, rounds=args.rounds,
                       compile_modes=choice.compile, lrn_impls=choice.lrn_impl,

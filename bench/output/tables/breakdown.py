@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from bench.output.tables.cells import fmt, pct
+from bench.output.tables.cells import fmt, pct, print_measured_with
 
 
 def profile_table(rows: list[dict[str, Any]], summary: dict[str, Any], ops: list[dict[str, Any]],
@@ -19,8 +19,10 @@ def profile_table(rows: list[dict[str, Any]], summary: dict[str, Any], ops: list
     from bench.analysis.attribution import UNATTRIBUTED
 
     s = summary
-    title = (f"{s['framework']} {s['mode']} batch {s['batch_size']}{' LRN' if s['lrn'] else ''} ({s['compile']}): "
-             f"where a {s['step_ms']:.1f} ms step goes")
+    default = " default precision" if s.get("precision", "strict") != "strict" else ""
+    tuned = f" +{s['tuning']}" if s.get("tuning") else ""
+    title = (f"{s['framework']} {s['mode']} batch {s['batch_size']}{' LRN' if s['lrn'] else ''} ({s['compile']})"
+             f"{default}{tuned}: where a {s['step_ms']:.1f} ms step goes")
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     for h in ("scope", "pass", "profiler ms", "share", "GFLOP/s", "% peak", "alone ms", "alone GFLOP/s"):
         table.add_column(h, justify="left" if h in ("scope", "pass") else "right")
@@ -68,3 +70,4 @@ def profile_overhead_table(summaries: list[dict[str, Any]], console: Console) ->
     console.print(table)
     console.print("host returns after: how long a step call takes to return to Python, against the whole "
                   "synchronised step; an asynchronous framework returns before its work is done.")
+    print_measured_with(summaries, console)

@@ -3,6 +3,12 @@ each, so a missing figure looks the same in every command's table."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+
 
 def pass_fail(ok: bool) -> str:
     """PASS in green or FAIL in bold red."""
@@ -14,6 +20,15 @@ def fmt(value: object, spec: str = ".1f", missing: str = "-") -> str:
     if value is None or (isinstance(value, float) and value != value):
         return missing
     return format(value, spec)
+
+
+def print_measured_with(rows: Sequence[dict[str, Any]], console: Console) -> None:
+    """The versions and code fingerprints a comparison table's rows were measured with."""
+    from bench.analysis.summary import measured_with
+
+    line = measured_with((r["framework"], r.get("versions"), r.get("fingerprint")) for r in rows)
+    if line:
+        console.print(escape(line))
 
 
 def pct(value: float | None) -> str:

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.analysis.stats import DIFFERENCE_FLOOR
-from bench.output.tables.cells import fmt
+from bench.output.tables.cells import fmt, print_measured_with
 
 
 def lrn_table(rows: list[dict[str, Any]], console: Console) -> None:
@@ -31,6 +31,7 @@ def lrn_table(rows: list[dict[str, Any]], console: Console) -> None:
                   "about the next run); LRN share: (on - off) / on; inconclusive when the CI includes 1 or the "
                   f"ratio is within {100 * DIFFERENCE_FLOOR:g}% of it; memory added: framework allocator peak "
                   "difference (GPU only).")
+    print_measured_with(rows, console)
 
 
 def framework_table(rows: list[dict[str, Any]], console: Console) -> None:
@@ -48,6 +49,7 @@ def framework_table(rows: list[dict[str, Any]], console: Console) -> None:
     console.print(table)
     console.print("median over each framework's worker processes (t-interval over them); vs fastest: ratio of "
                   "medians, interval and p by Welch's t over the two sides' process estimates (log scale).")
+    print_measured_with(rows, console)
 
 
 def layer_table(rows: list[dict[str, Any]], best: dict[str, str], console: Console) -> None:

@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING
 
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from bench.analysis.summary import provenance_lines
 from bench.output.tables.cells import fmt, pct
 
 if TYPE_CHECKING:
@@ -85,6 +87,8 @@ def run_table(rows: list[SummaryRow], console: Console, title: str = "Time per s
                       f"its {r.rounds} processes differ by {pct(r.between_process_pct)} (between) against "
                       f"{pct(r.within_process_pct)} step noise "
                       f"(within); about {r.processes_needed} processes would reach it (--max-rounds).[/]")
+    for line in provenance_lines(rows):
+        console.print(escape(line), style="yellow" if "kept apart" in line else None)
     if any(r.unstable for r in rows):
         console.print("[yellow]⚠ unstable rows (CV > 10% over all steps): close other programs and pin --threads; "
                       "the median and its interval over processes stay valid, the mean does not.[/]")

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from bench.analysis.changepoints import stamp_changes
 from bench.output.tables.cells import fmt
 
 
@@ -29,3 +30,8 @@ def history_table(trends: list[Any], console: Console) -> None:
     console.print("step change: binary segmentation of the per-commit medians (log scale), each split tested by a "
                   "permutation test on the largest two-sample t (so every split tried is accounted for), beyond the "
                   "noise floor; the commit named is the first of the new level.")
+    for line in (line for t in trends for line in stamp_changes(t)):
+        console.print(escape(line), style="yellow")
+    latest = list(dict.fromkeys(t.entries[-1].stamp for t in trends if t.entries[-1].stamp))
+    if latest:
+        console.print(escape("latest points measured with: " + " | ".join(latest)))
