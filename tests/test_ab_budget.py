@@ -68,7 +68,7 @@ def test_pairs_are_added_while_inconclusive_and_stop_at_the_budget(tmp_path: Pat
             after_each()
 
     monkeypatch.setattr(ab, "execute", fake_execute)
-    args = argparse.Namespace(chunk=1, timeout=None, budget=4.0, alpha=gate.ALPHA, noise_floor=gate.NOISE_FLOOR,
+    args = argparse.Namespace(chunk=1, timeout=None, budget=4.0, alpha=gate.ALPHA, noise_floor=gate.REGRESSION_FLOOR,
                               detect=gate.DETECT, max_rounds=None, rounds=4)
     said: list[str] = []
     ab_extend.run(ab.plan([cfg], 4), [cfg], sides, "s", args, lambda _: None, lambda: None, said.append, clock)

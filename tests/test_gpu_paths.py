@@ -22,7 +22,7 @@ from bench.core.config import ModelConfig, RunConfig
 from bench.core.errors import UsageError
 from bench.execution import runner
 from bench.execution.executors import gpu_slots
-from bench.worker import memory, process
+from bench.worker import matmul, memory, process
 from bench.worker.tasks import gemm, measure
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,7 +85,7 @@ def test_measure_reads_memory_after_the_measured_steps_and_before_the_gemm(monke
                                                                           tmp_path: Path) -> None:
     _LoggingAdapter.log = log = []
     monkeypatch.setattr(contract, "adapter_class", lambda name: _LoggingAdapter)
-    monkeypatch.setattr(gemm, "in_worker", lambda *a: log.append("gemm") or {"gemm_flops_per_s": 1.0})
+    monkeypatch.setattr(matmul, "in_worker", lambda *a: log.append("gemm") or {"gemm_flops_per_s": 1.0})
     cfg = RunConfig(ModelConfig("torch"), steps=3, warmup=2, data="synthetic", batch_size=2)
     out = measure.run({"config": cfg.to_dict()}, tmp_path)
     assert log.index("memory") < log.index("loss read-back") < log.index("gemm")
@@ -199,7 +199,7 @@ def test_gemm_and_layer_tasks_pass_the_runs_precision(monkeypatch: pytest.Monkey
     monkeypatch.setattr(contract, "adapter_class", lambda name: Fake)
     out = gemm.run({"framework": "torch", "device": "gpu", "n": 4, "repeats": 1, "precision": "default"}, tmp_path)
     assert asked == ["default"] and out["precision"] == "default" and "TF32 allowed" in out["source"]
-    gemm.in_worker("torch", "gpu", tmp_path, "strict")
+    matmul.in_worker("torch", "gpu", "strict")
     assert asked[-1] == "strict"
     from bench.execution import lrn_pairs
 

@@ -193,3 +193,20 @@ def test_the_independent_method_stays_available(tmp_path: Path) -> None:
     assert not lockstep_ratios.is_lockstep(storage.read_records(tmp_path))
     with open(tmp_path / "framework_comparison.csv") as fh:
         assert {r["ci_method"] for r in csv.DictReader(fh)} == {"Welch t over process estimates"}
+
+
+def test_a_worker_holding_several_configs_stamps_each_with_its_code_and_identity() -> None:
+    """What a lockstep worker records once (fingerprint, code, identity, environment) belongs to every
+    config it measured, so resume's code check and the summary's keep-apart rule see each of them."""
+    from bench.execution import lockstep
+    from bench.execution.runner import Outcome
+    from bench.worker import process
+
+    fields = process.code_fields({"task": "lockstep", "params": {"configs": [{"model": {"framework": "torch"}}]}},
+                                 "lockstep")
+    assert fields["fingerprint"] and "impls.torch_alexnet" in fields["code"]
+    out = Outcome("ok", {"variants": [{"samples_ns": [1]}, {"samples_ns": [2]}], "identity": {"host": "h"},
+                         "worker_env": {"OMP_NUM_THREADS": "2"}, **fields})
+    variants = lockstep._variant_results(out, 2)
+    assert all(v["fingerprint"] == fields["fingerprint"] and v["identity"] == {"host": "h"} for v in variants)
+    assert [v["samples_ns"] for v in variants] == [[1], [2]]

@@ -53,7 +53,7 @@ def _pooled(recs: Sequence[dict[str, Any]]) -> dict[JobKey, Pooled]:
     return out
 
 
-def _stamp(m: Measurement) -> dict[str, str]:
+def stamp(m: Measurement) -> dict[str, str]:
     """The versions and code fingerprint a comparison row's measurements share (summary.csv's format)."""
     return {"versions": ";".join(f"{k}={v}" for k, v in sorted(m.versions.items())),
             "fingerprint": m.fingerprint or fingerprint.UNKNOWN}
@@ -107,7 +107,7 @@ def lrn_rows(recs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             "reserved_mib": _mib(on.first.memory.get("alloc_reserved_bytes")),
             "nvml_process_mib": _mib(on.first.memory.get("nvml_process_bytes")),
             "nvml_process_source": on.first.memory.get("nvml_process_source"),
-            "vs_book": book_verdict(r), **_stamp(on.first),
+            "vs_book": book_verdict(r), **stamp(on.first),
         })
     return rows
 
@@ -132,7 +132,7 @@ def framework_rows(recs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                          "p_value": r.p_value, "ci_method": r.method,
                          "verdict": "fastest" if key == fastest_key else
                          ("slower" if r.verdict == "slower" else "not separable from the fastest"),
-                         **_stamp(entry.first)})
+                         **stamp(entry.first)})
     return sorted(rows, key=lambda r: (r["mode"], r["batch_size"], r["lrn"], r["ratio"]))
 
 

@@ -16,10 +16,12 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from bench.analysis import clusters, interference
+from bench.analysis import clusters, comparisons, interference
 from bench.analysis.intervals import LogRatio, TwoLevel, _t, log_ratio_lockstep
 from bench.analysis.stats import CONFIDENCE, verdict_of
-from bench.core import records
+from bench.analysis.summary import by_stamp
+from bench.core import fingerprint, records
+from bench.core.errors import UsageError
 from bench.core.records import JobKey, Measurement
 
 METHOD = "lockstep: step ratios within a group, t over groups"
@@ -106,6 +108,12 @@ def framework_rows(recs: Sequence[dict[str, Any]], target_pct: float | None = No
         if len(keys) < 2:
             continue
         per_key = {k: [g[k] for g in by_group.values() if k in g] for k in keys}
+        for k in keys:  # pooling checks what it pools, as the independent method's rows do
+            parts = by_stamp([m for m in per_key[k] if m.ok])
+            if len(parts) > 1:
+                raise UsageError(f"{k.label()}: lockstep groups measured with different versions or code "
+                                 f"({fingerprint.difference(parts[0][0], parts[1][0])}); a comparison pools only "
+                                 "rows that agree: measure again into a new run folder")
         est = {k: TwoLevel.of([_ms(m) for m in per_key[k]]).estimate for k in keys}
         fastest = min(keys, key=lambda k: est[k])
         mode, batch, lrn, device = ckey[:4]
@@ -122,8 +130,8 @@ def framework_rows(recs: Sequence[dict[str, Any]], target_pct: float | None = No
             verdict = _verdict(lr.ratio, lo, hi, k == fastest)
             if found and k != fastest:
                 verdict = "processes in clusters: " + "; ".join(named)
-            if share is not None and share > interference.FLAG_SHARE:
-                verdict += f"; {interference.describe(share)}"
+            if share is not None and share > interference.FLAG_SHARE and k != fastest:
+                verdict += f"; {interference.describe(share)}"  # the fastest row's verdict stays "fastest"
             rows.append({"mode": mode, "batch_size": batch, "lrn": lrn, "device": device, "framework": k.framework,
                          "compile": k.compile, "fastest": fastest.framework, "median_ms": est[k],
                          "groups": len(common), "n": sum(len(g[k].samples_ns) for g in common),
@@ -131,7 +139,8 @@ def framework_rows(recs: Sequence[dict[str, Any]], target_pct: float | None = No
                          "p_value": lr.p_value, "ci_method": METHOD,
                          "within_target": None if target_pct is None or k == fastest else half <= target_pct,
                          "clusters": "; ".join(named),
-                         "others_cpu_pct": None if share is None else 100 * share, "verdict": verdict})
+                         "others_cpu_pct": None if share is None else 100 * share, "verdict": verdict,
+                         **comparisons.stamp(per_key[k][0])})
     return sorted(rows, key=lambda r: (r["mode"], r["batch_size"], r["lrn"], r["ratio"]))
 
 

@@ -1,7 +1,7 @@
 """Every row a run folder's reports show, computed once from its records: the summary, the step
 times of each worker process, the LRN layer micro-benchmark, LRN off vs on and the frameworks side
 by side. The CSVs, the terminal tables, the PNGs and the HTML report are all written from one
-:class:`RunRows` (:mod:`bench.output.run_report`), so none of them can disagree with another.
+:class:`RunRows` (:mod:`bench.output.report`), so none of them can disagree with another.
 Pure: records in, rows out."""
 
 from __future__ import annotations

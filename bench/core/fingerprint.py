@@ -32,7 +32,9 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout holding bench/ and impls/
 HASH_CHARS = 12
-SHARED_MODULES = ("impls.spec", "bench.worker.timing")
+# the code every timing task runs besides its own module and the adapter: what changes a measurement
+SHARED_MODULES = ("impls.spec", "bench.worker.timing", "bench.worker.batches", "bench.worker.matmul",
+                  "bench.worker.memory", "bench.worker.interference")
 UNKNOWN = "unknown"
 
 

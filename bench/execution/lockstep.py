@@ -92,7 +92,10 @@ def _variant_results(outcome: Outcome, n: int) -> list[dict[str, Any]]:
         return [{} for _ in range(n)]
     if n == 1:
         return [outcome.result]
-    variants = list(outcome.result.get("variants") or [])
+    # what the worker records once for all its configs belongs to each of them
+    shared = {k: outcome.result[k] for k in ("identity", "worker_env", "fingerprint", "code", "source_root")
+              if k in outcome.result}
+    variants = [{**shared, **v} for v in outcome.result.get("variants") or []]
     return variants + [{} for _ in range(n - len(variants))]
 
 

@@ -14,10 +14,6 @@ from bench.core import registry, storage
 from bench.core.records import JobKey, Measurement
 from bench.execution.executor import Executor
 from bench.execution.executors import PoolExecutor
-
-# The GEMM reference lives in its own module; re-exported only until bench.cli.common (owned elsewhere
-# this round) imports bench.execution.gemm_reference itself. Nothing else may use this name.
-from bench.execution.gemm_reference import run_gemm as run_gemm
 from bench.execution.planning import Job, task_of
 from bench.execution.resume import pending
 

@@ -140,7 +140,8 @@ def code_fields(job: dict[str, Any], task_module: str) -> dict[str, Any]:
     from bench.core import fingerprint, registry
 
     params = job.get("params") or {}
-    framework = ((params.get("config") or {}).get("model") or {}).get("framework") or params.get("framework")
+    config = params.get("config") or (params.get("configs") or [{}])[0]  # a lockstep worker may hold several
+    framework = ((config or {}).get("model") or {}).get("framework") or params.get("framework")
     if not framework:
         return {}
     adapter_module = registry.get(str(framework)).adapter.partition(":")[0]

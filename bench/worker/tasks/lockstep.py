@@ -28,11 +28,19 @@ from bench.worker import memory, timing
 from bench.worker.batches import host_batches
 from impls import spec
 
+# With several configs in one worker, each config's peak is its own chunks' (reset before each chunk).
+SHARED_PEAK_SCOPE = ("this config's lockstep chunks (peak reset before each; the worker's other configs' models "
+                     "stay resident)")
+
 
 def _result(cfg: RunConfig, adapter: Any, staged: list[Any], source: str, compile_ns: int, samples: list[int],
-            counters: timing.Counters, chunks: int, final: bool) -> dict[str, Any]:
+            counters: timing.Counters, chunks: int, final: bool, peak: int | None = None,
+            shared: bool = False) -> dict[str, Any]:
     adapter.synchronize()
     mem = memory.snapshot(adapter.memory(), adapter.can_reset_peak)  # before the loss read-back allocates
+    if shared:  # the worker-wide figures stay; the allocator peak is this config's own
+        mem["alloc_peak_bytes"] = peak
+        mem["alloc_peak_scope"] = SHARED_PEAK_SCOPE if peak is not None else None
     final_loss = adapter.loss_value(adapter.train_step(staged[0])) if final and cfg.mode == "train" else None
     if final_loss is not None and not np.isfinite(final_loss):
         raise FloatingPointError(f"training diverged: loss {final_loss}")
@@ -77,12 +85,20 @@ def run(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
     samples: list[list[int]] = [[] for _ in cfgs]
     counters = [timing.Counters() for _ in cfgs]
     chunks = [0] * len(cfgs)
+    peaks: list[int | None] = [None] * len(cfgs)
     while not (msg := chan.recv()).get("stop"):
         v = int(msg.get("variant", 0))
-        samples[v] += timing.timed_steps(adapters[keys[v]], staged[keys[v]], cfgs[v].mode, int(msg["steps"]),
+        adapter = adapters[keys[v]]
+        if many:
+            adapter.reset_peak_memory()
+        samples[v] += timing.timed_steps(adapter, staged[keys[v]], cfgs[v].mode, int(msg["steps"]),
                                          host_batches=host, offset=len(samples[v]), counters=counters[v])
+        if many and adapter.can_reset_peak:  # a peak that cannot be reset would mix the configs
+            adapter.synchronize()
+            if (peak := adapter.memory().get("alloc_peak_bytes")) is not None:
+                peaks[v] = max(peaks[v] or 0, int(peak))
         chunks[v] += 1
         chan.send({"done": len(samples[v])})
     out = [_result(c, adapters[k], staged[k], source, compile_ns[i], samples[i], counters[i], chunks[i],
-                   final=True) for i, (c, k) in enumerate(zip(cfgs, keys, strict=True))]
+                   final=True, peak=peaks[i], shared=many) for i, (c, k) in enumerate(zip(cfgs, keys, strict=True))]
     return {"variants": out} if many else out[0]
