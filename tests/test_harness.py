@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from bench.analysis import stop_rule, summary
-from bench.core import records, registry, storage
+from bench.core import fingerprint, records, registry, storage
 from bench.core.config import ModelConfig, RunConfig
 from bench.core.records import SummaryRow
 from bench.execution import planning, resume, runner, sweep
@@ -312,7 +312,6 @@ def test_stop_rule_adds_processes_while_the_interval_is_wide(tmp_path: Path) -> 
 def _stamped(run_dir: Path, versions: dict[str, str], code: dict[str, str] | None = None, rnd: int = 0) -> None:
     """A finished torch record in ``run_dir`` as a worker of this checkout writes it, with ``versions``
     and (optionally) other code hashes: what a run folder holds after code or versions changed."""
-    from bench.core import fingerprint
 
     job = planning.plan(["torch"], ["train"], [8], [False], _base())[0]
     stamp: dict[str, Any] = dict(fingerprint.of("impls.torch_alexnet", "measure"))
@@ -324,13 +323,13 @@ def _stamped(run_dir: Path, versions: dict[str, str], code: dict[str, str] | Non
 
 def test_worker_records_the_code_fingerprint(tmp_path: Path, numpy_framework: str) -> None:
     """A real (tiny) run: each record names the modules that measured and their hashes."""
-    from bench.core import fingerprint
 
     out = _bench("run", "--frameworks", numpy_framework, "--batch-size", "2", "--steps", "2", "--warmup", "0",
                  "--data", "synthetic", "--mode", "forward", "--rounds", "1", "--out", str(tmp_path))
     assert out.returncode == 0, out.stderr
     (m,) = records.measurements(storage.read_records(tmp_path))
-    assert set(m.code) == {"tests.numpy_framework", "impls.spec", "bench.worker.timing", "bench.worker.tasks.measure"}
+    assert set(m.code) == {"tests.numpy_framework", "impls.spec", *fingerprint.SHARED_MODULES,
+                           "bench.worker.tasks.measure"}
     assert m.fingerprint == fingerprint.combine(m.code) == fingerprint.combine(fingerprint.current_code(m.code))
     assert f"code {m.fingerprint}" in out.stdout  # the table's provenance line
     assert f"code {m.fingerprint}" in (tmp_path / "summary.md").read_text()
@@ -361,7 +360,6 @@ def test_resume_refuses_a_changed_framework_version(tmp_path: Path, capsys: pyte
 def test_resume_refuses_a_changed_adapter_source(tmp_path: Path) -> None:
     from importlib.metadata import version
 
-    from bench.core import fingerprint
     from bench.core.errors import UsageError
 
     code = dict(fingerprint.of("impls.torch_alexnet", "measure")["code"])  # type: ignore[arg-type]

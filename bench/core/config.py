@@ -19,8 +19,8 @@ DEVICES: tuple[str, ...] = ("cpu", "gpu")
 MODES: tuple[str, ...] = ("train", "forward")
 INIT_SCHEMES: tuple[str, ...] = ("he", "book")
 # strict: float32 everywhere (TF32 off, highest matmul precision), what parity and verify rest on;
-# default: each framework's own GPU settings exactly as they ship (torch: matmul TF32 off, cuDNN TF32 on;
-# TensorFlow: TF32 on; JAX: the backend's default dot precision), the speed users get. A CPU has no
+# default: each framework's own GPU settings exactly as they ship (each adapter records which TF32 switches
+# that leaves on, e.g. matmul off and convolutions on), the speed users get. A CPU has no
 # TF32, so default is refused there: it would change nothing but the verify tolerances.
 PRECISIONS: tuple[str, ...] = ("strict", "default")
 # Read by NVIDIA's libraries themselves (cuBLAS, cuDNN), under every framework: anything but "0" (which
