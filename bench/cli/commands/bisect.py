@@ -45,7 +45,7 @@ def add_parser(sub: Any) -> None:
                         f"and marked so [default: {BUDGET}]")
     p.add_argument("--no-profile", action="store_true", help="do not profile the culprit against its parent")
     ab_command.add_profile_options(p)
-    p.add_argument("--python", default=sys.executable, metavar="PYTHON",
+    p.add_argument("--python", metavar="PYTHON",
                    help="interpreter (its installed frameworks) for every commit [default: this one]")
     p.add_argument("--max-probes", type=options.positive, metavar="N",
                    help="stop after N probes in this session (exit 3); --resume continues")
@@ -79,7 +79,7 @@ def _fresh(args: argparse.Namespace, repo: Path) -> tuple[State, Path]:
     opts = Options(args.rounds, args.probe_budget, args.chunk, args.timeout, args.alpha, args.noise_floor, args.detect,
                    0 if args.no_profile else args.profile_rounds, ab_command.profile_params(args))
     state = State(str(repo), asdict(good), asdict(bad), [asdict(c) for c in commits], [c.to_dict() for c in configs],
-                  asdict(opts), environment={"device": sel.device, "data": sel.data_text, "python": args.python})
+                  asdict(opts), environment={"device": sel.device, "data": sel.data_text, "python": args.python or sys.executable})
     state.save(sel.run_dir)
     return state, sel.run_dir
 
