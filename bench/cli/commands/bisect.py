@@ -79,7 +79,8 @@ def _fresh(args: argparse.Namespace, repo: Path) -> tuple[State, Path]:
     opts = Options(args.rounds, args.probe_budget, args.chunk, args.timeout, args.alpha, args.noise_floor, args.detect,
                    0 if args.no_profile else args.profile_rounds, ab_command.profile_params(args))
     state = State(str(repo), asdict(good), asdict(bad), [asdict(c) for c in commits], [c.to_dict() for c in configs],
-                  asdict(opts), environment={"device": sel.device, "data": sel.data_text, "python": args.python or sys.executable})
+                  asdict(opts), environment={"device": sel.device, "data": sel.data_text,
+                                             "python": args.python or sys.executable})
     state.save(sel.run_dir)
     return state, sel.run_dir
 
