@@ -54,7 +54,10 @@ def test_profile_end_to_end(framework: str, tmp_path: Path, capsys: pytest.Captu
     (summary,) = _rows(out / "profile_summary.csv")
     assert float(summary["coverage_pct"]) >= 90.0, summary
     assert float(summary["step_ms"]) > 0 and float(summary["profiler_attributed_ms"]) > 0
-    assert "whole step" in text and "attribution covers" in text and "each scope alone adds up to" in text
+    # a loaded machine can make the figures contradict themselves (scopes alone summing past the step): then
+    # they are named as warnings instead of printed as findings, which is the state to check, not a failure
+    named = "warning:" in text and any(w in text for w in ("layers timed alone sum", "per-image cost", "fixed cost"))
+    assert named or ("whole step" in text and "attribution covers" in text and "each scope alone adds up to" in text)
     layers = _rows(out / "profile_layers.csv")
     for source in ("profiler", "isolated"):
         scopes = {r["scope"] for r in layers if r["source"] == source}
