@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> None:
             (out / "experiment.json").write_text(json.dumps(meta, indent=2))
     if args.ci:
         aa, ab = (next(g for g in meta["gates"] if g["kind"] == k) for k in ("aa", "ab"))
-        ok = aa["exit_code"] == 0 and aa["verdict"] == "no change" and ab["exit_code"] == 1
+        ok = aa["exit_code"] == 0 and ab["exit_code"] == 1  # A/A: no false alarm (no change or inconclusive)
         print(f"CI gate: A/A {aa['verdict']} (exit {aa['exit_code']}), planted {ab['verdict']} (exit "
               f"{ab['exit_code']}): {'OK' if ok else 'FAILED'}")
         if not ok:
