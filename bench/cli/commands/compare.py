@@ -20,6 +20,7 @@ from bench.analysis import comparisons
 from bench.cli import lockstep_options, options, progress, validation
 from bench.core import storage
 from bench.execution import lockstep_compare, lrn_pairs, planning, resume, sweep
+from bench.execution.executor import Executor
 from bench.output import report
 
 STEPS = 20  # timed steps per process and variant before the --target-ci rule (3 processes: 60 per row)
@@ -55,7 +56,49 @@ def add_parser(sub: Any) -> None:
     options.finish(p, main)
 
 
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """What ``bench compare`` will run, every option validated: the answer of :func:`validate`."""
+
+    sel: validation.Selection
+    modes: list[str]
+    compile_modes: dict[str, str]
+    tunings: dict[str, tuple[str, ...]]
+    lrn_impls: str | dict[str, str]  # "fastest" (the layer micro-benchmark picks) or FW -> IMPL
+    pairs: bool  # --lrn both: LRN off and on of each framework in one worker
+    with_layer: bool  # the LRN layer micro-benchmark runs
+    lockstep: bool  # one worker per framework alive at once, taking turns
+    rounds: int
+    max_rounds: int  # lockstep: the most groups a ratio may get; otherwise processes per config
+    executor: Executor
+
+    def n_jobs(self, args: argparse.Namespace) -> int:
+        """The jobs the progress display counts: the layer micro-benchmark (or GEMM slot), then one per
+        worker process or lockstep group."""
+        if args.layer:
+            return 1
+        per_round = len(args.batch_size) if self.lockstep else (len(args.batch_size) * len(self.modes)
+                                                                * len(self.sel.frameworks))
+        return 1 + per_round * self.rounds
+
+
 def main(args: argparse.Namespace) -> int:
+    plan = validate(args)
+    chosen: dict[str, str] = {}
+
+    def work(show: Callable[[str], None], after_each: Callable[[], None], say: Callable[[str], None]) -> None:
+        nonlocal chosen
+        chosen = run(plan, args, show, after_each, say)
+
+    title = "bench compare --lrn" if plan.pairs else ("bench compare --layer" if args.layer else "bench compare")
+    code, folder = progress.execute_and_report(args, plan.sel, title, plan.n_jobs(args), work,
+                                               show_run_table=not args.layer)
+    return report_comparisons(folder, chosen, code)
+
+
+def validate(args: argparse.Namespace) -> Plan:
+    """Every refusal before the first worker: options that would not take effect, the method's own
+    limits, then the selection (frameworks, device, folder, data)."""
     compile_modes = options.parse_compile(args.compile)
     tunings = options.parse_tune(args.tune)
     lrn_impls = options.parse_lrn_impl(args.lrn_impl)
@@ -82,60 +125,66 @@ def main(args: argparse.Namespace) -> int:
                        "workers take turns on this machine; use --method independent)")
         if args.target_ci is None:
             options.refuse(args, ["max_rounds"], "without --target-ci (it caps the groups the stop rule adds)")
-        max_groups = lockstep_options.max_groups(args.max_rounds, rounds, MAX_GROUPS)
+        max_rounds = lockstep_options.max_groups(args.max_rounds, rounds, MAX_GROUPS)
     else:
         options.refuse(args, ["budget"], "without --method lockstep and two or more frameworks (the budget is "
                        "that stop rule's)")
-    max_rounds = validation.max_rounds(args, rounds, MAX_ROUNDS) if not lockstep else max_groups
+        max_rounds = validation.max_rounds(args, rounds, MAX_ROUNDS)
     executor = options.make_executor(args, validation.resolve_device(args.device))
     sel = validation.prepare(args, "compare", lrn_used=args.lrn != "off" or args.layer)
     if args.resume:
         resume.check_resumable(sel.run_dir, sel.frameworks)
     modes = ["train", "forward"] if args.mode == "both" else [args.mode]
-    lrn_params = dataclasses.asdict(sel.base.model.lrn_params)  # the validated config, not the raw options
-    chosen: dict[str, str] = {}
-    base = sel.base
+    return Plan(sel, modes, compile_modes, tunings, lrn_impls, pairs, with_layer, lockstep, rounds, max_rounds,
+                executor)
 
-    def work(show: Callable[[str], None], after_each: Callable[[], None], say: Callable[[str], None]) -> None:
-        nonlocal chosen
-        if with_layer and not any(r.get("kind") == "lrn_layer" for r in storage.read_records(sel.run_dir)):
-            lrn_pairs.run_layer(sel.run_dir, sel.frameworks, sel.device, args.batch_size[0], args.layer_steps,
-                              args.threads, lrn_params, args.timeout, show, precision=base.model.precision)
-        after_each()
-        chosen = (comparisons.fastest_exact(comparisons.layer_rows(storage.read_records(sel.run_dir)))
-                  if isinstance(lrn_impls, str) else dict(lrn_impls))
-        if args.layer:
-            return
-        if lockstep:
-            states = [False, True] if pairs else options.LRN_MODES[args.lrn]
-            configs = [replace(base, mode=mode, batch_size=b, model=replace(
-                base.model, framework=fw, lrn=lrn, compile=compile_modes.get(fw), lrn_impl=chosen.get(fw),
-                tuning=tunings.get(fw, ()))) for b in args.batch_size for mode in modes for lrn in states
-                for fw in sel.frameworks]
-            lockstep_compare.execute(sel.run_dir, configs, rounds, args.timeout, pair=pairs, target_pct=args.target_ci,
-                                     budget_s=60 * args.budget, max_groups=max_rounds, progress=show,
-                                     after_each=after_each, say=say)
-        elif pairs:
-            configs = [replace(base, mode=mode, batch_size=b, model=replace(
-                base.model, framework=fw, compile=compile_modes.get(fw), lrn_impl=chosen.get(fw),
-                tuning=tunings.get(fw, ())))
-                for b in args.batch_size for mode in modes for fw in sel.frameworks]
-            if args.accelerator_type:  # every pair once per GPU type (Ray)
-                configs = [replace(c, extra={**c.extra, "accelerator_type": t}) for c in configs
-                           for t in args.accelerator_type]
-            lrn_pairs.run_pairs(sel.run_dir, configs, rounds, args.timeout, show, after_each, notify=say,
-                              max_rounds=max_rounds, executor=executor)
-        else:
-            jobs = planning.plan(sel.frameworks, modes, args.batch_size, options.LRN_MODES[args.lrn], base,
-                                 rounds=rounds, compile_modes=compile_modes, lrn_impls=chosen,
-                                 accelerator_types=args.accelerator_type, tunings=tunings)
-            sweep.execute(jobs, sel.run_dir, args.timeout, progress=show, after_each=after_each, notify=say,
-                          max_rounds=max_rounds, executor=executor)
 
-    per_round = len(args.batch_size) if lockstep else len(args.batch_size) * len(modes) * len(sel.frameworks)
-    n_jobs = 1 + (0 if args.layer else per_round * rounds)
-    title = "bench compare --lrn" if pairs else ("bench compare --layer" if args.layer else "bench compare")
-    code, folder = progress.execute_and_report(args, sel, title, n_jobs, work, show_run_table=not args.layer)
+def run(plan: Plan, args: argparse.Namespace, show: Callable[[str], None], after_each: Callable[[], None],
+        say: Callable[[str], None]) -> dict[str, str]:
+    """The layer micro-benchmark (when it runs), then the model configs by the plan's method; returns
+    the LRN implementation each framework's model used."""
+    sel, base = plan.sel, plan.sel.base
+    if plan.with_layer and not any(r.get("kind") == "lrn_layer" for r in storage.read_records(sel.run_dir)):
+        lrn_params = dataclasses.asdict(base.model.lrn_params)  # the validated config, not the raw options
+        lrn_pairs.run_layer(sel.run_dir, sel.frameworks, sel.device, args.batch_size[0], args.layer_steps,
+                            args.threads, lrn_params, args.timeout, show, precision=base.model.precision)
+    after_each()
+    chosen = (comparisons.fastest_exact(comparisons.layer_rows(storage.read_records(sel.run_dir)))
+              if isinstance(plan.lrn_impls, str) else dict(plan.lrn_impls))
+    if args.layer:
+        return chosen
+
+    def config(mode: str, batch: int, fw: str, **model: Any) -> Any:
+        return replace(base, mode=mode, batch_size=batch, model=replace(
+            base.model, framework=fw, compile=plan.compile_modes.get(fw), lrn_impl=chosen.get(fw),
+            tuning=plan.tunings.get(fw, ()), **model))
+
+    if plan.lockstep:
+        states = [False, True] if plan.pairs else options.LRN_MODES[args.lrn]
+        configs = [config(mode, b, fw, lrn=lrn) for b in args.batch_size for mode in plan.modes for lrn in states
+                   for fw in sel.frameworks]
+        lockstep_compare.execute(sel.run_dir, configs, plan.rounds, args.timeout, pair=plan.pairs,
+                                 target_pct=args.target_ci, budget_s=60 * args.budget, max_groups=plan.max_rounds,
+                                 progress=show, after_each=after_each, say=say)
+    elif plan.pairs:
+        configs = [config(mode, b, fw) for b in args.batch_size for mode in plan.modes for fw in sel.frameworks]
+        if args.accelerator_type:  # every pair once per GPU type (Ray)
+            configs = [replace(c, extra={**c.extra, "accelerator_type": t}) for c in configs
+                       for t in args.accelerator_type]
+        lrn_pairs.run_pairs(sel.run_dir, configs, plan.rounds, args.timeout, show, after_each, notify=say,
+                            max_rounds=plan.max_rounds, executor=plan.executor)
+    else:
+        jobs = planning.plan(sel.frameworks, plan.modes, args.batch_size, options.LRN_MODES[args.lrn], base,
+                             rounds=plan.rounds, compile_modes=plan.compile_modes, lrn_impls=chosen,
+                             accelerator_types=args.accelerator_type, tunings=plan.tunings)
+        sweep.execute(jobs, sel.run_dir, args.timeout, progress=show, after_each=after_each, notify=say,
+                      max_rounds=plan.max_rounds, executor=plan.executor)
+    return chosen
+
+
+def report_comparisons(folder: report.Folder, chosen: dict[str, str], code: int) -> int:
+    """After the run table: the LRN implementations used, then the comparison tables; exit 1 when a
+    comparison could not be made (unless interrupted: 130)."""
     console = progress.make_console()
     if chosen:
         console.print("LRN implementations used for the model: " + ", ".join(f"{k}={v}" for k, v in chosen.items()))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +64,41 @@ def add_parser(sub: Any) -> None:
     options.finish(p, main)
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What ``bench parity`` will train, every option validated: the answer of :func:`validate`."""
+
+    frameworks: list[str]
+    device: str
+    data_dir: str
+    base: ModelConfig
+    train_size: int
+    epochs: int
+    target: float
+    eval_every: int
+    max_gap: float
+    plant: tuple[str, str] | None
+
+    def jobs(self, args: argparse.Namespace) -> list[tuple[str, int, str]]:
+        """(framework, seed, kind) in the order they run: seed by seed, every framework per seed."""
+        if args.trajectory:
+            return [(fw, 0, "trajectory") for fw in self.frameworks]
+        return [(fw, seed, "parity") for seed in range(args.seeds) for fw in self.frameworks]
+
+
 def main(args: argparse.Namespace) -> int:
+    plan = validate(args)
+    run_dir = storage.create_run_dir(args.out, prefix="parity")  # after every refusal: no empty folder left
+    console = progress.make_console()
+    announce(plan, args, run_dir, console)
+    interrupted = run(plan, args, run_dir, console)
+    code = report_parity(run_dir, plan.target, plan.max_gap, args.seeds, console)
+    return 130 if interrupted else code
+
+
+def validate(args: argparse.Namespace) -> Plan:
+    """Every refusal before anything is written: options that would not take effect, the sizes, the
+    plant, the device and real MNIST (parity never trains on synthetic data)."""
     frameworks = options.parse_frameworks(args.frameworks)
     if args.lrn == "both":
         raise UsageError("bench parity trains one model per framework: use --lrn off or --lrn on (received both)")
@@ -76,10 +110,6 @@ def main(args: argparse.Namespace) -> int:
     if args.quick:
         options.refuse(args, ["epochs", "train_size"], "with --quick (6,000 images, 1 epoch)")
     train_size = QUICK_TRAIN_SIZE if args.quick else args.train_size
-    epochs = QUICK_EPOCHS if args.quick else args.epochs
-    target = args.target if args.target is not None else (QUICK_TARGET if args.quick else 99.0)
-    eval_every = args.eval_every if args.eval_every is not None else (15 if args.quick else 100)
-    max_gap = args.max_gap if args.max_gap is not None else (QUICK_MAX_GAP if args.quick else 0.3)
     if args.batch_size > train_size:
         raise UsageError(f"--batch-size {args.batch_size} is larger than the training set ({train_size} images)")
     plant = parse_plant(args.plant, frameworks)
@@ -88,58 +118,72 @@ def main(args: argparse.Namespace) -> int:
         ds = data.locate_mnist(args.data_dir, allow_download=not args.no_download)
     except DataNotFound as exc:
         raise UsageError(f"parity needs real MNIST and never uses synthetic data. {exc}") from exc
-    run_dir = storage.create_run_dir(args.out, prefix="parity")
     base = ModelConfig(frameworks[0], lrn=args.lrn == "on", device=device, dropout=args.dropout, threads=args.threads)
-    console = progress.make_console()
+    return Plan(frameworks, device, ds.location, base, train_size,
+                epochs=QUICK_EPOCHS if args.quick else args.epochs,
+                target=args.target if args.target is not None else (QUICK_TARGET if args.quick else 99.0),
+                eval_every=args.eval_every if args.eval_every is not None else (15 if args.quick else 100),
+                max_gap=args.max_gap if args.max_gap is not None else (QUICK_MAX_GAP if args.quick else 0.3),
+                plant=plant)
+
+
+def announce(plan: Plan, args: argparse.Namespace, run_dir: Path, console: Any) -> None:
+    """The provenance file, then what will run (and, unless --no-estimate, how long it should take)."""
     environment = provenance.collect()
-    environment.update({"argv": sys.argv, "device": device, "data": f"MNIST from {ds.location}",
-                        "parity": {"target": target, "max_gap": max_gap, "seeds": args.seeds}})
+    environment.update({"argv": sys.argv, "device": plan.device, "data": f"MNIST from {plan.data_dir}",
+                        "parity": {"target": plan.target, "max_gap": plan.max_gap, "seeds": args.seeds}})
     storage.write_json(run_dir / storage.ENV, environment)
-    if args.trajectory:
-        jobs = [(fw, 0, "trajectory") for fw in frameworks]
-    else:
-        jobs = [(fw, seed, "parity") for seed in range(args.seeds) for fw in frameworks]
     mode = (f"trajectory: {args.trajectory_steps} steps, dropout off" if args.trajectory else
-            f"{epochs} epoch(s) on {train_size} images, {args.seeds} seed(s)")
-    console.print(f"Parity on {device}: {', '.join(frameworks)}, {mode}, batch {args.batch_size}, LRN {args.lrn}; "
-                  f"results in [bold]{run_dir}[/]")
-    if plant:
-        console.print(f"[bold yellow]Planted difference: {plant[0]} trains with {PLANTS[plant[1]]}.[/]")
+            f"{plan.epochs} epoch(s) on {plan.train_size} images, {args.seeds} seed(s)")
+    console.print(f"Parity on {plan.device}: {', '.join(plan.frameworks)}, {mode}, batch {args.batch_size}, LRN "
+                  f"{args.lrn}; results in [bold]{run_dir}[/]")
+    if plan.plant:
+        console.print(f"[bold yellow]Planted difference: {plan.plant[0]} trains with {PLANTS[plan.plant[1]]}.[/]")
     if not args.trajectory:
-        steps = epochs * (train_size // args.batch_size)
-        evals = epochs + (steps // eval_every if eval_every else 0)
-        console.print(plan_text(frameworks, args.seeds, steps, evals, max_gap, device, args.batch_size,
-                                args.threads, None if args.no_estimate else ds.location, quick=args.quick))
-    interrupted = False
+        steps = plan.epochs * (plan.train_size // args.batch_size)
+        evals = plan.epochs + (steps // plan.eval_every if plan.eval_every else 0)
+        console.print(plan_text(plan.frameworks, args.seeds, steps, evals, plan.max_gap, plan.device,
+                                args.batch_size, args.threads, None if args.no_estimate else plan.data_dir,
+                                quick=args.quick))
+
+
+def run(plan: Plan, args: argparse.Namespace, run_dir: Path, console: Any) -> bool:
+    """One training worker per job, each record appended as it finishes; True when Ctrl-C stopped it
+    (every finished record is kept)."""
+    jobs = plan.jobs(args)
     try:
         with console.status("training", refresh_per_second=1) as status:
             for i, (fw, seed, kind) in enumerate(jobs):
                 status.update(f"[{i + 1}/{len(jobs)}] {kind}: {fw} seed {seed}")
-                rec: dict[str, Any] = {**records.header(kind), "framework": fw, "seed": seed}
-                if not registry.is_available(fw):
-                    storage.append_record(run_dir, {**rec, "status": "skipped", "error": registry.install_hint(fw)})
-                    continue
-                planted = plant is not None and plant[0] == fw
-                dropout = 0.0 if kind == "trajectory" else (1.0 - base.dropout if planted else base.dropout)
-                model = replace(base, framework=fw, seed=seed, compile=None, lrn_impl=None, dropout=dropout)
-                if plant is not None and planted:
-                    rec["planted"] = f"{plant[1]}: {PLANTS[plant[1]]}"
-                params = {"model": model.to_dict(), "data_dir": ds.location, "batch_size": args.batch_size,
-                          "epochs": -(-args.trajectory_steps // (train_size // args.batch_size))
-                          if kind == "trajectory" else epochs,
-                          "train_size": train_size, "eval_every": 0 if kind == "trajectory" else eval_every,
-                          "max_steps": args.trajectory_steps if kind == "trajectory" else 0}
-                out = run_worker("parity", params, threads=args.threads, device=device, timeout=args.timeout)
-                result = dict(out.result)
-                status_detail = result.pop("status_detail", None)
-                rec.update({"status": status_detail if out.status == "ok" else out.status,
-                            "error": out.error or result.pop("error", None), "wall_s": out.wall_s,
-                            "config": params, **result})
-                storage.append_record(run_dir, rec)
+                storage.append_record(run_dir, train_one(plan, args, fw, seed, kind))
     except KeyboardInterrupt:
-        interrupted = True
-    code = report_parity(run_dir, target, max_gap, args.seeds, console)
-    return 130 if interrupted else code
+        return True
+    return False
+
+
+def train_one(plan: Plan, args: argparse.Namespace, fw: str, seed: int, kind: str) -> dict[str, Any]:
+    """The record of one training worker (or a skipped one, with the install hint)."""
+    rec: dict[str, Any] = {**records.header(kind), "framework": fw, "seed": seed}
+    if not registry.is_available(fw):
+        return {**rec, "status": "skipped", "error": registry.install_hint(fw)}
+    base = plan.base
+    planted = plan.plant is not None and plan.plant[0] == fw
+    dropout = 0.0 if kind == "trajectory" else (1.0 - base.dropout if planted else base.dropout)
+    model = replace(base, framework=fw, seed=seed, compile=None, lrn_impl=None, dropout=dropout)
+    if plan.plant is not None and planted:
+        rec["planted"] = f"{plan.plant[1]}: {PLANTS[plan.plant[1]]}"
+    trajectory = kind == "trajectory"
+    params = {"model": model.to_dict(), "data_dir": plan.data_dir, "batch_size": args.batch_size,
+              "epochs": -(-args.trajectory_steps // (plan.train_size // args.batch_size)) if trajectory
+              else plan.epochs,
+              "train_size": plan.train_size, "eval_every": 0 if trajectory else plan.eval_every,
+              "max_steps": args.trajectory_steps if trajectory else 0}
+    out = run_worker("parity", params, threads=args.threads, device=plan.device, timeout=args.timeout)
+    result = dict(out.result)
+    status_detail = result.pop("status_detail", None)
+    rec.update({"status": status_detail if out.status == "ok" else out.status,
+                "error": out.error or result.pop("error", None), "wall_s": out.wall_s, "config": params, **result})
+    return rec
 
 
 def report_parity(run_dir: Path, target: float, max_gap: float, seeds: int, console: Any, html: bool = True) -> int:
