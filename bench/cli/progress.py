@@ -40,24 +40,31 @@ def with_progress(console: Any, total: int, work: Work, first: Callable[[Callabl
     import scipy.stats  # noqa: F401
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+    log = None if console.is_terminal else JobLog(console, total + (1 if first else 0))
     try:
         # Repainted only when a job starts or ends: on a 2-core machine a 10 Hz progress bar in the
         # parent steals measurable CPU from the worker being timed.
         with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console,
-                      transient=True, auto_refresh=False) as progress:
+                      transient=True, auto_refresh=False, disable=log is not None) as progress:
             task = progress.add_task("starting", total=total + (1 if first else 0))
 
             def show(text: str) -> None:
                 progress.update(task, description=text, refresh=True)
+                if log is not None:
+                    log.started(text)
 
             if first:
                 first(show)
                 progress.advance(task)
+                if log is not None:
+                    log.finished()
 
             def after_each() -> None:
                 if refresh:
                     refresh()
                 progress.update(task, advance=1, refresh=True)
+                if log is not None:
+                    log.finished()
 
             work(show, after_each, progress.console.print)
     except KeyboardInterrupt:
@@ -101,3 +108,36 @@ def execute_and_report(args: argparse.Namespace, sel: Selection, title: str, tot
         console.print(f"[yellow]Interrupted: finished rows are kept; continue with --resume --out {run_dir}[/]")
         return 130, folder
     return (0 if all(r.status in ("ok", "skipped") for r in rows) else 1), folder
+
+
+class JobLog:
+    """Progress where no live display can be drawn (stderr a file or a pipe, as under CI and nox): one
+    line per finished job, what it was, how long it took, the time elapsed and an estimate of the time
+    left (the mean job so far times the jobs left)."""
+
+    def __init__(self, console: Any, total: int) -> None:
+        import time
+
+        self.clock = time.monotonic
+        self.console, self.total, self.done = console, total, 0
+        self.start = self.job_start = self.clock()
+        self.what = "starting"
+
+    def started(self, what: str) -> None:
+        self.what = what
+
+    def finished(self) -> None:
+        now = self.clock()
+        self.done += 1
+        elapsed = now - self.start
+        left = max(self.total - self.done, 0)
+        eta = (f"about {_clock(elapsed / self.done * left)} left" if left else
+               "the last planned job" if self.done == self.total else "beyond the plan (added by the stop rule)")
+        self.console.print(f"[{self.done}/{self.total}] {self.what}: {now - self.job_start:.0f} s; elapsed "
+                           f"{_clock(elapsed)}, {eta}", highlight=False, soft_wrap=True)
+        self.job_start = now
+
+
+def _clock(seconds: float) -> str:
+    m, s = divmod(round(seconds), 60)
+    return f"{m}m{s:02d}s" if m else f"{s}s"
