@@ -99,3 +99,13 @@ def test_step_times_png_has_one_box_per_worker_process(tmp_path: Path, monkeypat
     assert plots.step_distributions(rows.processes, tmp_path / "s.png")
     assert len(boxes) == len(rows.processes) == 2 * 3 * 3  # not one pooled box per config
     assert plots.config_label(fixtures.KEY) == "torch b64" and "\n" not in plots.config_label(fixtures.KEY)
+
+
+def test_a_framework_verdict_keeps_its_colour_with_a_note_after_it() -> None:
+    from bench.output.html_pages import _framework_tone
+
+    assert _framework_tone("slower") == "bad"
+    assert _framework_tone("slower; measured while other processes used 80% of a core on average") == "bad"
+    assert _framework_tone("fastest") == "good"
+    assert _framework_tone("processes in clusters: 1 process at 740.09 ms: 1.90x") == "warn"
+    assert _framework_tone("not separable from the fastest") == "neutral"

@@ -79,6 +79,7 @@ text-align:left;white-space:nowrap}th{background:#f4f4f4}.scroll{overflow-x:auto
 .verdicts td:first-child{font-weight:600}.headline{margin:2px 0 4px}
 tr.good td.v{color:#116b2e;font-weight:600}tr.bad td.v{color:#b00020;font-weight:600}
 tr.warn td.v{color:#8a5a00;font-weight:600}tr.neutral td.v{color:#333}
+.verdicts td.v{white-space:normal;min-width:14em;max-width:48em}
 .plot{width:100%;height:440px}.note{color:#555;font-size:12.5px;margin:0 0 4px}
 dl{display:grid;grid-template-columns:max-content auto;gap:2px 14px;font-size:12.5px}dt{font-weight:600}
 dd{margin:0;word-break:break-all}nav a{margin-right:12px}

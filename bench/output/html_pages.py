@@ -77,8 +77,14 @@ def _framework_verdicts(rows: Sequence[dict[str, Any]]) -> Verdicts:
                     [(f"{r['mode']} b{r['batch_size']} LRN {'on' if r['lrn'] else 'off'}", r["framework"],
                       _ci(r["median_ms"], r.get("ci_low_ms"), r.get("ci_high_ms"), ".3g"),
                       _ci(r["ratio"], r["ratio_ci_low"], r["ratio_ci_high"], ".3f", "x"), r["verdict"]) for r in rows],
-                    ["good" if r["verdict"] == "fastest" else "bad" if r["verdict"] == "slower" else "neutral"
-                     for r in rows])
+                    [_framework_tone(str(r["verdict"])) for r in rows])
+
+
+def _framework_tone(verdict: str) -> str:
+    """The colour of a framework verdict by its first word: a note after it (interference, a cluster)
+    keeps the tone ("slower; measured while ..." is still slower)."""
+    word = verdict.split(";")[0].split(":")[0].strip()
+    return {"fastest": "good", "slower": "bad", "processes in clusters": "warn"}.get(word, "neutral")
 
 
 def _time_verdicts(folder: Folder) -> Verdicts:
