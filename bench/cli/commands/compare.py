@@ -84,11 +84,12 @@ class Plan:
 
 def main(args: argparse.Namespace) -> int:
     plan = validate(args)
-    chosen: dict[str, str] = {}
+    chosen: dict[str, str] = {}  # filled before the models run: a Ctrl-C during them still reports it
 
     def work(show: Callable[[str], None], after_each: Callable[[], None], say: Callable[[str], None]) -> None:
-        nonlocal chosen
-        chosen = run(plan, args, show, after_each, say)
+        chosen.update(pick_lrn_impls(plan, args, show, after_each))
+        if not args.layer:
+            run_models(plan, args, chosen, show, after_each, say)
 
     title = "bench compare --lrn" if plan.pairs else ("bench compare --layer" if args.layer else "bench compare")
     code, folder = progress.execute_and_report(args, plan.sel, title, plan.n_jobs(args), work,
@@ -139,20 +140,25 @@ def validate(args: argparse.Namespace) -> Plan:
                 executor)
 
 
-def run(plan: Plan, args: argparse.Namespace, show: Callable[[str], None], after_each: Callable[[], None],
-        say: Callable[[str], None]) -> dict[str, str]:
-    """The layer micro-benchmark (when it runs), then the model configs by the plan's method; returns
-    the LRN implementation each framework's model used."""
+def pick_lrn_impls(plan: Plan, args: argparse.Namespace, show: Callable[[str], None],
+                   after_each: Callable[[], None]) -> dict[str, str]:
+    """The layer micro-benchmark (when it runs and is not yet in the folder), then the LRN
+    implementation each framework's model will use: the fastest exact one, or the ones named."""
     sel, base = plan.sel, plan.sel.base
     if plan.with_layer and not any(r.get("kind") == "lrn_layer" for r in storage.read_records(sel.run_dir)):
         lrn_params = dataclasses.asdict(base.model.lrn_params)  # the validated config, not the raw options
         lrn_pairs.run_layer(sel.run_dir, sel.frameworks, sel.device, args.batch_size[0], args.layer_steps,
                             args.threads, lrn_params, args.timeout, show, precision=base.model.precision)
     after_each()
-    chosen = (comparisons.fastest_exact(comparisons.layer_rows(storage.read_records(sel.run_dir)))
-              if isinstance(plan.lrn_impls, str) else dict(plan.lrn_impls))
-    if args.layer:
-        return chosen
+    return (comparisons.fastest_exact(comparisons.layer_rows(storage.read_records(sel.run_dir)))
+            if isinstance(plan.lrn_impls, str) else dict(plan.lrn_impls))
+
+
+def run_models(plan: Plan, args: argparse.Namespace, chosen: dict[str, str], show: Callable[[str], None],
+               after_each: Callable[[], None], say: Callable[[str], None]) -> None:
+    """The model configs by the plan's method: lockstep groups, LRN pairs in one worker, or one
+    process per config."""
+    sel, base = plan.sel, plan.sel.base
 
     def config(mode: str, batch: int, fw: str, **model: Any) -> Any:
         return replace(base, mode=mode, batch_size=batch, model=replace(
@@ -179,7 +185,6 @@ def run(plan: Plan, args: argparse.Namespace, show: Callable[[str], None], after
                              accelerator_types=args.accelerator_type, tunings=plan.tunings)
         sweep.execute(jobs, sel.run_dir, args.timeout, progress=show, after_each=after_each, notify=say,
                       max_rounds=plan.max_rounds, executor=plan.executor)
-    return chosen
 
 
 def report_comparisons(folder: report.Folder, chosen: dict[str, str], code: int) -> int:
