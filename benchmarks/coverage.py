@@ -9,6 +9,16 @@ estimates), the share of runs whose 95% interval holds the median of the other r
 
 Both intervals come from the same invocations: "old" uses only the first worker process of each
 (what ``bench run`` and ``bench compare --lrn`` measured before: one process per config).
+
+``--experiment frameworks`` checks the suite's two headline ratios as it measures them now against the
+method before it, from alternating invocations of ``bench compare --lrn --no-layer --frameworks torch
+tensorflow --mode forward --batch-size 32``: ``--method lockstep`` (new: the framework ratio turn by
+turn inside a group, the LRN slowdown from the same workers, t over groups) and ``--method
+independent`` (old: each framework in its own processes, Welch's t over them; the LRN pair in one
+worker, t over processes). Quantities: torch / TensorFlow (forward, batch 32, LRN off) and torch's LRN
+slowdown.
+
+    python benchmarks/coverage.py --experiment frameworks --invocations 12     # ~25 min on a 2-core CPU
 """
 
 from __future__ import annotations
@@ -83,6 +93,58 @@ def analyse(outs: list[Path]) -> dict[str, Any]:
     return result
 
 
+FRAMEWORK_QUANTITIES = {"torch/tensorflow": "torch over TensorFlow, forward, batch 32, LRN off",
+                        "torch LRN slowdown": "torch's LRN on / off, forward, batch 32"}
+
+
+def _framework_estimates(run_dir: Path) -> dict[str, tuple[float, float, float]]:
+    """(estimate, low, high) of each framework quantity in one ``bench compare`` run folder, as bench
+    itself computed them (the rows of framework_comparison.csv and lrn_comparison.csv)."""
+    from bench.output import report
+
+    rows = report.read(run_dir).rows
+    out: dict[str, tuple[float, float, float]] = {}
+    fw = {r["framework"]: r for r in rows.frameworks if not r["lrn"] and r["mode"] == "forward"}
+    if {"torch", "tensorflow"} <= set(fw):
+        t = fw["torch"]
+        if t["fastest"] == "tensorflow":
+            out["torch/tensorflow"] = (t["ratio"], t["ratio_ci_low"], t["ratio_ci_high"])
+        else:  # the other row holds tensorflow / torch: invert it
+            r = fw["tensorflow"]
+            out["torch/tensorflow"] = (1 / r["ratio"], 1 / r["ratio_ci_high"], 1 / r["ratio_ci_low"])
+    lrn = [r for r in rows.lrn if r["framework"] == "torch" and r["mode"] == "forward"]
+    if lrn:
+        out["torch LRN slowdown"] = (lrn[0]["slowdown"], lrn[0]["ci_low"], lrn[0]["ci_high"])
+    return out
+
+
+def analyse_frameworks(outs: list[Path]) -> dict[str, Any]:
+    metas = [json.loads((out / "coverage.json").read_text()) for out in outs]
+    if len({json.dumps(m["config"]) for m in metas}) > 1:
+        raise SystemExit("the experiments to pool ran different configs")
+    all_runs = [r for m in metas for r in m["runs"]]
+    result: dict[str, Any] = {"experiment": "frameworks", "config": metas[0]["config"],
+                              "experiments": [str(o) for o in outs], "invocations": len(all_runs)}
+    for quantity in FRAMEWORK_QUANTITIES:
+        result[quantity] = {"what": FRAMEWORK_QUANTITIES[quantity]}
+        for method, label in (("independent", "old"), ("lockstep", "new")):
+            runs = [r for r in all_runs if r["kind"] == method and r["returncode"] in (0, 1)]
+            est = [e[quantity] for e in (_framework_estimates(Path(r["dir"])) for r in runs) if quantity in e]
+            if len(est) < 3:
+                result[quantity][label] = {"runs": len(est)}
+                continue
+            e = [x for x, _, _ in est]
+            result[quantity][label] = {
+                "method": method, "runs": len(est),
+                "coverage": coverage(e, [lo for _, lo, _ in est], [hi for _, _, hi in est]),
+                "median_half_width_pct": float(np.median([100 * (hi - lo) / 2 / x for x, lo, hi in est])),
+                "spread_of_estimates_pct": 100 * (max(e) / min(e) - 1),
+                "wall_s_per_answer": float(np.median([r["wall_s"] for r in runs])),
+                "estimates": est}
+    (outs[-1] / "coverage_result.json").write_text(json.dumps(result, indent=2))
+    return result
+
+
 def run(args: argparse.Namespace) -> Path:
     out = ROOT / "reports" / f"coverage-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}"
     out.mkdir(parents=True)
@@ -93,9 +155,16 @@ def run(args: argparse.Namespace) -> Path:
         "ratio": ["compare", "--lrn", "--no-layer", "--mode", "forward", "--steps", str(args.ratio_steps),
                   "--max-rounds", str(args.rounds), *common],
     }
+    if args.experiment == "frameworks":
+        suite = ["compare", "--lrn", "--no-layer", "--frameworks", "torch", "tensorflow", "--mode", "forward",
+                 "--batch-size", str(args.batch_size), "--steps", str(args.ratio_steps), "--rounds",
+                 str(args.rounds), "--max-rounds", str(args.rounds), "--data", "synthetic"]
+        cmds = {"lockstep": [*suite, "--method", "lockstep", "--budget", "0"],
+                "independent": [*suite, "--method", "independent"]}
+    kinds = list(cmds)
     meta: dict[str, Any] = {"config": {k: " ".join(v) for k, v in cmds.items()}, "runs": []}
     for i in range(args.invocations):
-        for kind in ("step", "ratio") if i % 2 == 0 else ("ratio", "step"):  # interleaved A B B A
+        for kind in kinds if i % 2 == 0 else kinds[::-1]:  # interleaved A B B A
             d = out / f"{kind}-{i}"
             t0 = time.perf_counter()
             proc = subprocess.run([sys.executable, "-m", "bench", *cmds[kind], "--out", str(d)], cwd=ROOT,
@@ -116,9 +185,25 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=40)
     p.add_argument("--ratio-steps", type=int, default=20)
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--experiment", choices=("steps", "frameworks"), default="steps",
+                   help="steps: step time and LRN ratio of one framework; frameworks: the suite's framework "
+                        "ratio and LRN slowdown, lockstep against the independent method [steps]")
     p.add_argument("--analyse", type=Path, nargs="+", help="only analyse stored experiment folders (pooled)")
     args = p.parse_args()
     outs = args.analyse or [run(args)]
+    if json.loads((outs[0] / "coverage.json").read_text())["config"].keys() == {"lockstep", "independent"}:
+        fw_result = analyse_frameworks(outs)
+        for quantity, what in FRAMEWORK_QUANTITIES.items():
+            for label in ("old", "new"):
+                r = fw_result[quantity][label]
+                if "coverage" not in r:
+                    print(f"{what}, {label}: only {r['runs']} runs with the figure")
+                    continue
+                print(f"{what}, {label} ({r['method']}): {r['runs']} runs, estimates "
+                      f"{r['spread_of_estimates_pct']:.1f}% apart; coverage {r['coverage']:.0%}, half-width "
+                      f"{r['median_half_width_pct']:.1f}%, {r['wall_s_per_answer']:.0f} s per invocation")
+        print(f"stored in {outs[-1]}")
+        return
     result = analyse(outs)
     for kind, what in (("step", "step time (median)"), ("ratio", "LRN ratio")):
         r = result[kind]
