@@ -122,7 +122,9 @@ def analyse_frameworks(outs: list[Path]) -> dict[str, Any]:
     metas = [json.loads((out / "coverage.json").read_text()) for out in outs]
     if len({json.dumps(m["config"]) for m in metas}) > 1:
         raise SystemExit("the experiments to pool ran different configs")
-    all_runs = [r for m in metas for r in m["runs"]]
+    # each run's folder beside its coverage.json (a stored copy), else where the experiment wrote it
+    all_runs = [{**r, "dir": str(out / Path(r["dir"]).name) if (out / Path(r["dir"]).name).is_dir() else r["dir"]}
+                for out, m in zip(outs, metas, strict=True) for r in m["runs"]]
     result: dict[str, Any] = {"experiment": "frameworks", "config": metas[0]["config"],
                               "experiments": [str(o) for o in outs], "invocations": len(all_runs)}
     for quantity in FRAMEWORK_QUANTITIES:
