@@ -18,7 +18,7 @@ independent`` (old: each framework in its own processes, Welch's t over them; th
 worker, t over processes). Quantities: torch / TensorFlow (forward, batch 32, LRN off) and torch's LRN
 slowdown.
 
-    python benchmarks/coverage.py --experiment frameworks --invocations 12     # ~25 min on a 2-core CPU
+    python benchmarks/coverage.py --experiment frameworks --invocations 12     # ~17 min on a 2-core CPU
 """
 
 from __future__ import annotations
