@@ -111,7 +111,7 @@ def run(args: argparse.Namespace) -> None:
     if "step_ms" not in meta:
         meta["step_ms"] = step_ms(args.model + ["--steps", "30"], out / "calibration")
         meta_path.write_text(json.dumps(meta, indent=2))
-    print(f"torch step here: {meta['step_ms']:.1f} ms (median of 3 processes x 30 steps)", flush=True)
+    print(f"torch step here: {meta['step_ms']:.1f} ms (the median of every timed step, 3 processes x 30)", flush=True)
     done = {(t["pct"], t["position"]) for t in meta["trials"]}
     for pct, position in TRIALS[:args.trials]:
         if (pct, position) in done:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -40,13 +41,14 @@ def with_progress(console: Any, total: int, work: Work, first: Callable[[Callabl
     import scipy.stats  # noqa: F401
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    log = None if console.is_terminal else JobLog(console, total + (1 if first else 0))
+    jobs = total + (1 if first else 0)
+    log = None if console.is_terminal else JobLog(console, jobs)
     try:
         # Repainted only when a job starts or ends: on a 2-core machine a 10 Hz progress bar in the
         # parent steals measurable CPU from the worker being timed.
         with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console,
                       transient=True, auto_refresh=False, disable=log is not None) as progress:
-            task = progress.add_task("starting", total=total + (1 if first else 0))
+            task = progress.add_task("starting", total=jobs)
 
             def show(text: str) -> None:
                 progress.update(task, description=text, refresh=True)
@@ -116,8 +118,6 @@ class JobLog:
     left (the mean job so far times the jobs left)."""
 
     def __init__(self, console: Any, total: int) -> None:
-        import time
-
         self.clock = time.monotonic
         self.console, self.total, self.done = console, total, 0
         self.start = self.job_start = self.clock()
