@@ -1,8 +1,8 @@
 """``bench ab --budget MIN``: after the first ``--rounds`` pairs, more lockstep pairs only for the rows
 the gate still calls inconclusive, within the budget (the same stop rule as ``bench compare``'s,
 :func:`bench.analysis.lockstep_ratios.more_groups`, with each row's target from
-:func:`bench.analysis.gate_extend.needs`). With no budget (the default) nothing is added: the gate
-runs exactly its ``--rounds`` pairs per config."""
+:func:`bench.analysis.gate_extend.needs`). With ``--budget 0`` nothing is added: the gate runs
+exactly its ``--rounds`` pairs per config."""
 
 from __future__ import annotations
 

@@ -25,6 +25,9 @@ WARMUP = 5
 NOT_HERE = ("target_ci", "max_steps", "block_steps")
 AB_JSON = "ab.json"
 PROFILE_ROUNDS = 4
+# minutes from the start within which the stop rule may add pairs to rows still inconclusive: the first
+# 8 pairs of torch train b32 take about 3.3 min on the 2-core CPU, so up to about twice as many fit
+BUDGET = 8.0
 
 
 def add_parser(sub: Any) -> None:
@@ -42,7 +45,7 @@ def add_parser(sub: Any) -> None:
                    help="also profile both sides, interleaved, and write profile_diff.csv: the ms each scope and "
                         "pass added, with a ratio and interval over rounds, ranked")
     add_profile_options(p)
-    lockstep_options.add_budget(p, 0.0, "more pairs are added to the rows still inconclusive after the first "
+    lockstep_options.add_budget(p, BUDGET, "more pairs are added to the rows still inconclusive after the first "
                                 "--rounds pairs (0: none, the gate runs exactly --rounds pairs)")
     options.add_gate(p)
     options.finish(p, main)
