@@ -14,7 +14,7 @@ from typing import Any
 from bench.cli.validation import Selection
 from bench.core import provenance, storage
 from bench.execution import gemm_reference
-from bench.output import html_pages, lockstep_report, report
+from bench.output import drift, html_pages, lockstep_report, report
 from bench.output.tables import runs
 
 Work = Callable[[Callable[[str], None], Callable[[], None], Callable[[str], None]], None]
@@ -75,10 +75,12 @@ def with_progress(console: Any, total: int, work: Work, first: Callable[[Callabl
 
 
 def execute_and_report(args: argparse.Namespace, sel: Selection, title: str, total: int, work: Work,
-                       show_run_table: bool = True) -> tuple[int, report.Folder]:
+                       show_run_table: bool = True, across_invocations: bool = False) -> tuple[int, report.Folder]:
     """Provenance, the GEMM reference, then ``work(show, after_each, say)`` under a progress bar;
     Ctrl-C keeps every finished record and still writes the report (report.html too). Returns the exit
-    code and the folder as read once for its report (a command prints more from the same rows)."""
+    code and the folder as read once for its report (a command prints more from the same rows).
+    ``across_invocations``: also each row's interval with the drift seen across the earlier run
+    folders beside this one (drift.csv and a table, :mod:`bench.output.drift`)."""
     console = make_console()
     run_dir = sel.run_dir
     environment = provenance.collect()
@@ -103,9 +105,13 @@ def execute_and_report(args: argparse.Namespace, sel: Selection, title: str, tot
     storage.update_latest(run_dir)
     if show_run_table:
         runs.run_table(rows, console, title=f"{title}: time per step ({sel.device})")
+    if across_invocations:
+        pairs = drift.across(run_dir, rows)
+        drift.write(run_dir, pairs)
+        drift.table(pairs, console)
     lockstep_report.process_notes(folder.records, console)  # clusters, interference
     console.print(f"Files: {run_dir}/summary.csv, samples.csv, results.jsonl, env.json, summary.md, step_times.png, "
-                  "report.html")
+                  f"report.html{', ' + drift.DRIFT_CSV if across_invocations else ''}")
     if interrupted:
         console.print(f"[yellow]Interrupted: finished rows are kept; continue with --resume --out {run_dir}[/]")
         return 130, folder

@@ -46,4 +46,4 @@ def main(args: argparse.Namespace) -> int:
         sweep.execute(jobs, sel.run_dir, args.timeout, progress=show, after_each=after_each, notify=say,
                       max_rounds=max_rounds, executor=executor)
 
-    return progress.execute_and_report(args, sel, "bench run", len(jobs), work)[0]
+    return progress.execute_and_report(args, sel, "bench run", len(jobs), work, across_invocations=True)[0]
