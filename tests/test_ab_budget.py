@@ -87,6 +87,6 @@ def test_pairs_are_added_while_inconclusive_and_stop_at_the_budget(tmp_path: Pat
 def test_max_rounds_needs_a_budget(tmp_path: Path) -> None:
     import subprocess
 
-    out = subprocess.run([sys.executable, "-m", "bench", "ab", "HEAD", "--budget", "0", "--max-rounds", "12"], capture_output=True,
-                         text=True, timeout=120)
+    out = subprocess.run([sys.executable, "-m", "bench", "ab", "HEAD", "--budget", "0", "--max-rounds", "12"],
+                         capture_output=True, text=True, timeout=120)
     assert out.returncode == 2 and "--max-rounds has no effect without --budget" in out.stderr
