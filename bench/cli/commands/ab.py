@@ -25,8 +25,8 @@ WARMUP = 5
 NOT_HERE = ("target_ci", "max_steps", "block_steps")
 AB_JSON = "ab.json"
 PROFILE_ROUNDS = 4
-# minutes from the start within which the stop rule may add pairs to rows still inconclusive: the first
-# 8 pairs of torch train b32 take about 3.3 min on the 2-core CPU, so up to about twice as many fit
+# minutes from the start within which the stop rule may add pairs to rows still inconclusive: a gate of
+# 8 pairs of torch train b32 took 4-5.5 min on the 2-core CPU (benchmarks/results/gate-D/)
 BUDGET = 8.0
 
 
