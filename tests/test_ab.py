@@ -147,7 +147,7 @@ def test_lockstep_pairs_take_turns(tmp_path: Path, numpy_framework: str) -> None
 def test_ab_end_to_end_and_resume(tmp_path: Path, numpy_framework: str) -> None:
     out = tmp_path / "job"
     argv = ["HEAD", "--allow-dirty", "--frameworks", "numpy", "--mode", "forward", "--batch-size", "2", "--steps",
-            "3", "--rounds", "2", "--warmup", "0", "--data", "synthetic", "--out", str(out)]
+            "3", "--rounds", "2", "--budget", "0", "--warmup", "0", "--data", "synthetic", "--out", str(out)]
     outputs = ["--markdown", str(tmp_path / "summary.md"), "--export", "bencher", str(tmp_path / "bmf.json")]
     run = subprocess.run([sys.executable, "-m", "bench", "ab", *argv, *outputs], cwd=ROOT, capture_output=True,
                          text=True, timeout=900, env={**os.environ, "COLUMNS": "200"})
@@ -192,7 +192,7 @@ def test_a_revision_whose_workers_all_fail_is_one_line(clone: Path, tmp_path: Pa
     _git(clone, "update-index", "--cacheinfo", f"100644,{blob},bench/worker/tasks/lockstep.py", **index)
     broken = _git(clone, "commit-tree", _git(clone, "write-tree", **index), "-p", "HEAD", "-m", "broken worker")
     out = _ab(clone, broken, "--frameworks", "torch", "--mode", "forward", "--batch-size", "2", "--steps", "2",
-              "--rounds", "2", "--warmup", "0", "--data", "synthetic", "--out", str(tmp_path / "job"))
+              "--rounds", "2", "--budget", "0", "--warmup", "0", "--data", "synthetic", "--out", str(tmp_path / "job"))
     assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1, out.stderr
     assert "every pair failed on the base side" in out.stderr and "this revision cannot read the job" in out.stderr
 
