@@ -126,7 +126,9 @@ def perf(session: nox.Session) -> None:
 def gate(session: nox.Session) -> None:
     """A small real regression gate, as CI runs it: this commit against itself must say "no change", and
     against a commit with a slowdown planted in torch's training step (made with git plumbing, on no
-    branch) it must fail. Batch 64, so it takes a few minutes on a 2-core machine."""
+    branch) it must fail. Batch 64, and a 3-minute budget per gate for the pairs the stop rule adds (bench
+    ab's default of 8 would let an undecided A/A gate alone take 8 minutes), so it takes a few minutes on a
+    2-core machine."""
     _install(session, "-e", ".[torch]")
     session.run("python", "benchmarks/gate_experiment.py", "run", "--ci", "--gates", "1", "--images", "48",
-                "--out", "reports/ci-gate", "--", "--batch-size", "64", *session.posargs)
+                "--out", "reports/ci-gate", "--", "--batch-size", "64", "--budget", "3", *session.posargs)

@@ -19,6 +19,16 @@ worker, t over processes). Quantities: torch / TensorFlow (forward, batch 32, LR
 slowdown.
 
     python benchmarks/coverage.py --experiment frameworks --invocations 12     # ~17 min on a 2-core CPU
+
+``--experiment reruns`` checks ``bench run``'s absolute times across invocations: K invocations each of
+``bench run --frameworks torch`` and of ``--frameworks jax`` (``--mode train --batch-size 32 --steps 30
+--data synthetic``, alternating torch and JAX), each framework's invocations into one parent folder so
+that every run reads the earlier ones beside it (drift.csv). Old: the interval over this invocation's
+processes; new: the interval with the machine's drift (t over the invocations so far). The first
+invocation of each has no history: its row says so, and it counts as held only if its process interval
+holds.
+
+    python benchmarks/coverage.py --experiment reruns --invocations 8           # ~20 min on a 2-core CPU
 """
 
 from __future__ import annotations
@@ -147,6 +157,46 @@ def analyse_frameworks(outs: list[Path]) -> dict[str, Any]:
     return result
 
 
+RERUN_FRAMEWORKS = ("torch", "jax")
+
+
+def analyse_reruns(outs: list[Path]) -> dict[str, Any]:
+    """Per framework: the share of invocations whose interval (over processes: old; with the drift over
+    the invocations so far: new) holds the median of the other invocations' medians."""
+    import csv
+
+    out = outs[-1]
+    meta = json.loads((out / "coverage.json").read_text())
+    result: dict[str, Any] = {"experiment": "reruns", "config": meta["config"], "invocations": len(meta["runs"])}
+    for fw in RERUN_FRAMEWORKS:
+        runs = sorted((r for r in meta["runs"] if r["kind"] == fw and r["returncode"] == 0), key=lambda r: r["i"])
+        rows = []
+        for r in runs:
+            d = out / fw / Path(r["dir"]).name
+            with (d if d.is_dir() else Path(r["dir"])).joinpath("drift.csv").open() as f:
+                row = next(csv.DictReader(f))
+            rows.append({k: row[k] if k == "method" else float(row[k]) for k in
+                         ("median_ms", "process_ci_low_ms", "process_ci_high_ms", "ci_low_ms", "ci_high_ms",
+                          "invocations", "method")})
+        if len(rows) < 3:
+            result[fw] = {"runs": len(rows)}
+            continue
+        e = [r["median_ms"] for r in rows]
+        old = coverage(e, [r["process_ci_low_ms"] for r in rows], [r["process_ci_high_ms"] for r in rows])
+        new = coverage(e, [r["ci_low_ms"] for r in rows], [r["ci_high_ms"] for r in rows])
+        hw = {k: [100 * (r[f"{p}ci_high_ms"] - r[f"{p}ci_low_ms"]) / 2 / r["median_ms"] for r in rows]
+              for k, p in (("old", "process_"), ("new", ""))}
+        result[fw] = {
+            "runs": len(rows), "spread_of_estimates_pct": 100 * (max(e) / min(e) - 1),
+            "old": {"method": "over this invocation's processes", "coverage": old,
+                    "held": round(old * len(rows)), "median_half_width_pct": float(np.median(hw["old"]))},
+            "new": {"method": "with the drift over the invocations so far", "coverage": new,
+                    "held": round(new * len(rows)), "median_half_width_pct": float(np.median(hw["new"][1:]))},
+            "wall_s_per_invocation": float(np.median([r["wall_s"] for r in runs])), "rows": rows}
+    (out / "coverage_result.json").write_text(json.dumps(result, indent=2))
+    return result
+
+
 def run(args: argparse.Namespace) -> Path:
     out = ROOT / "reports" / f"coverage-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}"
     out.mkdir(parents=True)
@@ -163,11 +213,14 @@ def run(args: argparse.Namespace) -> Path:
                  str(args.rounds), "--max-rounds", str(args.rounds), "--data", "synthetic"]
         cmds = {"lockstep": [*suite, "--method", "lockstep", "--budget", "0"],
                 "independent": [*suite, "--method", "independent"]}
+    if args.experiment == "reruns":
+        cmds = {fw: ["run", "--frameworks", fw, "--mode", "train", "--batch-size", str(args.batch_size), "--steps",
+                     "30", "--data", "synthetic"] for fw in RERUN_FRAMEWORKS}
     kinds = list(cmds)
     meta: dict[str, Any] = {"config": {k: " ".join(v) for k, v in cmds.items()}, "runs": []}
     for i in range(args.invocations):
         for kind in kinds if i % 2 == 0 else kinds[::-1]:  # interleaved A B B A
-            d = out / f"{kind}-{i}"
+            d = out / kind / f"{i:02d}" if args.experiment == "reruns" else out / f"{kind}-{i}"
             t0 = time.perf_counter()
             proc = subprocess.run([sys.executable, "-m", "bench", *cmds[kind], "--out", str(d)], cwd=ROOT,
                                   capture_output=True, text=True)
@@ -187,12 +240,26 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=40)
     p.add_argument("--ratio-steps", type=int, default=20)
     p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--experiment", choices=("steps", "frameworks"), default="steps",
+    p.add_argument("--experiment", choices=("steps", "frameworks", "reruns"), default="steps",
                    help="steps: step time and LRN ratio of one framework; frameworks: the suite's framework "
-                        "ratio and LRN slowdown, lockstep against the independent method [steps]")
+                        "ratio and LRN slowdown, lockstep against the independent method; reruns: bench run's "
+                        "absolute times across invocations, torch and JAX [steps]")
     p.add_argument("--analyse", type=Path, nargs="+", help="only analyse stored experiment folders (pooled)")
     args = p.parse_args()
     outs = args.analyse or [run(args)]
+    if json.loads((outs[0] / "coverage.json").read_text())["config"].keys() == set(RERUN_FRAMEWORKS):
+        rr = analyse_reruns(outs)
+        for fw in RERUN_FRAMEWORKS:
+            r = rr[fw]
+            if "old" not in r:
+                print(f"{fw}: only {r['runs']} invocations finished")
+                continue
+            print(f"{fw}: {r['runs']} invocations, medians {r['spread_of_estimates_pct']:.1f}% apart; the other runs' "
+                  f"median held by the process interval in {r['old']['held']} of {r['runs']} (half-width "
+                  f"{r['old']['median_half_width_pct']:.1f}%), with drift in {r['new']['held']} of {r['runs']} "
+                  f"(half-width {r['new']['median_half_width_pct']:.1f}%); {r['wall_s_per_invocation']:.0f} s each")
+        print(f"stored in {outs[-1]}")
+        return
     if json.loads((outs[0] / "coverage.json").read_text())["config"].keys() == {"lockstep", "independent"}:
         fw_result = analyse_frameworks(outs)
         for quantity, what in FRAMEWORK_QUANTITIES.items():

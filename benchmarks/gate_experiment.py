@@ -89,6 +89,8 @@ def run(args: argparse.Namespace) -> None:
         extra += [flag, str(value)] if value else []
     for i in range(args.gates):
         for kind, cand in (("aa", base), ("ab", planted)):
+            if kind == "aa" and args.aa_gates is not None and i >= args.aa_gates:
+                continue  # only the first --aa-gates rounds have an A/A gate
             g = one_gate(base, cand, out / f"{kind}-{i}", extra)
             g["kind"] = kind
             meta["gates"].append(g)
@@ -200,6 +202,8 @@ def main() -> None:
     r.add_argument("--pairs", type=int, help="lockstep pairs per gate [bench ab's default]")
     r.add_argument("--steps", type=int, help="steps per side and pair [bench ab's default]")
     r.add_argument("--mode", choices=("train",), default=None)
+    r.add_argument("--aa-gates", type=int, help="A/A gates, in the first rounds (to top up an earlier "
+                   "experiment's) [--gates]")
     r.add_argument("--out", required=True)
     r.add_argument("--ci", action="store_true", help="assert A/A says no change and A/B is caught (exit 1 if not)")
     r.add_argument("ab_args", nargs="*", help="more bench ab options, after --")

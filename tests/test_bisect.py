@@ -281,8 +281,8 @@ def test_bisect_names_the_culprit_skips_the_broken_commit_and_resumes(history: t
 @pytest.mark.slow
 def test_ab_profile_names_the_layer(history: tuple[Path, list[str]], numpy_framework: str, tmp_path: Path) -> None:
     repo, hashes = history
-    out = _bench(repo, "ab", hashes[SLOW], hashes[SLOW + 1], *TINY, "--rounds", "2", "--profile", "--profile-rounds",
-                 "2", "--layer-steps", "2", "--out", str(tmp_path / "ab"))
+    out = _bench(repo, "ab", hashes[SLOW], hashes[SLOW + 1], *TINY, "--rounds", "2", "--budget", "0", "--profile",
+                 "--profile-rounds", "2", "--layer-steps", "2", "--out", str(tmp_path / "ab"))
     assert out.returncode in (0, 1), out.stdout + out.stderr
     assert "Top: conv3 forward +" in out.stdout
     rows = (tmp_path / "ab" / "profile_diff.csv").read_text().splitlines()
