@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bench.analysis import lockstep_ratios
+from bench.analysis import lockstep_ratios, run_rows
 from bench.analysis.intervals import log_ratio_welch
 from bench.analysis.lockstep_ratios import Width, more_groups, start_order, turn_order
 from bench.core import records, storage
@@ -147,6 +147,41 @@ def test_the_driver_adds_groups_within_the_budget(tmp_path: Path, monkeypatch: p
     assert said[0].startswith("plan: 3 lockstep groups first, 2 workers each")
     assert any("more group(s)" in s for s in said)
     assert "budget" in said[-1]  # it stopped because the time ran out, and says so
+    recs = storage.read_records(tmp_path)
+    stop = [r for r in recs if r.get("kind") == "stop_rule"]
+    assert len(stop) == 1 and stop[0]["reason"] == lockstep_ratios.BUDGET and stop[0]["budget_min"] == 10
+    assert stop[0]["wide"] == ["forward batch 2"] and stop[0]["groups_run"] == len(calls)
+    # every report of the folder names the reason beside the ratio still wider than the target
+    rows = run_rows.analyse([{**r, "config": {**r["config"], "target_ci": 3.0}} if r.get("kind") == "measure"
+                             else r for r in recs]).frameworks
+    wide = [r for r in rows if r["framework"] == "numpytwin"][0]
+    assert wide["within_target"] is False
+    assert wide["wide_reason"].startswith(f"±{wide['half_width_pct']:.1f}% is wider than ±3%: the 10-min --budget "
+                                          f"was spent, at {len(calls)} groups; about ")
+
+
+def test_each_wide_ratio_names_why() -> None:
+    """The reason follows the stop rule's record; an LRN slowdown gets its width and the same reason."""
+    fw = [{"framework": "b", "within_target": False, "clusters": "", "half_width_pct": 6.0, "groups": 4},
+          {"framework": "c", "within_target": False, "clusters": "2 clusters", "half_width_pct": 9.0, "groups": 4},
+          {"framework": "a", "within_target": True, "clusters": "", "half_width_pct": 1.0, "groups": 4}]
+    lrn = [{"slowdown": 1.32, "ci_low": 1.25, "ci_high": 1.39, "processes": 4},
+           {"slowdown": 2.0, "ci_low": 1.98, "ci_high": 2.02, "processes": 4}]
+    lockstep_ratios.name_wide(fw, lrn, 3.0, {"reason": lockstep_ratios.BUDGET, "budget_min": 4.0})
+    assert fw[0]["wide_reason"].startswith("±6.0% is wider than ±3%: the 4-min --budget was spent, at 4 groups; "
+                                           "about ")
+    assert "wide_reason" not in fw[1] and "wide_reason" not in fw[2]  # the clusters already say why
+    assert math.isclose(lrn[0]["half_width_pct"], 100 * (1.39 / 1.32 - 1)) and lrn[0]["within_target"] is False
+    assert lrn[0]["wide_reason"].startswith("±5.3% is wider than ±3%: the 4-min --budget was spent, at 4 groups")
+    assert lrn[1]["within_target"] is True and "wide_reason" not in lrn[1]
+    capped = lockstep_ratios.wide_reason({"reason": lockstep_ratios.MAX_GROUPS, "max_groups": 12}, 4.0, 12, 3.0)
+    assert "--max-rounds (12 groups) was reached, at 12 groups" in capped
+    assert "no stop rule ran" in lockstep_ratios.wide_reason(None, 4.0, 3, 3.0)
+    # the widest LRN slowdown of a (mode, batch) is what the stop rule sees for its LRN-on variant
+    widths = lockstep_ratios.lrn_widths([{**lrn[0], "mode": "forward", "batch_size": 8},
+                                         {**lrn[1], "mode": "forward", "batch_size": 8}])
+    assert list(widths) == [("forward", 8, True)] and math.isclose(widths[("forward", 8, True)].half_pct,
+                                                                   lrn[0]["half_width_pct"])
 
 
 def _bench(*argv: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:

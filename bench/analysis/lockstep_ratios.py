@@ -191,6 +191,64 @@ def widths(rows: Sequence[Mapping[str, Any]]) -> dict[tuple[Any, ...], Width]:
     return out
 
 
+def lrn_widths(lrn_rows: Sequence[Mapping[str, Any]]) -> dict[tuple[Any, ...], Width]:
+    """(mode, batch, True) -> where its widest LRN slowdown stands (the rows of
+    :func:`bench.analysis.comparisons.lrn_rows`, measured in the same lockstep workers: a group granted
+    to the LRN-on variant takes its LRN-off twin along, so the slowdown gains a process too)."""
+    out: dict[tuple[Any, ...], Width] = {}
+    for r in lrn_rows:
+        w = Width.of_row({"groups": r["processes"], "half_width_pct": lrn_half_width_pct(r)})
+        k = (r["mode"], r["batch_size"], True)
+        if k not in out or w.half_pct > out[k].half_pct:
+            out[k] = w
+    return out
+
+
+def lrn_half_width_pct(row: Mapping[str, Any]) -> float:
+    """An LRN slowdown's half-width in percent (its upper side: the interval is symmetric in log)."""
+    s, hi = row.get("slowdown"), row.get("ci_high")
+    if s is None or hi is None or not (math.isfinite(s) and math.isfinite(hi)) or s <= 0:
+        return math.inf
+    return 100 * (float(hi) / float(s) - 1)
+
+
+# how the stop rule ended (the "stop_rule" record :mod:`bench.execution.lockstep_compare` writes)
+WITHIN, BUDGET, MAX_GROUPS = "within", "budget", "max_groups"
+
+
+def wide_reason(stop: Mapping[str, Any] | None, half_pct: float, units: int, target_pct: float) -> str:
+    """Why a ratio is still wider than the target, in words: the stop rule's end (from its record;
+    none when no rule ran) and about how many groups the spread seen says would reach the target."""
+    w = Width.of_row({"groups": units, "half_width_pct": half_pct})
+    need = w.groups_for(target_pct)
+    more = f"; about {need} would reach it" if math.isfinite(w.sd_log) and need > units else ""
+    if stop is None:
+        why = "no stop rule ran (--budget 0, or the run was cut short)"
+    elif stop.get("reason") == BUDGET:
+        why = f"the {float(stop['budget_min']):g}-min --budget was spent"
+    elif stop.get("reason") == MAX_GROUPS:
+        why = f"--max-rounds ({stop['max_groups']} groups) was reached"
+    else:
+        why = "the stop rule ended with every ratio it tracks within the target"
+    return f"±{half_pct:.1f}% is wider than ±{target_pct:g}%: {why}, at {units} groups{more}"
+
+
+def name_wide(fw_rows: Sequence[dict[str, Any]], lrn_rows: Sequence[dict[str, Any]], target_pct: float | None,
+              stop: Mapping[str, Any] | None) -> None:
+    """Give every ratio still wider than ``target_pct`` its reason (``wide_reason``), in place: the
+    framework rows not already explained by process clusters, and the LRN slowdowns (which also get
+    their ``half_width_pct`` and ``within_target``)."""
+    for r in fw_rows:
+        if r.get("within_target") is False and not r.get("clusters"):
+            r["wide_reason"] = wide_reason(stop, r["half_width_pct"], r["groups"], target_pct or math.inf)
+    for r in lrn_rows:
+        half = lrn_half_width_pct(r)
+        r["half_width_pct"] = half
+        r["within_target"] = None if target_pct is None else half <= target_pct
+        if r["within_target"] is False:
+            r["wide_reason"] = wide_reason(stop, half, r["processes"], target_pct)  # type: ignore[arg-type]
+
+
 def more_groups(need: Mapping[K, Width], target_pct: float | Mapping[K, float], cost_s: Mapping[K, float],
                 budget_s: float, max_groups: int) -> dict[K, int]:
     """The stop rule: how many more groups each ratio gets. Only ratios still wider than their target

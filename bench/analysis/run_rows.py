@@ -62,12 +62,16 @@ def analyse(records: Sequence[dict[str, Any]], seed: int = 0) -> RunRows:
     fw_rows, method = lockstep_ratios.framework_rows(recs, target), "lockstep"
     if len({r["framework"] for r in fw_rows}) < 2:  # no lockstep groups of two or more frameworks
         fw_rows, method = comparisons.framework_rows(recs), "independent"
+    lrn = comparisons.lrn_rows(recs) if any(r.get("pair") for r in recs) else []
+    if method == "lockstep":  # every ratio still wider than --target-ci says why (the stop rule's record)
+        stop = next((r for r in reversed(recs) if r.get("kind") == "stop_rule"), None)
+        lockstep_ratios.name_wide(fw_rows, lrn, target, stop)
     return RunRows(
         summary=summary.summarise(recs, seed),
         processes=processes(recs),
         layer=layer,
         fastest_exact=comparisons.fastest_exact(layer) if layer else {},
-        lrn=comparisons.lrn_rows(recs) if any(r.get("pair") for r in recs) else [],
+        lrn=lrn,
         frameworks=fw_rows if len({r["framework"] for r in fw_rows}) > 1 else [],
         framework_method=method,
         failed_layers=[r for r in recs if r.get("kind") == "lrn_layer" and r.get("status") != "ok"],

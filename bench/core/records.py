@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 SCHEMA_VERSION = 4
-KINDS = ("measure", "gemm", "lrn_layer", "parity", "trajectory", "profile")
+KINDS = ("measure", "gemm", "lrn_layer", "parity", "trajectory", "profile", "stop_rule")
 
 
 def utc_now() -> str:

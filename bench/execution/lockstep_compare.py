@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.analysis import lockstep_ratios
+from bench.analysis import comparisons, lockstep_ratios
 from bench.core import records, registry, storage
 from bench.core.config import RunConfig
 from bench.execution.lockstep import Contender, run_group
@@ -117,21 +117,44 @@ class Driver:
     def left_s(self, budget_s: float) -> float:
         return budget_s - (self.clock() - self.started)
 
+    def widths(self, target_pct: float) -> dict[tuple[Any, ...], lockstep_ratios.Width]:
+        """Where each (mode, batch, LRN) stands: its widest framework ratio, or (LRN off and on in one
+        worker) its widest LRN slowdown when that is wider."""
+        recs = storage.read_records(self.run_dir)
+        need = lockstep_ratios.widths(lockstep_ratios.framework_rows(recs, target_pct))
+        if self.pair:
+            for k, w in lockstep_ratios.lrn_widths(comparisons.lrn_rows(recs)).items():
+                if k not in need or w.half_pct > need[k].half_pct:
+                    need[k] = w
+        return need
+
+    def stopped(self, reason: str, target_pct: float, budget_s: float, max_groups: int,
+                wide: Sequence[tuple[Any, ...]]) -> None:
+        """Store how the stop rule ended, so every report of the folder can say why a ratio is still wide."""
+        storage.append_record(self.run_dir, {
+            **records.header("stop_rule"), "reason": reason, "target_pct": target_pct, "budget_min": budget_s / 60,
+            "max_groups": max_groups, "groups_run": self.groups_run, "wide": [_name(k) for k in wide],
+            "elapsed_s": self.clock() - self.started})
+
     def extend(self, target_pct: float, budget_s: float, max_groups: int) -> None:
         """The stop rule, round after round, until every ratio is within the target or the budget is spent."""
         while True:
-            rows = lockstep_ratios.framework_rows(storage.read_records(self.run_dir), target_pct)
-            need = lockstep_ratios.widths(rows)
+            need = self.widths(target_pct)
             cost = {k: self.cost_s.get(k[1], math.inf) / max(len(next(iter(self.units[k[1]].values()))), 1)
                     for k in need}
             wide = sorted(k for k, w in need.items() if w.half_pct > target_pct)
             grant = lockstep_ratios.more_groups(need, target_pct, cost, self.left_s(budget_s), max_groups)
             if not wide:
-                self.say(f"every framework ratio is within +-{target_pct:g}%")
+                self.say(f"every ratio is within +-{target_pct:g}%")
+                self.stopped(lockstep_ratios.WITHIN, target_pct, budget_s, max_groups, wide)
                 return
             if not grant:
-                self.say(f"{len(wide)} framework ratio(s) still wider than +-{target_pct:g}% "
-                         f"({', '.join(_name(k) for k in wide)}): --budget or --max-rounds leaves no group to add")
+                capped = all(need[k].groups >= max_groups for k in wide)
+                self.say(f"{len(wide)} ratio(s) still wider than +-{target_pct:g}% "
+                         f"({', '.join(_name(k) for k in wide)}): "
+                         + ("--max-rounds leaves no group to add" if capped else "the budget leaves no group to add"))
+                self.stopped(lockstep_ratios.MAX_GROUPS if capped else lockstep_ratios.BUDGET, target_pct,
+                             budget_s, max_groups, wide)
                 return
             plan = schedule(grant, self.pair)
             est = sum(cost[k] * n for k, n in grant.items())
@@ -143,6 +166,7 @@ class Driver:
                     if self.left_s(budget_s) < self.cost_s.get(batch, 0.0) * len(only) / max(
                             len(next(iter(self.units[batch].values()))), 1):
                         self.say("the budget is spent: no more groups")
+                        self.stopped(lockstep_ratios.BUDGET, target_pct, budget_s, max_groups, wide)
                         return
                     self.group(batch, _next_slot(self.run_dir, batch), only)
 

@@ -63,10 +63,6 @@ def across(run_dir: Path, rows: Sequence[SummaryRow]) -> list[tuple[SummaryRow, 
             for r, e in zip(usable, earlier_estimates(run_dir, usable), strict=True)]
 
 
-def _name(r: SummaryRow) -> str:
-    return f"{r.framework} {r.mode} batch {r.batch_size}{' LRN' if r.lrn else ''}"
-
-
 def write(run_dir: Path, pairs: Sequence[tuple[SummaryRow, drift.Drift]]) -> None:
     storage.write_rows(run_dir / DRIFT_CSV, [
         {**r.key.to_dict(), "median_ms": d.estimate, "process_ci_low_ms": d.process_ci_low,
@@ -84,7 +80,7 @@ def table(pairs: Sequence[tuple[SummaryRow, drift.Drift]], console: Console) -> 
               "with drift [95% CI]", "CI ±"):
         t.add_column(h, justify="left" if h == "benchmark" else "right")
     for r, d in pairs:
-        t.add_row(_name(r), f"{d.estimate:.2f}", f"[{d.process_ci_low:.2f}, {d.process_ci_high:.2f}]",
+        t.add_row(r.key.label(), f"{d.estimate:.2f}", f"[{d.process_ci_low:.2f}, {d.process_ci_high:.2f}]",
                   str(d.invocations), "-" if d.spread_pct is None else f"{d.spread_pct:.1f}%",
                   "-" if d.earlier_median is None else f"{d.earlier_median:.2f}",
                   "-" if d.invocations == 1 else f"[{d.ci_low:.2f}, {d.ci_high:.2f}]",

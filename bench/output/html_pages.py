@@ -58,8 +58,13 @@ def _lrn_verdicts(rows: Sequence[dict[str, Any]]) -> Verdicts:
                     ("framework", "config", "LRN on / off [95% CI]", "processes", "against the book"),
                     [(r["framework"], f"{r['mode']} batch {r['batch_size']}",
                       _ci(r["slowdown"], r["ci_low"], r["ci_high"], ".2f", "x"), str(r["processes"]),
-                      str(r["vs_book"]).split(": ")[-1]) for r in rows],
-                    ["warn" if r["verdict"] == "inconclusive" else "neutral" for r in rows])
+                      str(r["vs_book"]).split(": ")[-1] + _wide(r)) for r in rows],
+                    ["warn" if r["verdict"] == "inconclusive" or r.get("wide_reason") else "neutral" for r in rows])
+
+
+def _wide(r: dict[str, Any]) -> str:
+    """A ratio still wider than --target-ci: its reason, after the verdict."""
+    return f"; {r['wide_reason']}" if r.get("wide_reason") else ""
 
 
 def _framework_verdicts(rows: Sequence[dict[str, Any]]) -> Verdicts:
@@ -76,7 +81,8 @@ def _framework_verdicts(rows: Sequence[dict[str, Any]]) -> Verdicts:
                     ("config", "framework", "median ms [95% CI]", "ratio to fastest [95% CI]", "verdict"),
                     [(f"{r['mode']} b{r['batch_size']} LRN {'on' if r['lrn'] else 'off'}", r["framework"],
                       _ci(r["median_ms"], r.get("ci_low_ms"), r.get("ci_high_ms"), ".3g"),
-                      _ci(r["ratio"], r["ratio_ci_low"], r["ratio_ci_high"], ".3f", "x"), r["verdict"]) for r in rows],
+                      _ci(r["ratio"], r["ratio_ci_low"], r["ratio_ci_high"], ".3f", "x"), r["verdict"] + _wide(r))
+                     for r in rows],
                     [_framework_tone(str(r["verdict"])) for r in rows])
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from bench.analysis import clusters, interference
 from bench.analysis.summary import group
 from bench.core import records
-from bench.output.tables.cells import print_measured_with
+from bench.output.tables.cells import print_measured_with, wide_notes
 
 
 def _f(x: Any, spec: str = ".2f") -> str:
@@ -44,6 +44,8 @@ def framework_table(rows: Sequence[dict[str, Any]], console: Any) -> None:
     console.print("lockstep: one worker per framework alive at once, taking turns one step at a time (A B C C B A "
                   "...); the ratio is the median of the step-by-step ratios within a group, its interval a t over "
                   "groups. Yellow: wider than --target-ci.")
+    wide_notes([(f"{r['framework']} / {r['fastest']}, {r['mode']} batch {r['batch_size']} LRN "
+                 f"{'on' if r['lrn'] else 'off'}", r) for r in rows], console)
     print_measured_with(rows, console)
 
 

@@ -51,7 +51,9 @@ def add_parser(sub: Any) -> None:
     options.finish(p, main)
 
 
-def add_selection(p: argparse.ArgumentParser) -> None:
+def add_selection(p: argparse.ArgumentParser,
+                  max_rounds_help: str = "with --budget: the most pairs a config may get [default: 4 x --rounds]"
+                  ) -> None:
     """What both sides measure and how the pairs run (``bench ab`` and ``bench bisect``)."""
     options.add_frameworks(p)
     options.add_lrn(p, "off", "every variant is a row of its own")
@@ -59,7 +61,7 @@ def add_selection(p: argparse.ArgumentParser) -> None:
     options.add_timing(p, steps=STEPS, warmup=WARMUP, target_ci=None, max_steps=0, rounds=PAIRS, mode="train",
                        rounds_help=f"lockstep pairs per config, each a base and a candidate worker taking turns; "
                                    f"the interval is over pairs [default: {PAIRS}]",
-                       max_rounds_help="with --budget: the most pairs a config may get [default: 4 x --rounds]")
+                       max_rounds_help=max_rounds_help)
     p.add_argument("--chunk", type=options.positive, default=CHUNK,
                    help=f"synchronised steps per turn within a pair [default: {CHUNK}]")
 

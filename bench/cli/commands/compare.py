@@ -4,8 +4,9 @@ LRN layer micro-benchmark), or the layer micro-benchmark alone (``--layer``).
 
 With two or more frameworks the default ``--method lockstep`` measures them in lockstep groups (one
 worker per framework alive at once, each holding every config of a batch size, LRN off and on with
-``--lrn both``: :mod:`bench.execution.lockstep_compare`), then adds groups for the ratios still wider
-than ``--target-ci`` within ``--budget``; ``--method independent`` keeps one process per config and
+``--lrn both``: :mod:`bench.execution.lockstep_compare`), then adds groups for the ratios (framework
+ratios, and LRN slowdowns) still wider than ``--target-ci`` within ``--budget``, and stores how that
+rule ended so each ratio still wider names why; ``--method independent`` keeps one process per config and
 Welch's t across them."""
 
 from __future__ import annotations
@@ -50,8 +51,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--layer-steps", type=options.positive, default=12,
                    help="timed calls per layer variant, at the first --batch-size [12]")
     lockstep_options.add_method(p)
-    lockstep_options.add_budget(p, BUDGET_MIN, "--method lockstep adds groups for the framework ratios still "
-                                "wider than --target-ci (the first pass always runs)")
+    lockstep_options.add_budget(p, BUDGET_MIN, "--method lockstep adds groups for the framework ratios (and, "
+                                "with --lrn both, the LRN slowdowns) still wider than --target-ci (the first pass "
+                                "always runs); a ratio still wider at the end says why")
     options.add_executor(p)
     options.finish(p, main)
 

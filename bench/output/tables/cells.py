@@ -34,3 +34,12 @@ def print_measured_with(rows: Sequence[dict[str, Any]], console: Console) -> Non
 def pct(value: float | None) -> str:
     """A percentage with one decimal, or a dash."""
     return "-" if value is None else f"{value:.1f}%"
+
+
+def wide_notes(named: Sequence[tuple[str, dict[str, Any]]], console: Any) -> list[str]:
+    """One yellow line per ratio still wider than the target, with its reason (``wide_reason``, from
+    :func:`bench.analysis.lockstep_ratios.name_wide`). Returns the lines printed."""
+    lines = [f"{name}: {r['wide_reason']}" for name, r in named if r.get("wide_reason")]
+    for line in lines:
+        console.print(f"[yellow]{line}[/]")
+    return lines

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.analysis.stats import DIFFERENCE_FLOOR
-from bench.output.tables.cells import fmt, print_measured_with
+from bench.output.tables.cells import fmt, print_measured_with, wide_notes
 
 
 def lrn_table(rows: list[dict[str, Any]], console: Console) -> None:
@@ -31,6 +31,7 @@ def lrn_table(rows: list[dict[str, Any]], console: Console) -> None:
                   "about the next run); LRN share: (on - off) / on; inconclusive when the CI includes 1 or the "
                   f"ratio is within {100 * DIFFERENCE_FLOOR:g}% of it; memory added: framework allocator peak "
                   "difference (GPU only).")
+    wide_notes([(f"{r['framework']} {r['mode']} batch {r['batch_size']} LRN slowdown", r) for r in rows], console)
     print_measured_with(rows, console)
 
 
