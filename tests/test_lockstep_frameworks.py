@@ -14,13 +14,15 @@ from typing import Any
 
 import numpy as np
 import pytest
+from rich.console import Console
 
-from bench.analysis import lockstep_ratios, run_rows
+from bench.analysis import lockstep_ratios
 from bench.analysis.intervals import log_ratio_welch
 from bench.analysis.lockstep_ratios import Width, more_groups, start_order, turn_order
 from bench.core import records, storage
 from bench.core.config import ModelConfig, RunConfig
 from bench.execution import lockstep_compare, planning
+from bench.output import html_pages, lockstep_report, report
 
 ROOT = Path(__file__).resolve().parents[1]
 TWO = "tests.numpy_framework:REGISTRATION,tests.numpy_twin:TWIN"
@@ -137,7 +139,8 @@ def test_the_driver_adds_groups_within_the_budget(tmp_path: Path, monkeypatch: p
 
     monkeypatch.setenv("BENCH_EXTRA_FRAMEWORKS", TWO)
     monkeypatch.setattr(lockstep_compare, "run_group", fake_group)
-    cfgs = [RunConfig(ModelConfig(fw), mode="forward", batch_size=2, steps=4) for fw in ("numpy", "numpytwin")]
+    cfgs = [RunConfig(ModelConfig(fw), mode="forward", batch_size=2, steps=4, target_ci=3.0)
+            for fw in ("numpy", "numpytwin")]
     said: list[str] = []
     lockstep_compare.execute(tmp_path, cfgs, rounds=3, timeout=None, pair=False, target_pct=3.0, budget_s=600,
                              max_groups=30, progress=lambda _: None, after_each=lambda: None, say=said.append,
@@ -152,12 +155,17 @@ def test_the_driver_adds_groups_within_the_budget(tmp_path: Path, monkeypatch: p
     assert len(stop) == 1 and stop[0]["reason"] == lockstep_ratios.BUDGET and stop[0]["budget_min"] == 10
     assert stop[0]["wide"] == ["forward batch 2"] and stop[0]["groups_run"] == len(calls)
     # every report of the folder names the reason beside the ratio still wider than the target
-    rows = run_rows.analyse([{**r, "config": {**r["config"], "target_ci": 3.0}} if r.get("kind") == "measure"
-                             else r for r in recs]).frameworks
-    wide = [r for r in rows if r["framework"] == "numpytwin"][0]
+    folder = report.read(tmp_path)
+    wide = [r for r in folder.rows.frameworks if r["framework"] == "numpytwin"][0]
     assert wide["within_target"] is False
-    assert wide["wide_reason"].startswith(f"±{wide['half_width_pct']:.1f}% is wider than ±3%: the 10-min --budget "
-                                          f"was spent, at {len(calls)} groups; about ")
+    reason = (f"±{wide['half_width_pct']:.1f}% is wider than ±3%: the 10-min --budget was spent, at {len(calls)} "
+              "groups; about ")
+    assert wide["wide_reason"].startswith(reason)
+    console = Console(record=True, width=300)
+    lockstep_report.framework_table(folder.rows.frameworks, console)
+    assert f"numpytwin / numpy, forward batch 2 LRN off: {reason}" in console.export_text()
+    page = html_pages.run_page(folder, "t")
+    assert any(reason in cell for v in page.verdicts for row in v.rows for cell in row)
 
 
 def test_each_wide_ratio_names_why() -> None:

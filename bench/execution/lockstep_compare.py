@@ -80,13 +80,13 @@ class Driver:
 
     def __init__(self, run_dir: Path, configs: Sequence[RunConfig], timeout: float | None, pair: bool,
                  progress: Callable[[str], None], after_each: Callable[[], None], say: Callable[[str], None],
-                 clock: Clock = time.monotonic) -> None:
+                 clock: Clock = time.monotonic, started: float | None = None) -> None:
         self.run_dir, self.timeout, self.pair = run_dir, timeout, pair
         self.units = units(configs)
         self.progress, self.after_each, self.say, self.clock = progress, after_each, say, clock
         self.session = uuid.uuid4().hex[:12]
         self.cost_s: dict[int, float] = {}  # batch size -> seconds per group holding all its variants
-        self.started = clock()
+        self.started = clock() if started is None else started  # where the budget counts from
         self.groups_run = 0
 
     def group(self, batch: int, slot: int, only: set[Variant] | None = None) -> None:
@@ -104,15 +104,20 @@ class Driver:
         self.groups_run += 1
         self.after_each()
 
-    def first_pass(self, rounds: int) -> None:
+    def first_pass(self, rounds: int, budget_s: float | None = None) -> None:
         todo = [(slot, b) for slot in range(rounds) for b in self.units
                 if slot not in _done_slots(self.run_dir, b, list(self.units[b]))]
         for i, (slot, batch) in enumerate(todo):
             self.group(batch, slot)
             if i == 0 and len(todo) > 1:
                 est = sum(self.cost_s.get(b, self.cost_s[batch]) for _, b in todo[1:])
+                past = ""
+                if budget_s is not None and est > self.left_s(budget_s):
+                    past = (f"; that is past the {budget_s / 60:g}-min --budget (the first pass always runs: each "
+                            f"interval needs its --rounds groups), so the run ends about "
+                            f"{(self.clock() - self.started + est) / 60:.1f} min after its first measurement")
                 self.say(f"first group took {self.cost_s[batch]:.0f} s: the first pass of {len(todo)} groups "
-                         f"takes about {(est + self.cost_s[batch]) / 60:.1f} min")
+                         f"takes about {(est + self.cost_s[batch]) / 60:.1f} min{past}")
 
     def left_s(self, budget_s: float) -> float:
         return budget_s - (self.clock() - self.started)
@@ -178,16 +183,19 @@ def _name(k: tuple[Any, ...]) -> str:
 
 def execute(run_dir: Path, configs: Sequence[RunConfig], rounds: int, timeout: float | None, *, pair: bool,
             target_pct: float | None, budget_s: float, max_groups: int, progress: Callable[[str], None],
-            after_each: Callable[[], None], say: Callable[[str], None], clock: Clock = time.monotonic) -> Driver:
-    """The first pass, then (with ``target_pct``) the stop rule within ``budget_s`` seconds from now."""
-    d = Driver(run_dir, configs, timeout, pair, progress, after_each, say, clock)
+            after_each: Callable[[], None], say: Callable[[str], None], clock: Clock = time.monotonic,
+            started: float | None = None) -> Driver:
+    """The first pass, then (with ``target_pct``) the stop rule within ``budget_s`` seconds from
+    ``started`` (a ``clock`` reading: the command's first measurement; default now)."""
+    d = Driver(run_dir, configs, timeout, pair, progress, after_each, say, clock, started)
     n_fw = max(len(u) for u in d.units.values())
     n_var = max(len(v) for u in d.units.values() for v in u.values())
     extra = (f"; then more groups only for ratios wider than +-{target_pct:g}%, until {budget_s / 60:g} min "
-             "from now" if target_pct is not None else "")
+             f"from the first measurement ({max(0.0, d.left_s(budget_s)) / 60:.1f} min left)"
+             if target_pct is not None else "")
     say(f"plan: {rounds * len(d.units)} lockstep groups first, {n_fw} workers each (one per framework, taking "
         f"turns step by step), {n_var} configs per worker{extra}")
-    d.first_pass(rounds)
+    d.first_pass(rounds, budget_s if target_pct is not None else None)
     if target_pct is not None:
         d.extend(target_pct, budget_s, max_groups)
     return d
