@@ -185,6 +185,8 @@ def test_each_wide_ratio_names_why() -> None:
     capped = lockstep_ratios.wide_reason({"reason": lockstep_ratios.MAX_GROUPS, "max_groups": 12}, 4.0, 12, 3.0)
     assert "--max-rounds (12 groups) was reached, at 12 groups" in capped
     assert "no stop rule ran" in lockstep_ratios.wide_reason(None, 4.0, 3, 3.0)
+    zero = lockstep_ratios.wide_reason({"reason": lockstep_ratios.BUDGET, "budget_min": 0.0}, 4.0, 3, 3.0)
+    assert "--budget 0 asked for the first pass only, at 3 groups" in zero
     # the widest LRN slowdown of a (mode, batch) is what the stop rule sees for its LRN-on variant
     widths = lockstep_ratios.lrn_widths([{**lrn[0], "mode": "forward", "batch_size": 8},
                                          {**lrn[1], "mode": "forward", "batch_size": 8}])

@@ -223,7 +223,9 @@ def wide_reason(stop: Mapping[str, Any] | None, half_pct: float, units: int, tar
     need = w.groups_for(target_pct)
     more = f"; about {need} would reach it" if math.isfinite(w.sd_log) and need > units else ""
     if stop is None:
-        why = "no stop rule ran (--budget 0, or the run was cut short)"
+        why = "no stop rule ran (the run was cut short, or made before bench recorded it)"
+    elif stop.get("reason") == BUDGET and not float(stop["budget_min"]):
+        why = "--budget 0 asked for the first pass only"
     elif stop.get("reason") == BUDGET:
         why = f"the {float(stop['budget_min']):g}-min --budget was spent"
     elif stop.get("reason") == MAX_GROUPS:
