@@ -117,11 +117,10 @@ class FakeClock:
         return self.now
 
 
-def test_the_driver_adds_groups_within_the_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """run_group replaced by one that stores synthetic groups and advances a fake clock 60 s each."""
-    clock = FakeClock()
+def _fake_groups(clock: FakeClock, calls: list[int]) -> Any:
+    """A run_group that stores synthetic groups (numpytwin's ratio far too noisy for +-3%) and
+    advances the fake clock 60 s each."""
     rng = np.random.default_rng(1)
-    calls: list[int] = []
 
     def fake_group(contenders: Any, slot: int, session: str, chunk: int, timeout: Any, pair: bool = False,
                    grouped: bool = False) -> list[Any]:
@@ -136,11 +135,22 @@ def test_the_driver_adds_groups_within_the_budget(tmp_path: Path, monkeypatch: p
                                        "contender": c.name}
                 storage.append_record(c.run_dir, m.to_dict())
         return []
+    return fake_group
 
-    monkeypatch.setenv("BENCH_EXTRA_FRAMEWORKS", TWO)
-    monkeypatch.setattr(lockstep_compare, "run_group", fake_group)
-    cfgs = [RunConfig(ModelConfig(fw), mode="forward", batch_size=2, steps=4, target_ci=3.0)
+
+def _two_cfgs() -> list[RunConfig]:
+    """Forward configs of the two test frameworks (BENCH_EXTRA_FRAMEWORKS set first)."""
+    return [RunConfig(ModelConfig(fw), mode="forward", batch_size=2, steps=4, target_ci=3.0)
             for fw in ("numpy", "numpytwin")]
+
+
+def test_the_driver_adds_groups_within_the_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """run_group replaced by one that stores synthetic groups and advances a fake clock 60 s each."""
+    clock = FakeClock()
+    calls: list[int] = []
+    monkeypatch.setenv("BENCH_EXTRA_FRAMEWORKS", TWO)
+    monkeypatch.setattr(lockstep_compare, "run_group", _fake_groups(clock, calls))
+    cfgs = _two_cfgs()
     said: list[str] = []
     lockstep_compare.execute(tmp_path, cfgs, rounds=3, timeout=None, pair=False, target_pct=3.0, budget_s=600,
                              max_groups=30, progress=lambda _: None, after_each=lambda: None, say=said.append,
@@ -166,6 +176,27 @@ def test_the_driver_adds_groups_within_the_budget(tmp_path: Path, monkeypatch: p
     assert f"numpytwin / numpy, forward batch 2 LRN off: {reason}" in console.export_text()
     page = html_pages.run_page(folder, "t")
     assert any(reason in cell for v in page.verdicts for row in v.rows for cell in row)
+
+
+def test_the_budget_counts_from_the_first_measurement(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """500 s of a 600 s budget went to what ran before the groups (the layer benchmark): the first pass
+    still runs whole, says it will end past the budget, and no group is added."""
+    clock = FakeClock()
+    clock.now = 500.0
+    calls: list[int] = []
+    monkeypatch.setenv("BENCH_EXTRA_FRAMEWORKS", TWO)
+    monkeypatch.setattr(lockstep_compare, "run_group", _fake_groups(clock, calls))
+    said: list[str] = []
+    lockstep_compare.execute(tmp_path, _two_cfgs(), rounds=3, timeout=None, pair=False, target_pct=3.0, budget_s=600,
+                             max_groups=30, progress=lambda _: None, after_each=lambda: None, say=said.append,
+                             clock=clock, started=0.0)
+    assert calls == [0, 1, 2]
+    assert said[0].endswith("until 10 min from the first measurement (1.7 min left)")
+    assert said[1] == ("first group took 60 s: the first pass of 3 groups takes about 3.0 min; that is past the "
+                       "10-min --budget (the first pass always runs: each interval needs its --rounds groups), so "
+                       "the run ends about 11.3 min after its first measurement")  # 500 + 60 + 2 x 60 s
+    stop = [r for r in storage.read_records(tmp_path) if r.get("kind") == "stop_rule"]
+    assert [(r["reason"], r["groups_run"]) for r in stop] == [(lockstep_ratios.BUDGET, 3)]
 
 
 def test_each_wide_ratio_names_why() -> None:
