@@ -230,14 +230,16 @@ def test_resume_and_interrupt(tmp_path: Path, numpy_framework: str, monkeypatch:
     args = ["run", "--frameworks", numpy_framework, "--batch-size", "2", "--steps", "2", "--warmup", "0",
             "--data", "synthetic", "--rounds", "1", "--mode", "both", "--out", str(run_dir)]
     monkeypatch.setenv(numpy_module.BLOCK_FORWARD, str(flags))
+    # Ctrl-C's default action restored in the child: a runner started in the background (nohup, a
+    # non-interactive shell's &) passes SIGINT down ignored, and Python then never raises KeyboardInterrupt
     proc = subprocess.Popen([sys.executable, "-m", "bench", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         _wait_for(proc, "the train job's record was written",
                   lambda: any(r.get("kind") == "measure" for r in storage.read_records(run_dir)))
         _wait_for(proc, "the forward job's worker blocked", (flags / "blocked").exists)
         os.kill(proc.pid, signal.SIGINT)
-        _, err = proc.communicate()
+        _, err = proc.communicate(timeout=300)  # a state, not a race: an exit after Ctrl-C, or a clear failure
     finally:
         if proc.poll() is None:
             proc.kill()
