@@ -165,7 +165,7 @@ def analyse_reruns(outs: list[Path]) -> dict[str, Any]:
     the invocations so far: new) holds the median of the other invocations' medians."""
     import csv
 
-    out = outs[-1]
+    (out,) = outs  # one folder: main() refuses more
     meta = json.loads((out / "coverage.json").read_text())
     result: dict[str, Any] = {"experiment": "reruns", "config": meta["config"], "invocations": len(meta["runs"])}
     for fw in RERUN_FRAMEWORKS:
@@ -244,10 +244,15 @@ def main() -> None:
                    help="steps: step time and LRN ratio of one framework; frameworks: the suite's framework "
                         "ratio and LRN slowdown, lockstep against the independent method; reruns: bench run's "
                         "absolute times across invocations, torch and JAX [steps]")
-    p.add_argument("--analyse", type=Path, nargs="+", help="only analyse stored experiment folders (pooled)")
+    p.add_argument("--analyse", type=Path, nargs="+",
+                   help="only analyse stored experiment folders (pooled; reruns: one folder, as its drift interval "
+                        "is built from that folder's own invocations in order)")
     args = p.parse_args()
     outs = args.analyse or [run(args)]
     if json.loads((outs[0] / "coverage.json").read_text())["config"].keys() == set(RERUN_FRAMEWORKS):
+        if len(outs) > 1:
+            p.error(f"--analyse got {len(outs)} reruns folders; a reruns experiment is analysed one folder at a time "
+                    "(each invocation's drift interval comes from the invocations before it in that folder)")
         rr = analyse_reruns(outs)
         for fw in RERUN_FRAMEWORKS:
             r = rr[fw]

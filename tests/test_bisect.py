@@ -243,6 +243,11 @@ def test_bad_input_is_one_line_each(history: tuple[Path, list[str]], numpy_frame
         out = _bench(repo, "bisect", good, bad, *TINY)
         assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1, out.stderr
         assert text in out.stderr
+    # an option bisect does not take is not in its help, and giving it is refused in one line
+    assert "--target-ci" not in _bench(repo, "bisect", "--help").stdout
+    out = _bench(repo, "bisect", hashes[0], hashes[-1], *TINY, "--target-ci", "3")
+    assert (out.returncode, out.stderr.strip()) == \
+        (2, "bench: error: --target-ci has no effect in bench bisect (its verdict is bisect.md in the run folder)")
     assert not (repo / "reports").exists(), "refused input must leave no run folder"
 
 

@@ -59,11 +59,12 @@ def test_every_timed_stretch_is_recorded() -> None:
         assert c.interference.stretches == 2 and c.interference.to_dict()["wall_s"] >= 0
 
 
-def _measured(others: float | None) -> dict[str, Any]:
+def _measured(others: float | None, steal: float = 0.0) -> dict[str, Any]:
     cfg = RunConfig(ModelConfig("torch"), mode="train", batch_size=8, steps=3)
     result: dict[str, Any] = {"samples_ns": [10_000_000] * 3, "page_faults": [0, 0, 0]}
     if others is not None:
-        result["interference"] = {"wall_s": 20.0, "others_cpu_s": 20.0 * others, "steal_s": 0.0, "load_avg_1m": 3.5}
+        result["interference"] = {"wall_s": 20.0, "others_cpu_s": 20.0 * others, "steal_s": 20.0 * steal,
+                                  "load_avg_1m": 3.5}
     return planning.Job(cfg, 0).record("ok", result).to_dict()
 
 
@@ -75,6 +76,15 @@ def test_a_row_measured_under_load_is_flagged_with_the_figure() -> None:
     assert interference.flagged([quiet]) is None and interference.flagged([_measured(None)]) is None
     (row,) = summary.summarise([busy])
     assert row.others_cpu_pct == pytest.approx(60.0)
+
+
+def test_the_hypervisors_steal_is_named_in_the_flag() -> None:
+    stolen = _measured(0.1, steal=0.2)  # a tenth of a core to other processes, a fifth to other guests
+    assert interference.others_share([stolen]) == pytest.approx(0.3)
+    assert interference.steal_share([stolen]) == pytest.approx(0.2)
+    assert interference.flagged([stolen]) == ("measured while other processes and the hypervisor (steal) took 30% of "
+                                              "a core on average, 20% of it steal (load average up to 3.5)")
+    assert interference.flagged([_measured(0.2, steal=0.04)]) is None  # 24%: under the quarter of a core
 
 
 def test_the_flag_is_in_the_lockstep_verdict() -> None:

@@ -23,16 +23,25 @@ def _fields(m: Measurement | Mapping[str, Any]) -> Mapping[str, Any] | None:
     return value if isinstance(value, Mapping) and value.get("wall_s") else None
 
 
-def others_share(ms: Iterable[Measurement | Mapping[str, Any]]) -> float | None:
-    """Others' CPU plus steal, in cores, averaged over the records' timed stretches (None: not recorded)."""
+def _share(ms: Iterable[Measurement | Mapping[str, Any]], names: tuple[str, ...]) -> float | None:
     busy = wall = 0.0
     for m in ms:
         f = _fields(m)
         if f is None:
             continue
-        busy += max(0.0, float(f.get("others_cpu_s") or 0.0)) + max(0.0, float(f.get("steal_s") or 0.0))
+        busy += sum(max(0.0, float(f.get(name) or 0.0)) for name in names)
         wall += float(f["wall_s"])
     return busy / wall if wall > 0 else None
+
+
+def others_share(ms: Iterable[Measurement | Mapping[str, Any]]) -> float | None:
+    """Others' CPU plus steal, in cores, averaged over the records' timed stretches (None: not recorded)."""
+    return _share(ms, ("others_cpu_s", "steal_s"))
+
+
+def steal_share(ms: Iterable[Measurement | Mapping[str, Any]]) -> float | None:
+    """The hypervisor's steal alone, in cores, averaged over the timed stretches (None: not recorded)."""
+    return _share(ms, ("steal_s",))
 
 
 def load_average(ms: Iterable[Measurement | Mapping[str, Any]]) -> float | None:
@@ -40,7 +49,11 @@ def load_average(ms: Iterable[Measurement | Mapping[str, Any]]) -> float | None:
     return max(loads) if loads else None
 
 
-def describe(share: float) -> str:
+def describe(share: float, steal: float | None = None) -> str:
+    """``share``: others' CPU plus steal, in cores; ``steal``: the steal part, named when it is there."""
+    if steal is not None and steal >= 0.005:
+        return (f"measured while other processes and the hypervisor (steal) took {100 * share:.0f}% of a core on "
+                f"average, {100 * steal:.0f}% of it steal")
     return f"measured while other processes used {100 * share:.0f}% of a core on average"
 
 
@@ -51,4 +64,4 @@ def flagged(ms: Iterable[Measurement | Mapping[str, Any]], threshold: float = FL
     if share is None or share <= threshold:
         return None
     load = load_average(items)
-    return describe(share) + (f" (load average up to {load:.1f})" if load is not None else "")
+    return describe(share, steal_share(items)) + (f" (load average up to {load:.1f})" if load is not None else "")

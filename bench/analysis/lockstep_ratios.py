@@ -126,12 +126,13 @@ def framework_rows(recs: Sequence[dict[str, Any]], target_pct: float | None = No
             half = half_width_pct(lr)
             found = clusters.of_records([g[k] for g in common]) or clusters.of_records([g[fastest] for g in common])
             named = [f"{c.describe()}: {_cluster_ratio(common, c, fastest, k):.2f}x" for c in found]
-            share = interference.others_share([g[x] for g in common for x in (k, fastest)])
+            timed = [g[x] for g in common for x in (k, fastest)]
+            share, steal = interference.others_share(timed), interference.steal_share(timed)
             verdict = _verdict(lr.ratio, lo, hi, k == fastest)
             if found and k != fastest:
                 verdict = "processes in clusters: " + "; ".join(named)
             if share is not None and share > interference.FLAG_SHARE and k != fastest:
-                verdict += f"; {interference.describe(share)}"  # the fastest row's verdict stays "fastest"
+                verdict += f"; {interference.describe(share, steal)}"  # the fastest row's verdict stays "fastest"
             rows.append({"mode": mode, "batch_size": batch, "lrn": lrn, "device": device, "framework": k.framework,
                          "compile": k.compile, "fastest": fastest.framework, "median_ms": est[k],
                          "groups": len(common), "n": sum(len(g[k].samples_ns) for g in common),

@@ -227,6 +227,15 @@ def given(args: argparse.Namespace, dests: Iterable[str]) -> list[str]:
     return [flags.get(d, d) for d in dests if d in defaults and getattr(args, d) != defaults[d]]
 
 
+def hide(p: argparse.ArgumentParser, dests: Iterable[str]) -> None:
+    """Keep options a command refuses (:func:`refuse`) out of its help and usage; giving one still gets
+    the one-line refusal instead of argparse's "unrecognized arguments"."""
+    wanted = set(dests)
+    for action in p._actions:
+        if action.dest in wanted:
+            action.help = argparse.SUPPRESS
+
+
 def refuse(args: argparse.Namespace, dests: Iterable[str], why: str) -> None:
     """One line naming every option that would have no effect here, and why."""
     bad = given(args, dests)

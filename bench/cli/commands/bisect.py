@@ -36,7 +36,7 @@ def add_parser(sub: Any) -> None:
                        help="which commit between GOOD and BAD made it slower: lockstep probes, confirmed, profiled")
     p.add_argument("good", metavar="GOOD", nargs="?", help="a commit that is fast (older)")
     p.add_argument("bad", metavar="BAD", nargs="?", help="a later commit that is slow (on GOOD's first-parent line)")
-    ab_command.add_selection(p, max_rounds_help="not taken by bench bisect: --probe-budget caps each probe's pairs")
+    ab_command.add_selection(p)
     p.set_defaults(rounds=PAIRS)
     p.add_argument("--rounds", type=options.int_at_least(2), default=PAIRS,
                    help=f"lockstep pairs a probe starts with; doubled while it is 'not yet' [default: {PAIRS}]")
@@ -51,6 +51,7 @@ def add_parser(sub: Any) -> None:
                    help="stop after N probes in this session (exit 3); --resume continues")
     p.add_argument("--resume", metavar="DIR", help="continue the bisection in DIR (its bisect.json) with its options")
     options.add_gate(p)
+    options.hide(p, NOT_HERE)
     options.finish(p, main)
 
 
