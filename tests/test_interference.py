@@ -82,8 +82,9 @@ def test_the_hypervisors_steal_is_named_in_the_flag() -> None:
     stolen = _measured(0.1, steal=0.2)  # a tenth of a core to other processes, a fifth to other guests
     assert interference.others_share([stolen]) == pytest.approx(0.3)
     assert interference.steal_share([stolen]) == pytest.approx(0.2)
-    assert interference.flagged([stolen]) == ("measured while other processes and the hypervisor (steal) took 30% of "
-                                              "a core on average, 20% of it steal (load average up to 3.5)")
+    assert interference.flagged([stolen]) == (
+        "measured while other processes and the hypervisor (steal) took 30% of a core on average (20% of a core of "
+        "that was steal) (load average up to 3.5)")
     assert interference.flagged([_measured(0.2, steal=0.04)]) is None  # 24%: under the quarter of a core
 
 

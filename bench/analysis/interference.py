@@ -53,7 +53,7 @@ def describe(share: float, steal: float | None = None) -> str:
     """``share``: others' CPU plus steal, in cores; ``steal``: the steal part, named when it is there."""
     if steal is not None and steal >= 0.005:
         return (f"measured while other processes and the hypervisor (steal) took {100 * share:.0f}% of a core on "
-                f"average, {100 * steal:.0f}% of it steal")
+                f"average ({100 * steal:.0f}% of a core of that was steal)")
     return f"measured while other processes used {100 * share:.0f}% of a core on average"
 
 
