@@ -48,6 +48,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.analysis.intervals import TwoLevel, paired_ratio  # noqa: E402
 from bench.analysis.stats import Ratio, Stats  # noqa: E402
+from bench.cli.commands.compare import STEPS as COMPARE_STEPS  # noqa: E402
 from bench.core import records, storage  # noqa: E402
 
 
@@ -238,7 +239,8 @@ def main() -> None:
     p.add_argument("--framework", default="torch")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--steps", type=int, default=40)
-    p.add_argument("--ratio-steps", type=int, default=20)
+    p.add_argument("--ratio-steps", type=int, default=COMPARE_STEPS,
+                   help=f"--steps of the compare invocations (bench compare's default: {COMPARE_STEPS})")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--experiment", choices=("steps", "frameworks", "reruns"), default="steps",
                    help="steps: step time and LRN ratio of one framework; frameworks: the suite's framework "

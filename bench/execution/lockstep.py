@@ -46,12 +46,16 @@ class _Live:
     done: list[int]
 
 
-def _close(live: _Live, timeout: float | None) -> Outcome:
-    """Stop a healthy worker: it returns its result."""
+def _stop(live: _Live) -> None:
+    """Tell a healthy worker to finish: it writes its result and exits."""
     try:
         live.channel.send({"stop": True})
     except ChannelClosed:
         pass  # it exited on its own; its outcome says why
+
+
+def _close(live: _Live, timeout: float | None) -> Outcome:
+    """A stopped worker's outcome (its result)."""
     outcome = live.running.wait(timeout, from_now=True)  # it has been alive for the whole group
     live.channel.close()
     return outcome
@@ -138,6 +142,9 @@ def run_group(contenders: Sequence[Contender], slot: int, session: str, chunk: i
         for w in live:
             w.running.kill()
         raise
+    healthy = [w for w in live if w is not current]
+    for w in healthy:  # every stop first: nothing is timed any more, so the workers finish at once
+        _stop(w)
     outcomes = {w.contender.name: _lost(w, reason) if w is current else _close(w, timeout) for w in live}
     failed = [o for o in outcomes.values() if o.status != "ok"]
     out = []

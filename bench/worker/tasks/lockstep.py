@@ -75,7 +75,9 @@ def run(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
             adapters[k] = cls(cfg.model)
             staged[k] = [adapters[k].prepare(x, y) for x, y in batches]
             adapters[k].synchronize()
-    compile_ns = [timing.measure(adapters[k], staged[k], c.mode, steps=1, warmup=c.warmup).compile_ns
+    # the compile call, then ``warmup`` steps (as ``bench run`` warms up): measure's one timed step is
+    # the last of them, its time not kept
+    compile_ns = [timing.measure(adapters[k], staged[k], c.mode, steps=1, warmup=max(c.warmup - 1, 0)).compile_ns
                   for c, k in zip(cfgs, keys, strict=True)]
     for adapter in adapters.values():
         # after build and warm-up: the peak covers the lockstep chunks (of every config this model serves)
