@@ -286,3 +286,73 @@ def test_a_worker_holding_several_configs_stamps_each_with_its_code_and_identity
     variants = lockstep._variant_results(out, 2)
     assert all(v["fingerprint"] == fields["fingerprint"] and v["identity"] == {"host": "h"} for v in variants)
     assert [v["samples_ns"] for v in variants] == [[1], [2]]
+
+
+class _CountingAdapter:
+    """Counts the steps a lockstep worker takes (the worker task needs nothing else of a framework)."""
+
+    calls: list[str] = []
+    can_reset_peak = False
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def prepare(self, x: Any, y: Any) -> Any:
+        return (x, y)
+
+    def synchronize(self) -> None:
+        pass
+
+    def forward_step(self, batch: Any) -> None:
+        self.calls.append("forward")
+
+    def train_step(self, batch: Any) -> float:
+        self.calls.append("train")
+        return 0.5
+
+    def loss_value(self, out: Any) -> float:
+        return float(out)
+
+    def reset_peak_memory(self) -> None:
+        pass
+
+    def memory(self) -> dict[str, Any]:
+        return {}
+
+    def versions(self) -> dict[str, str]:
+        return {}
+
+    def describe(self) -> dict[str, str]:
+        return {}
+
+
+def test_a_lockstep_worker_warms_up_as_bench_run_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before it says ready, a lockstep worker takes the compile call and --warmup steps per config, as
+    ``bench run`` does (no extra step), and then only the steps the parent asks for."""
+    import socket
+    import threading
+
+    from bench.core.channel import Channel
+    from bench.worker.tasks import lockstep as task
+
+    monkeypatch.setattr(task.contract, "adapter_class", lambda name: _CountingAdapter)
+    _CountingAdapter.calls = []
+    cfgs = [RunConfig(model=ModelConfig(framework="torch"), mode=m, batch_size=2, steps=3, warmup=4,
+                      data="synthetic") for m in ("forward", "train")]
+    mine, theirs = socket.socketpair()
+    result: dict[str, Any] = {}
+    worker = threading.Thread(target=lambda: result.update(task.run(
+        {"fd": theirs.fileno(), "configs": [c.to_minimal_dict() for c in cfgs]}, tmp_path)))
+    worker.start()
+    parent = Channel(mine)
+    assert parent.recv(60) == {"ready": True}
+    assert _CountingAdapter.calls == ["forward"] * 5 + ["train"] * 5  # the compile call and 4 warm-up steps each
+    for v in (0, 1):
+        for _ in range(3):
+            parent.send({"steps": 1, "variant": v})
+            parent.recv(60)
+    parent.send({"stop": True})
+    worker.join(60)
+    assert not worker.is_alive()
+    assert [len(r["samples_ns"]) for r in result["variants"]] == [3, 3]
+    assert _CountingAdapter.calls[10:] == ["forward"] * 3 + ["train"] * 3 + ["train"]  # the final loss's step
