@@ -110,3 +110,84 @@ def test_bare_loop_syncs_once() -> None:
     adapter = FakeAdapter(clock, [10])
     assert timing.bare_loop(adapter, ["b"], "train", 4, clock=clock) == 10
     assert adapter.log.count("sync") == 2
+
+
+class AsyncAdapter:
+    """An asynchronous framework on a fake clock: a step call returns after its host (dispatch) cost and leaves
+    its device cost queued; ``synchronize`` waits out the queue. ``pending`` is device work queued before the
+    code under test starts (an earlier step), which no timed window may include."""
+
+    def __init__(self, clock: FakeClock, dispatch: list[int], device: list[int], pending: int = 0) -> None:
+        self.clock, self.dispatch, self.device, self.pending, self.calls = clock, dispatch, device, pending, 0
+        self.log: list[str] = []
+        clock.log = self.log
+        self.gc_during_steps: list[bool] = []
+
+    def _step(self, batch: Any) -> str:
+        self.log.append(f"step:{batch}")
+        self.gc_during_steps.append(gc.isenabled())
+        self.clock.t += self.dispatch[self.calls]
+        self.pending += self.device[self.calls]
+        self.calls += 1
+        return "loss"
+
+    train_step = forward_step = _step
+
+    def synchronize(self) -> None:
+        self.log.append("sync")
+        self.clock.t += self.pending
+        self.pending = 0
+
+    def prepare(self, images: Any, labels: Any) -> Any:
+        raise AssertionError("nothing here times a host-to-device copy")
+
+
+def test_dispatch_split_separates_host_dispatch_from_device_time() -> None:
+    clock = FakeClock()
+    # 1000 ns of an earlier step still queued: the first step's window starts after it is drained.
+    adapter = AsyncAdapter(clock, dispatch=[3, 5, 7], device=[100, 200, 300], pending=1000)
+    host, total = timing.dispatch_split(adapter, ["b0", "b1"], "train", 3, clock=clock)
+    assert host == [3, 5, 7]  # until the step call returned: dispatch only
+    assert total == [3 + 100, 5 + 200, 7 + 300]  # until the device was idle: dispatch + that step's device time
+    assert adapter.log == ["sync", "clock", "step:b0", "clock", "sync", "clock",
+                           "sync", "clock", "step:b1", "clock", "sync", "clock",
+                           "sync", "clock", "step:b0", "clock", "sync", "clock"]
+    assert adapter.gc_during_steps == [False, False, False] and gc.isenabled()
+
+
+def test_dispatch_split_of_a_synchronous_framework_has_no_gap() -> None:
+    clock = FakeClock()
+    adapter = FakeAdapter(clock, [40, 60])  # the step call returns when the work is done
+    host, total = timing.dispatch_split(adapter, ["b"], "forward", 2, clock=clock)
+    assert host == total == [40, 60]
+
+
+def test_gc_paused_leaves_an_already_disabled_collector_off() -> None:
+    gc.disable()
+    try:
+        with timing.gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # it was off before: the region must not switch it on
+        with pytest.raises(RuntimeError), timing.gc_paused():
+            raise RuntimeError("a step failed")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_gc_paused_turns_an_enabled_collector_back_on_even_after_an_error() -> None:
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), timing.gc_paused():
+        assert not gc.isenabled()
+        raise RuntimeError("a step failed")
+    assert gc.isenabled()
+
+
+def test_timed_block_times_the_steps_between_two_syncs_with_their_device_time() -> None:
+    clock = FakeClock()
+    adapter = AsyncAdapter(clock, dispatch=[2, 3, 4, 5], device=[10, 20, 30, 40], pending=500)
+    total = timing.timed_block(adapter, ["b0", "b1", "b2"], "forward", 4, clock=clock)
+    # the earlier 500 ns are drained before the first clock read; the last sync waits out all 4 steps' device
+    # work: (2 + 3 + 4 + 5) + (10 + 20 + 30 + 40) = 14 + 100 = 114
+    assert total == 114
+    assert adapter.log == ["sync", "clock", "step:b0", "step:b1", "step:b2", "step:b0", "sync", "clock"]
