@@ -74,6 +74,7 @@ def one_gate(base: str, candidate: str, out: Path, extra: list[str]) -> dict[str
     result = json.loads((out / "gate.json").read_text()) if (out / "gate.json").exists() else {}
     rows = result.get("rows") or [{}]
     return {"dir": str(out), "exit_code": proc.returncode, "wall_s": wall, "verdict": rows[0].get("verdict"),
+            "verdicts": [r.get("verdict") for r in rows],
             "ratio": rows[0].get("ratio"), "ci": [rows[0].get("ci_low"), rows[0].get("ci_high")],
             "stderr": proc.stderr[-500:]}
 
@@ -99,12 +100,30 @@ def run(args: argparse.Namespace) -> None:
             (out / "experiment.json").write_text(json.dumps(meta, indent=2))
     if args.ci:
         aa, ab = (next(g for g in meta["gates"] if g["kind"] == k) for k in ("aa", "ab"))
-        ok = aa["exit_code"] == 0 and ab["exit_code"] == 1  # A/A: no false alarm (no change or inconclusive)
-        print(f"CI gate: A/A {aa['verdict']} (exit {aa['exit_code']}), planted {ab['verdict']} (exit "
-              f"{ab['exit_code']}): {'OK' if ok else 'FAILED'}")
+        ok, line = ci_outcome(aa, ab)
+        print(line)
         if not ok:
             print(aa["stderr"], ab["stderr"], file=sys.stderr)
             raise SystemExit(1)
+
+
+# what CI requires of each gate: its verdict word and the exit code bench ab gives with it
+CI_EXPECTED = {"aa": ("no change", 0), "ab": ("regression", 1)}
+
+
+def ci_outcome(aa: dict[str, Any], ab: dict[str, Any]) -> tuple[bool, str]:
+    """The CI gate's judgement of its two gates: the A/A gate must say "no change" (an "inconclusive" A/A
+    exits 0 too, but a gate that cannot rule out a 10% slowdown of the code against itself is not working)
+    and the planted slowdown must say "regression"; each with the exit code that verdict gives."""
+    def said(g: dict[str, Any]) -> list[Any]:  # every row's verdict (a gate of several rows must agree in all)
+        return list(g.get("verdicts") or [g["verdict"]])
+
+    wrong = [f"{name} said {', '.join(map(str, said(g)))} (exit {g['exit_code']}), expected {verdict} (exit {code})"
+             for name, g, (verdict, code) in (("A/A", aa, CI_EXPECTED["aa"]), ("planted", ab, CI_EXPECTED["ab"]))
+             if set(said(g)) != {verdict} or g["exit_code"] != code]
+    head = (f"CI gate: A/A {aa['verdict']} (exit {aa['exit_code']}), planted {ab['verdict']} (exit "
+            f"{ab['exit_code']})")
+    return not wrong, f"{head}: " + ("OK" if not wrong else "FAILED: " + "; ".join(wrong))
 
 
 # --- analysis -------------------------------------------------------------------------------------
