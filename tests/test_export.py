@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bench.analysis.intervals import TwoLevel
+from bench.analysis.intervals import TwoLevel, log_scale_interval
 from bench.cli import main
 from bench.core import storage
 from bench.core.records import JobKey, Measurement
@@ -119,11 +119,34 @@ def test_two_process_interval_near_zero_stays_positive() -> None:
     assert linear.ci_low < 0
     p = export.Point("noisy", "m", 0.0008, processes)
     low, high = p.interval_ms or (math.nan, math.nan)
+    # logs' mean ln sqrt(0.0002 * 0.0014) -> geometric mean 5.2915026e-4; sd |ln 7| / sqrt(2) = 1.3759663;
+    # t.ppf(0.975, 1) = 12.7062047: half 12.7062047 * 1.3759663 / sqrt(2) = 12.3625664;
+    # interval 5.2915026e-4 * exp(-+12.3625664) = [2.2624795e-09, 123.7580264] ms: wide, and above zero
+    assert (low, high) == pytest.approx((2.2624795e-09, 123.7580264), rel=1e-6)
     assert 0 < low < 0.0008 < high
     gh = export.github_action_benchmark([p])[0]
     assert "95% CI" in gh["extra"] and "not a standard deviation" in gh["extra"] and "2 processes" in gh["extra"]
     latency = export.bencher([p])["noisy"]["latency"]
     assert latency["lower_value"] > 0 and latency["lower_value"] < latency["value"] < latency["upper_value"]
+
+
+def test_the_log_scale_interval_is_a_t_interval_around_the_geometric_mean() -> None:
+    """Hand computation (scipy.stats.t.ppf, numpy): process estimates 10, 12, 15 ms;
+    logs 2.3025851, 2.4849066, 2.7080502: mean 2.4985140 (geometric mean 12.1644040), sd (ddof=1) 0.2030748;
+    t.ppf(0.975, 2) = 4.3026527; half = 4.3026527 * 0.2030748 / sqrt(3) = 0.5044657;
+    interval exp(2.4985140 -+ 0.5044657) = [7.3452094, 20.1454741] ms. Centred on the arithmetic mean 37/3
+    (the mistake this pins out) it would be [7.4472136, 20.4252380]; with z for t [9.667, 15.307].
+    At 90%: t.ppf(0.95, 2) = 2.9199856, half 0.3423526, [8.6378999, 17.1306365].
+    The exports (value: the arithmetic two-level estimate 12.3333333): github's range is the larger distance
+    from the value, max(12.3333333 - 7.3452094, 20.1454741 - 12.3333333) = 7.8121407 -> "± 7.81";
+    BMF bounds in ns to 6 significant digits: 7345210 and 20145500."""
+    assert log_scale_interval([10.0, 12.0, 15.0]) == pytest.approx((7.3452094, 20.1454741), rel=1e-6)
+    assert log_scale_interval([10.0, 12.0, 15.0], 0.90) == pytest.approx((8.6378999, 17.1306365), rel=1e-6)
+    assert log_scale_interval([10.0]) is None and log_scale_interval([10.0, 0.0]) is None
+    p = export.Point("three", "m", 37 / 3, (10.0, 12.0, 15.0))
+    assert export.github_action_benchmark([p])[0]["range"] == "± 7.81"
+    latency = export.bencher([p])["three"]["latency"]
+    assert (latency["lower_value"], latency["upper_value"]) == (7345210.0, 20145500.0)
 
 
 def test_one_process_exports_no_interval_and_says_so() -> None:

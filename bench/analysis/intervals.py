@@ -251,14 +251,23 @@ def independent_ratio(baseline: Sequence[Sequence[float] | np.ndarray], other: S
 
 
 def log_scale_interval(estimates: Sequence[float], confidence: float = CONFIDENCE) -> tuple[float, float] | None:
-    """The 95% interval of a time from its per-process estimates, on the log scale: a t-interval over the
-    processes' log estimates, its half-width applied as a factor around their mean. A time is positive,
-    and so is this interval's lower end, however few the processes or wide the spread (a linear interval
-    of two processes can reach below zero). None with fewer than two processes: one process says
-    nothing about the next run."""
+    """The 95% interval of a time from its per-process estimates, on the log scale: the t-interval over
+    the processes' log estimates, mean(log x) +- t(n - 1) * sd(log x) / sqrt(n), taken back with exp. A
+    time is positive, and so is this interval's lower end, however few the processes or wide the spread
+    (a linear interval of two processes can reach below zero). None with fewer than two processes: one
+    process says nothing about the next run.
+
+    It is centred on the processes' geometric mean, the centre of the t-interval on the log scale: the
+    interval of the level a process lands at (the median of lognormal process estimates), at exactly its
+    nominal coverage. It once applied the log half-width as a factor around the arithmetic mean, which
+    lies about s^2 / 2 above the geometric mean on the log scale: an interval of no quantity, covering
+    neither the median nor the mean at the nominal rate once the spread is wide (simulated, 5 lognormal
+    processes of log-sd 0.8: 93.9% and 92.3%). At the few-% spreads of real runs the two centres differ by
+    under 0.1%, so the exports' value (the two-level estimate, an arithmetic mean) sits well inside it."""
     x = np.asarray(estimates, dtype=float)
     if x.size < 2 or not bool(np.all(x > 0)):
         return None
-    half = _t(x.size - 1, confidence) * float(np.log(x).std(ddof=1)) / math.sqrt(x.size)
-    centre = float(x.mean())
-    return centre * math.exp(-half), centre * math.exp(half)
+    logs = np.log(x)
+    half = _t(x.size - 1, confidence) * float(logs.std(ddof=1)) / math.sqrt(x.size)
+    centre = float(logs.mean())
+    return math.exp(centre - half), math.exp(centre + half)

@@ -10,8 +10,8 @@ What the consumers do with them decides the shape:
   one with ``bench history report --machine``). Its ``latency`` measure is in nanoseconds.
 - Values keep six significant digits, never rounded to a fixed number of decimals: a 40 ns step
   exports as 4e-05 ms (github) / 40 ns (BMF), not 0.
-- The interval is the 95% confidence interval of the two-level estimate over worker processes, on the
-  log scale (:func:`bench.analysis.intervals.log_scale_interval`), so it never reaches below zero. It is
+- The interval is the 95% t-interval over the worker processes' estimates on the log scale, centred on
+  their geometric mean (:func:`bench.analysis.intervals.log_scale_interval`), so it never reaches below zero. It is
   not a standard deviation; github's ``range`` holds its larger half-width and ``extra`` says so.
 - With one process there is no interval to export (it would say nothing about the next run): github
   gets no ``range`` and ``extra`` says why; BMF gets no ``lower_value``/``upper_value``.
