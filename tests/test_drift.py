@@ -26,14 +26,17 @@ def test_without_earlier_invocations_the_process_interval_stays_and_says_so() ->
 
 
 def test_the_interval_is_t_over_the_invocations_log_estimates() -> None:
-    earlier = [11.0, 9.0, 12.0]
-    d = analysis.across(10.0, 9.9, 10.1, earlier)
-    logs = np.log([10.0, *earlier])
-    half = _t(3) * logs.std(ddof=1)
+    """Hand computation (scipy.stats.t.ppf, numpy): this estimate 10, earlier 11, 9, 12;
+    logs 2.3025851, 2.3978953, 2.1972246, 2.4849066: sd (ddof=1) s = 0.1238368; t.ppf(0.975, 3) = 3.1824463;
+    half = 3.1824463 * 0.1238368 = 0.3941040 (no / sqrt(k): the level a rerun centres on, not the mean's);
+    interval centred on this estimate: 10 * exp(-+0.3941040) = [6.7428390, 14.8305483];
+    widened: (14.8305483 - 6.7428390) / (10.1 - 9.9) = 40.438547. (With s / sqrt(4): [8.2115, 12.1781].)"""
+    d = analysis.across(10.0, 9.9, 10.1, [11.0, 9.0, 12.0])
     assert d.invocations == 4 and d.method == analysis.OVER_INVOCATIONS
-    assert d.ci_low == pytest.approx(10.0 * math.exp(-half)) and d.ci_high == pytest.approx(10.0 * math.exp(half))
-    assert d.spread_pct == pytest.approx(100 * logs.std(ddof=1)) and d.earlier_median == 11.0
-    assert d.widened > 10
+    assert (d.ci_low, d.ci_high) == pytest.approx((6.7428390, 14.8305483), rel=1e-6)
+    assert d.spread_pct == pytest.approx(12.383682, rel=1e-6) and d.earlier_median == 11.0
+    assert d.widened == pytest.approx(40.438547, rel=1e-6)
+    assert (d.process_ci_low, d.process_ci_high) == (9.9, 10.1)
 
 
 def test_never_narrower_than_the_interval_over_processes() -> None:

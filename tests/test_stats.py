@@ -123,3 +123,15 @@ def test_precise_enough_uses_the_normal_approximation_with_a_margin() -> None:
     assert half == pytest.approx(1.96 * x.std(ddof=1) / 10 / x.mean() * 100)
     assert precise_enough(x, half / BCA_MARGIN * 1.01) and not precise_enough(x, half)
     assert precise_enough(x, None)
+
+
+def test_one_level_ratio_p_is_the_exact_mann_whitney_and_the_floor_is_a_strict_edge() -> None:
+    """Baseline 1, 2, 3 against other 4, 5, 7 (every other above every baseline, U = 9): the exact two-sided
+    Mann-Whitney p is 2 x 1 / C(6, 3) = 2 / 20 = 0.1; ratio of means 16/3 / 2 = 2.6666667, of medians 5 / 2 = 2.5.
+    The verdict's floor (1%, |ratio - 1| on the linear scale): 1.0101 with [1.005, 1.02] is slower, 1.0099 is
+    inside the floor; 0.9899 with [0.98, 0.995] is faster, 0.9901 is not."""
+    r = Ratio.of([1.0, 2.0, 3.0], [4.0, 5.0, 7.0])
+    assert r.ratio == pytest.approx(8 / 3, rel=1e-12) and r.p_value == pytest.approx(0.1, rel=1e-12)
+    assert Ratio.of([1.0, 2.0, 3.0], [4.0, 5.0, 7.0], estimator="median").ratio == pytest.approx(2.5, rel=1e-12)
+    assert verdict_of(1.0101, 1.005, 1.02) == "slower" and verdict_of(1.0099, 1.005, 1.02) == "inconclusive"
+    assert verdict_of(0.9899, 0.98, 0.995) == "faster" and verdict_of(0.9901, 0.98, 0.995) == "inconclusive"
