@@ -47,11 +47,18 @@ class Console:
 
 
 def test_the_table_names_each_cluster() -> None:
-    recs = [_rec(0, 40.0, 20_000), _rec(1, 41.0, 19_500), _rec(2, 30.0, 0)]
+    # five processes: medians 40, 41, 40.5 | 30, 30.2; their interval's half-width is t(4) x sd / sqrt(5)
+    # = 2.776 x 5.53 / 2.236 = 6.87 ms, 18.9% of the 36.34 ms mean: the clusters, 40.5 / 30.1 - 1 = 34.6%
+    # apart, lie further apart than the interval reaches, so they are named
+    recs = [_rec(0, 40.0, 20_000), _rec(1, 41.0, 19_500), _rec(2, 40.5, 20_500), _rec(3, 30.0, 0), _rec(4, 30.2, 0)]
     con = Console()
     (line,) = lockstep_report.process_notes(recs, con)
     assert "torch train batch 32" in line and "2 clusters by page faults" in line
-    assert "1 process at 30.00 ms, 0 page faults/step" in line and "2 processes at 40.50 ms" in line
+    assert "2 processes at 30.10 ms, 0 page faults/step" in line and "3 processes at 40.50 ms" in line
+    # three processes 40, 41 | 30: half-width t(2) x 6.08 / sqrt(3) = 4.303 x 3.51 = 15.1 ms, 40.8% of 37 ms:
+    # the interval already spans the 35% between the clusters, so no note
+    assert lockstep_report.process_notes([_rec(0, 40.0, 20_000), _rec(1, 41.0, 19_500), _rec(2, 30.0, 0)],
+                                         Console()) == []
     assert lockstep_report.process_notes([_rec(0, 40.0, 0), _rec(1, 40.5, 0)], Console()) == []
 
 
@@ -64,6 +71,6 @@ def test_a_lockstep_ratio_names_its_clusters_with_each_ones_ratio() -> None:
         recs += [group_rec("torch", g, [10.0] * 5, faults=[0] * 5),
                  group_rec("jax", g, [10.0 * slow] * 5, faults=[faults] * 5)]
     jax = next(r for r in lockstep_ratios.framework_rows(recs) if r["framework"] == "jax")
-    assert jax["verdict"].startswith("processes in clusters: ")
+    assert jax["verdict"] == "not separable from the fastest"  # the interval's verdict stays; the note is beside it
     assert "2 processes at 11.00 ms, 5 page faults/step: 1.10x" in jax["clusters"]
     assert "2 processes at 15.00 ms, 20,500 page faults/step: 1.50x" in jax["clusters"]

@@ -12,6 +12,7 @@ set). Fewer than three processes never make clusters by time: two values always 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -76,6 +77,22 @@ def split(medians: Sequence[float], faults: Sequence[float] | None = None) -> li
 
 def per_step_faults(m: Measurement) -> float | None:
     return float(np.mean(m.page_faults)) if m.page_faults else None
+
+
+def apart_pct(ratios: Sequence[float]) -> float:
+    """How far apart the clusters' ratios lie: 100 x (largest / smallest - 1), in percent."""
+    lo, hi = min(ratios), max(ratios)
+    return 100 * (hi / lo - 1) if lo > 0 else math.inf
+
+
+def changes_conclusion(ratios: Sequence[float], half_width_pct: float | None, target_pct: float | None) -> bool:
+    """Whether clusters are worth a note beside a ratio: their own ratios lie further apart than the
+    ratio's interval reaches (its half-width) and than the target asked. Clusters inside the interval
+    are already in it, and clusters within the target change no conclusion a reader would draw."""
+    if len(ratios) < 2:
+        return False
+    reach = max(h for h in (half_width_pct, target_pct, 0.0) if h is not None and math.isfinite(h))
+    return apart_pct(ratios) > reach
 
 
 def of_records(ms: Sequence[Measurement]) -> list[Cluster]:

@@ -124,13 +124,17 @@ def framework_rows(recs: Sequence[dict[str, Any]], target_pct: float | None = No
             lr = log_ratio_lockstep([_ms(g[fastest]) for g in common], [_ms(g[k]) for g in common])
             lo, hi = lr.interval()
             half = half_width_pct(lr)
-            found = clusters.of_records([g[k] for g in common]) or clusters.of_records([g[fastest] for g in common])
-            named = [f"{c.describe()}: {_cluster_ratio(common, c, fastest, k):.2f}x" for c in found]
+            own = clusters.of_records([g[k] for g in common])
+            found = [] if k == fastest else own or clusters.of_records([g[fastest] for g in common])
+            ratios = [_cluster_ratio(common, c, fastest, k) for c in found]
+            note = ""  # only clusters whose ratios lie further apart than the interval (or the target) reaches
+            if clusters.changes_conclusion(ratios, half, target_pct):
+                whose = k.framework if own else f"the baseline {fastest.framework}"
+                note = (f"{whose}'s processes in clusters ({clusters.apart_pct(ratios):.1f}% apart): "
+                        + "; ".join(f"{c.describe()}: {x:.2f}x" for c, x in zip(found, ratios, strict=True)))
             timed = [g[x] for g in common for x in (k, fastest)]
             share, steal = interference.others_share(timed), interference.steal_share(timed)
-            verdict = _verdict(lr.ratio, lo, hi, k == fastest)
-            if found and k != fastest:
-                verdict = "processes in clusters: " + "; ".join(named)
+            verdict = _verdict(lr.ratio, lo, hi, k == fastest)  # clusters never take the interval's place
             if share is not None and share > interference.FLAG_SHARE and k != fastest:
                 verdict += f"; {interference.describe(share, steal)}"  # the fastest row's verdict stays "fastest"
             rows.append({"mode": mode, "batch_size": batch, "lrn": lrn, "device": device, "framework": k.framework,
@@ -139,7 +143,7 @@ def framework_rows(recs: Sequence[dict[str, Any]], target_pct: float | None = No
                          "ratio": lr.ratio, "ratio_ci_low": lo, "ratio_ci_high": hi, "half_width_pct": half,
                          "p_value": lr.p_value, "ci_method": METHOD,
                          "within_target": None if target_pct is None or k == fastest else half <= target_pct,
-                         "clusters": "; ".join(named),
+                         "clusters": note,
                          "others_cpu_pct": None if share is None else 100 * share, "verdict": verdict,
                          **comparisons.stamp(per_key[k][0])})
     return sorted(rows, key=lambda r: (r["mode"], r["batch_size"], r["lrn"], r["ratio"]))
@@ -239,10 +243,10 @@ def wide_reason(stop: Mapping[str, Any] | None, half_pct: float, units: int, tar
 def name_wide(fw_rows: Sequence[dict[str, Any]], lrn_rows: Sequence[dict[str, Any]], target_pct: float | None,
               stop: Mapping[str, Any] | None) -> None:
     """Give every ratio still wider than ``target_pct`` its reason (``wide_reason``), in place: the
-    framework rows not already explained by process clusters, and the LRN slowdowns (which also get
-    their ``half_width_pct`` and ``within_target``)."""
+    framework rows (clusters or not: a cluster note goes beside the interval, never in its place), and
+    the LRN slowdowns (which also get their ``half_width_pct`` and ``within_target``)."""
     for r in fw_rows:
-        if r.get("within_target") is False and not r.get("clusters"):
+        if r.get("within_target") is False:
             r["wide_reason"] = wide_reason(stop, r["half_width_pct"], r["groups"], target_pct or math.inf)
     for r in lrn_rows:
         half = lrn_half_width_pct(r)

@@ -11,12 +11,27 @@ from typing import Any
 
 from bench.analysis import interference
 from bench.analysis.intervals import TwoLevel
-from bench.analysis.stats import Stats
+from bench.analysis.stats import UNSTABLE_CV, Stats
 from bench.core.fingerprint import UNKNOWN, Stamp
 from bench.core.records import JobKey, Measurement, SummaryRow, latest_per_round, measurements
 
 NS_PER_MS = 1e6
 MIB = 1024 * 1024
+# the target an unstable flag is judged against when the run asked for none: --target-ci's default of
+# bench compare (the suite), the precision a reader of these tables is promised
+DEFAULT_TARGET_PCT = 3.0
+
+
+def unstable(cv: float | None, median: TwoLevel, target_pct: float | None) -> bool:
+    """The unstable flag of a row: its steps are noisy (CV over every step above ``UNSTABLE_CV``) *and*
+    that noise is what makes the headline, the median's interval, wider than the target (``target_pct``,
+    or ``DEFAULT_TARGET_PCT`` when none was asked). A noisy mean under a tight median interval changes no
+    conclusion; an interval widened by processes that differ (``between_dominates``) is the process
+    spread's doing, said by its own columns and note, and closing other programs is not its remedy."""
+    if cv is None or not cv > UNSTABLE_CV or median.processes < 1:
+        return False
+    wide = median.half_width_pct > (target_pct if target_pct else DEFAULT_TARGET_PCT)
+    return bool(wide and not median.between_dominates)
 
 
 def _mib(value: Any) -> float | None:
@@ -95,7 +110,8 @@ def _row(key: JobKey, recs: list[Measurement], device_peaks: dict[str, Peak], se
         mean_ci_low_ms=mean.ci_low, mean_ci_high_ms=mean.ci_high,
         median_ci_low_ms=med.ci_low, median_ci_high_ms=med.ci_high, ci_half_width_pct=med.half_width_pct,
         between_process_pct=100 * med.between_sd / med.estimate if math.isfinite(med.between_sd) else None,
-        within_process_pct=100 * med.within_sd / med.estimate, ci_method=med.method, unstable=st.unstable,
+        within_process_pct=100 * med.within_sd / med.estimate, ci_method=med.method,
+        unstable=unstable(st.cv, med, first.target_ci),
         target_ci_pct=first.target_ci,
         processes_needed=med.processes_for(first.target_ci) if first.target_ci else None,
         images_per_s=key.batch_size / headline_s, flops_per_step=flops, achieved_gflops=achieved,

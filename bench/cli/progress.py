@@ -25,7 +25,7 @@ def make_console() -> Any:
 
     console = Console()
     if not console.is_terminal and "COLUMNS" not in os.environ:
-        console = Console(width=180)  # files and pipes: wide enough for every table
+        console = Console(width=120)  # files and pipes (nox, CI logs): the width every default table fits
     return console
 
 
@@ -103,8 +103,10 @@ def execute_and_report(args: argparse.Namespace, sel: Selection, title: str, tot
     html_pages.write(html_pages.run_page(folder, title), run_dir)
     rows = folder.rows.summary
     storage.update_latest(run_dir)
+    wide = bool(getattr(args, "wide", False))
+    report.print_answer(folder, console)  # the answer first, from the rows every table below is made of
     if show_run_table:
-        runs.run_table(rows, console, title=f"{title}: time per step ({sel.device})")
+        runs.run_table(rows, console, title=f"{title}: time per step ({sel.device})", wide=wide)
     if across_invocations:
         pairs = drift.across(run_dir, rows)
         drift.write(run_dir, pairs)

@@ -67,6 +67,7 @@ class Page:
     plots: Sequence[Plot]
     tables: Sequence[Table]
     provenance: Sequence[tuple[str, str]]
+    answer: Sequence[str] = ()  # the terminal's answer block, line for line (bench.output.answer), first
 
 
 CSS = """
@@ -83,6 +84,8 @@ tr.warn td.v{color:#8a5a00;font-weight:600}tr.neutral td.v{color:#333}
 .plot{width:100%;height:440px}.note{color:#555;font-size:12.5px;margin:0 0 4px}
 dl{display:grid;grid-template-columns:max-content auto;gap:2px 14px;font-size:12.5px}dt{font-weight:600}
 dd{margin:0;word-break:break-all}nav a{margin-right:12px}
+.answer{font:13px/1.45 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:#f7f9fc;border:1px solid #d8e0ec;
+padding:8px 12px;margin:6px 0 10px;white-space:pre-wrap}
 """
 
 
@@ -155,6 +158,7 @@ def render(page: Page) -> str:
              f"<title>{esc(page.title)}</title><style>{CSS}</style>",
              f"<script>{plotly.offline.get_plotlyjs()}</script></head><body>",
              f"<h1>{esc(page.title)}</h1><p class=sub>{esc(page.subtitle)}</p>",
+             *([f'<pre id=answer class=answer>{esc(chr(10).join(page.answer))}</pre>'] if page.answer else []),
              "<nav><a href=#verdicts>Verdicts</a><a href=#plots>Plots</a><a href=#tables>Tables</a>"
              "<a href=#provenance>Provenance</a></nav>", "<section id=verdicts><h2>Verdicts</h2>"]
     parts += [_verdicts(v) for v in page.verdicts] or ["<p>No verdict: the folder holds no finished result.</p>"]

@@ -13,7 +13,7 @@ from typing import Any
 from bench.analysis import attribution
 from bench.analysis.gate import GateResult
 from bench.core import storage
-from bench.output import html
+from bench.output import answer, html
 from bench.output import html_figures as figs
 from bench.output.html import Page, Plot, Table, Verdicts
 from bench.output.report import FRAMEWORKS_CSV, LAYER_CSV, LRN_CSV, Folder
@@ -134,7 +134,7 @@ def run_page(folder: Folder, title: str) -> Page:
               Table("LRN layer micro-benchmark", LAYER_CSV, rows.layer),
               Table("Summary (one row per config)", storage.SUMMARY_CSV, [r.to_dict() for r in rows.summary])]
     return Page(title, f"{folder.run_dir.name}: {len(rows.summary)} configs", verdicts, plots, tables,
-                provenance(folder.env))
+                provenance(folder.env), answer.answer_lines(rows, folder.run_dir))
 
 
 def profile_page(folder: Folder, title: str, layers: Sequence[Sequence[dict[str, Any]]],

@@ -8,7 +8,10 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from rich.markup import escape
+
 from bench.analysis import clusters, interference
+from bench.analysis.intervals import TwoLevel
 from bench.analysis.summary import group
 from bench.core import records
 from bench.output.tables.cells import print_measured_with, wide_notes
@@ -18,45 +21,67 @@ def _f(x: Any, spec: str = ".2f") -> str:
     return "-" if x is None or (isinstance(x, float) and not math.isfinite(x)) else format(x, spec)
 
 
-def framework_table(rows: Sequence[dict[str, Any]], console: Any) -> None:
+def _name(r: dict[str, Any]) -> str:
+    return f"{r['framework']} / {r['fastest']}, {r['mode']} batch {r['batch_size']} LRN {'on' if r['lrn'] else 'off'}"
+
+
+def framework_table(rows: Sequence[dict[str, Any]], console: Any, wide: bool = False) -> None:
     """The frameworks side by side from lockstep groups (the rows of
-    :func:`bench.analysis.lockstep_ratios.framework_rows`)."""
+    :func:`bench.analysis.lockstep_ratios.framework_rows`). Every ratio keeps its interval; a cluster
+    note (only where the clusters' ratios lie further apart than the interval or the target) and an
+    interference figure go in lines below the table (in the verdict cell with ``wide``), so the table
+    fits 120 columns."""
     from rich import box
     from rich.table import Table
 
     table = Table(title="Frameworks side by side, in lockstep (ratio to the fastest on the same config)",
                   title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
-    for h in ("mode", "batch", "LRN", "framework", "median ms", "vs fastest [95% CI]", "+-", "groups", "method",
-              "verdict"):
-        table.add_column(h, justify="right" if h in ("batch", "median ms", "+-", "groups") else "left")
+    headers = ("mode", "batch", "LRN", "framework", "median ms", "vs fastest [95% CI]", "+-", "groups", "method",
+               "verdict")
+    shown = headers if wide else tuple(h for h in headers if h != "method")  # all "lockstep": the title says it
+    for h in shown:
+        table.add_column(h, justify="right" if h in ("batch", "median ms", "+-", "groups") else "left",
+                         no_wrap=not wide or h != "verdict")
+    notes = []
     for r in rows:
         fastest = r["framework"] == r["fastest"]
-        if r["clusters"] and not fastest:  # the ratio over all groups describes none of them
-            ratio, width = f"{r['ratio']:.2f}x (clusters)", "-"
-        else:
-            ratio = "1.00x" if fastest else (f"{r['ratio']:.2f}x [{_f(r['ratio_ci_low'])}, "
-                                             f"{_f(r['ratio_ci_high'])}]")
-            width = "" if fastest else f"{_f(r['half_width_pct'], '.1f')}%"
+        ratio = "1.00x" if fastest else f"{r['ratio']:.2f}x [{_f(r['ratio_ci_low'])}, {_f(r['ratio_ci_high'])}]"
+        width = "" if fastest else f"{_f(r['half_width_pct'], '.1f')}%"
+        verdict, _, extra = str(r["verdict"]).partition("; ")
+        if r.get("clusters"):
+            notes.append(f"{_name(r)}: {r['clusters']}")
+            verdict += " (clusters, below)" if not wide else f"; {r['clusters']}"
+        if extra:
+            notes.append(f"{_name(r)}: {extra}")
+            verdict += f"; {extra}" if wide else ""
         style = "bold" if fastest else ("yellow" if r["within_target"] is False else None)
-        table.add_row(r["mode"], str(r["batch_size"]), "on" if r["lrn"] else "off", r["framework"],
-                      _f(r["median_ms"]), ratio, width, str(r["groups"]), "lockstep", r["verdict"], style=style)
+        cells = dict(zip(headers, (r["mode"], str(r["batch_size"]), "on" if r["lrn"] else "off", r["framework"],
+                                   _f(r["median_ms"]), ratio, width, str(r["groups"]), "lockstep", verdict),
+                         strict=True))
+        table.add_row(*(cells[h] for h in shown), style=style)
     console.print(table)
     console.print("lockstep: one worker per framework alive at once, taking turns one step at a time (A B C C B A "
                   "...); the ratio is the median of the step-by-step ratios within a group, its interval a t over "
                   "groups. Yellow: wider than --target-ci.")
-    wide_notes([(f"{r['framework']} / {r['fastest']}, {r['mode']} batch {r['batch_size']} LRN "
-                 f"{'on' if r['lrn'] else 'off'}", r) for r in rows], console)
+    if not wide:
+        for line in notes:
+            console.print(f"[yellow]{escape(line)}[/]")
+    wide_notes([(_name(r), r) for r in rows], console)
     print_measured_with(rows, console)
 
 
 def process_notes(recs: Sequence[dict[str, Any]], console: Any) -> list[str]:
-    """One line per config whose processes fall into clusters, and per config measured while other
-    processes took a large share of the CPUs (with the figure). Returns the lines printed."""
+    """One line per config whose processes fall into clusters further apart than its interval (over
+    the processes) or the target reaches (clusters inside it are in the interval already), and per
+    config measured while other processes took a large share of the CPUs (with the figure). Returns
+    the lines printed."""
     lines = []
     for key, ms in group(records.measurements(list(recs))).items():
         ok = [m for m in ms if m.ok]
         found = clusters.of_records(ok)
-        if found:
+        half = TwoLevel.of([m.samples_ns for m in ok]).half_width_pct if len(ok) > 1 else None
+        target = next((m.target_ci for m in ok if m.target_ci), None)
+        if clusters.changes_conclusion([c.median_ms for c in found], half, target):
             lines.append(f"{key.label()}: processes in {len(found)} clusters by {found[0].by} (one interval over "
                          f"them would describe neither): " + "; ".join(c.describe() for c in found))
         flag = interference.flagged(ok)

@@ -93,19 +93,37 @@ def write_files(folder: Folder, title: str) -> Folder:
     return folder
 
 
-def print_comparisons(folder: Folder, console: Any) -> bool:
-    """The layer, LRN and framework tables (their CSVs and plots are written by :func:`finalize`).
-    Returns False when a layer benchmark worker failed."""
+def print_answer(folder: Folder, console: Any) -> list[str]:
+    """The answer block (:func:`bench.output.answer.answer_lines`), bold, before any table; report.html
+    opens with the same lines. Returns them."""
+    from rich.markup import escape
+
+    from bench.output import answer
+
+    lines = answer.answer_lines(folder.rows, folder.run_dir)
+    for line in lines:
+        console.print(escape(line), style=None if line.startswith(" ") else "bold", soft_wrap=True)
+    if lines:
+        console.print()
+    return lines
+
+
+def print_comparisons(folder: Folder, console: Any, wide: bool = False, answer: bool = False) -> bool:
+    """The layer, LRN and framework tables (their CSVs and plots are written by :func:`finalize`), after
+    the answer block when ``answer``; ``wide``: every column and every layer variant. Returns False when a
+    layer benchmark worker failed."""
     rows = folder.rows
+    if answer:
+        print_answer(folder, console)
     for rec in rows.failed_layers:
         console.print(f"[red]LRN layer benchmark for {rec['framework']}: {rec['status']}: {rec.get('error')}[/]")
     if rows.layer:
-        comparisons.layer_table(rows.layer, rows.fastest_exact, console)
+        comparisons.layer_table(rows.layer, rows.fastest_exact, console, wide=wide)
     if rows.lrn:
-        comparisons.lrn_table(rows.lrn, console)
+        comparisons.lrn_table(rows.lrn, console, wide=wide)
     if rows.frameworks and rows.framework_method == "lockstep":
-        lockstep_report.framework_table(rows.frameworks, console)
+        lockstep_report.framework_table(rows.frameworks, console, wide=wide)
     elif rows.frameworks:
-        comparisons.framework_table(rows.frameworks, console)
+        comparisons.framework_table(rows.frameworks, console, wide=wide)
     console.print(f"All files in {folder.run_dir}")
     return not rows.failed_layers

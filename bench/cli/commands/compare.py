@@ -54,6 +54,8 @@ def add_parser(sub: Any) -> None:
                                        f"--target-ci [default: {MAX_ROUNDS}]")
     p.add_argument("--layer", action="store_true", help="only the LRN layer micro-benchmark")
     p.add_argument("--no-layer", action="store_true", help="with --lrn both: skip the layer micro-benchmark")
+    p.add_argument("--wide", action="store_true", help="every column of every table, and every LRN layer variant "
+                   "(the default tables fit 120 columns; the rest is in the CSVs and report.html)")
     p.add_argument("--layer-steps", type=options.positive, default=12,
                    help="timed calls per layer variant, at the first --batch-size [12]")
     lockstep_options.add_method(p)
@@ -104,7 +106,7 @@ def main(args: argparse.Namespace) -> int:
     title = "bench compare --lrn" if plan.pairs else ("bench compare --layer" if args.layer else "bench compare")
     code, folder = progress.execute_and_report(args, plan.sel, title, plan.n_jobs(args), work,
                                                show_run_table=not args.layer)
-    return report_comparisons(folder, chosen, code)
+    return report_comparisons(folder, chosen, code, args.wide)
 
 
 def validate(args: argparse.Namespace) -> Plan:
@@ -197,11 +199,11 @@ def run_models(plan: Plan, args: argparse.Namespace, chosen: dict[str, str], sho
                       max_rounds=plan.max_rounds, executor=plan.executor)
 
 
-def report_comparisons(folder: report.Folder, chosen: dict[str, str], code: int) -> int:
-    """After the run table: the LRN implementations used, then the comparison tables; exit 1 when a
-    comparison could not be made (unless interrupted: 130)."""
+def report_comparisons(folder: report.Folder, chosen: dict[str, str], code: int, wide: bool = False) -> int:
+    """After the answer block and the run table: the LRN implementations used, then the comparison
+    tables (``wide``: every column); exit 1 when a comparison could not be made (unless interrupted: 130)."""
     console = progress.make_console()
     if chosen:
         console.print("LRN implementations used for the model: " + ", ".join(f"{k}={v}" for k, v in chosen.items()))
-    ok = report.print_comparisons(folder, console)
+    ok = report.print_comparisons(folder, console, wide=wide)
     return code if ok or code == 130 else 1

@@ -18,6 +18,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("dir", nargs="?", help="run folder, or a bench ab folder [default: reports/latest]")
     p.add_argument("--html", action="store_true", help="also write report.html: verdicts, interactive plots, every "
                    "table and the provenance in one file that opens offline")
+    p.add_argument("--wide", action="store_true", help="every column of every table, and every LRN layer variant")
     options.finish(p, main)
 
 
@@ -40,10 +41,11 @@ def main(args: argparse.Namespace) -> int:
         return 0 if report_profile(run_dir, console, html=args.html) else 1
     title = f"bench report {run_dir.name}"
     report.write_files(folder, title)
+    report.print_answer(folder, console)
     if folder.rows.summary:
-        runs.run_table(folder.rows.summary, console, title=f"Stored results: {run_dir}")
+        runs.run_table(folder.rows.summary, console, title=f"Stored results: {run_dir}", wide=args.wide)
     console.print(f"Re-rendered summary.csv, samples.csv, summary.md and step_times.png in {run_dir}")
-    report.print_comparisons(folder, console)
+    report.print_comparisons(folder, console, wide=args.wide)
     if args.html:
         console.print(f"Report: {html_pages.write(html_pages.run_page(folder, title), run_dir)}")
     return 0

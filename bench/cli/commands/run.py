@@ -26,6 +26,8 @@ def add_parser(sub: Any) -> None:
                        max_rounds_help="with --target-ci: add processes up to this many per config while the "
                                        f"interval is wider [default: {MAX_ROUNDS_FACTOR} x --rounds]")
     options.add_executor(p)
+    p.add_argument("--wide", action="store_true", help="every column of the time-per-step table (the default fits "
+                   "120 columns; the rest is in summary.csv and report.html)")
     options.finish(p, main)
 
 

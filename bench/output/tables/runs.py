@@ -61,8 +61,9 @@ def _narrow(cells: list[str]) -> list[str]:
     return [full[h] for h in NARROW_HEADERS]
 
 
-def run_table(rows: list[SummaryRow], console: Console, title: str = "Time per step") -> None:
-    narrow = console.width < FULL_WIDTH
+def run_table(rows: list[SummaryRow], console: Console, title: str = "Time per step", wide: bool = False) -> None:
+    """One row per config; below ``FULL_WIDTH`` columns (unless ``wide``) the columns that fit 120."""
+    narrow = not wide and console.width < FULL_WIDTH
     headers = NARROW_HEADERS if narrow else RUN_HEADERS
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     for h in headers:
@@ -73,8 +74,7 @@ def run_table(rows: list[SummaryRow], console: Console, title: str = "Time per s
         style = "yellow" if r.unstable else ("red" if r.status not in ("ok", "partial") else None)
         table.add_row(*(_narrow(cells) if narrow else cells), style=style)
     if narrow:
-        console.print("(narrow terminal: the mean, p95, img/s, GFLOP/s, % of peak and memory are in summary.csv "
-                      "and summary.md)")
+        console.print("(the mean, p95, img/s, GFLOP/s, % of peak and memory: summary.csv and summary.md, or --wide)")
     console.print(table)
     sources = sorted({str(r.data_source) for r in rows if r.data_source})
     if "synthetic" in sources:
@@ -90,8 +90,8 @@ def run_table(rows: list[SummaryRow], console: Console, title: str = "Time per s
     for line in provenance_lines(rows):
         console.print(escape(line), style="yellow" if "kept apart" in line else None)
     if any(r.unstable for r in rows):
-        console.print("[yellow]⚠ unstable rows (CV > 10% over all steps): close other programs and pin --threads; "
-                      "the median and its interval over processes stay valid, the mean does not.[/]")
+        console.print("[yellow]⚠ noisy steps (CV > 10%) are what make the median's interval wider than the target "
+                      "(--target-ci, else ±3%): close other programs and pin --threads, or time more steps.[/]")
     console.print("median: each worker process's median step, averaged over the processes (procs); 95% CI: a "
                   "t-interval over those processes, the promise about the next run; between: the process-to-process "
                   "sd beyond step noise, within: the robust sd of steps inside a process (both % of the median); "
