@@ -15,9 +15,12 @@ from rich.table import Table
 
 from bench.analysis import drift, summary
 from bench.core import storage
-from bench.core.records import SummaryRow
+from bench.core.records import JobKey, SummaryRow
 
 DRIFT_CSV = "drift.csv"
+# drift.csv's header, written whatever the run measured (a run whose every job failed has no rows)
+DRIFT_COLUMNS = (*JobKey.names(), "median_ms", "process_ci_low_ms", "process_ci_high_ms", "invocations",
+                 "drift_sd_pct", "earlier_median_ms", "ci_low_ms", "ci_high_ms", "ci_half_width_pct", "method")
 MAX_FOLDERS = 60  # the newest sibling folders read (a reports/ folder can hold hundreds)
 MAX_EARLIER = 19  # earlier invocations per row at most (20 in all)
 
@@ -68,7 +71,7 @@ def write(run_dir: Path, pairs: Sequence[tuple[SummaryRow, drift.Drift]]) -> Non
         {**r.key.to_dict(), "median_ms": d.estimate, "process_ci_low_ms": d.process_ci_low,
          "process_ci_high_ms": d.process_ci_high, "invocations": d.invocations, "drift_sd_pct": d.spread_pct,
          "earlier_median_ms": d.earlier_median, "ci_low_ms": d.ci_low, "ci_high_ms": d.ci_high,
-         "ci_half_width_pct": d.half_width_pct, "method": d.method} for r, d in pairs])
+         "ci_half_width_pct": d.half_width_pct, "method": d.method} for r, d in pairs], columns=DRIFT_COLUMNS)
 
 
 def table(pairs: Sequence[tuple[SummaryRow, drift.Drift]], console: Console) -> None:
