@@ -46,6 +46,9 @@ def _three_seeds(m: float) -> list[dict[str, Any]]:
     pytest.param(0.675, "FAIL", (0.5064146, 0.8435854), id="just-beyond-fail"),
     # 0.66: 0.66 - 0.1685854 = 0.4914146 < 0.5 (z would have 0.66 - 0.0949660 = 0.565 > 0.5: FAIL)
     pytest.param(0.66, "INCONCLUSIVE", (0.4914146, 0.8285854), id="just-short-of-fail"),
+    # the mirror images: the margin holds on |difference| (a signed test would call -0.34 PASS, -0.675 not FAIL)
+    pytest.param(-0.34, "INCONCLUSIVE", (-0.5085854, -0.1714146), id="negative-just-outside-pass"),
+    pytest.param(-0.675, "FAIL", (-0.8435854, -0.5064146), id="negative-just-beyond-fail"),
 ])
 def test_parity_verdict_at_the_edges_of_the_margin(m: float, verdict: str, ci90: tuple[float, float]) -> None:
     """The 95% interval is m -+ 0.2484138; the smallest detectable difference (4.3026527 + 1.0606602) x 0.0577350
