@@ -438,3 +438,85 @@ def test_compare_refuses_rounds_of_different_code() -> None:
     with pytest.raises(UsageError, match="rounds measured with different versions or code "
                                          r"\(code aaaaaaaaaaaa -> bbbbbbbbbbbb\)"):
         comparisons.framework_rows(recs)
+
+
+# The browser tests' guard (tests/conftest.py: require_browser): skip with the reason, or fail under
+# BENCH_REQUIRE_BROWSER=1, never a silent skip in CI.
+
+def _guard_outcome(chromium: Path) -> tuple[type[BaseException], str]:
+    """What require_browser raised: a skip or a failure, and its message (either one caught, so a guard
+    that skips where it must fail fails this test instead of skipping it)."""
+    from tests.conftest import require_browser
+
+    with pytest.raises((pytest.skip.Exception, pytest.fail.Exception)) as raised:
+        require_browser(chromium)
+    return raised.type, str(raised.value)
+
+
+def test_require_browser_skips_or_fails_without_chromium(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.conftest import REQUIRE_BROWSER
+
+    missing = tmp_path / "no-chromium"
+    monkeypatch.delenv(REQUIRE_BROWSER, raising=False)
+    kind, said = _guard_outcome(missing)
+    assert kind is pytest.skip.Exception and said.startswith(f"{missing} not found"), (kind, said)
+    monkeypatch.setenv(REQUIRE_BROWSER, "1")
+    kind, said = _guard_outcome(missing)
+    assert kind is pytest.fail.Exception, (kind, said)
+    assert said.startswith(f"{missing} not found") and said.endswith("BENCH_REQUIRE_BROWSER=1 makes that a failure")
+
+
+@pytest.mark.parametrize("how", ["missing", "broken"])
+def test_require_browser_skips_or_fails_without_a_working_playwright(how: str, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import types
+
+    from tests.conftest import REQUIRE_BROWSER
+
+    chromium = tmp_path / "chromium"
+    chromium.write_text("")  # present: only playwright is wrong
+    if how == "missing":  # None in sys.modules: the import raises ModuleNotFoundError
+        monkeypatch.setitem(sys.modules, "playwright", None)
+        monkeypatch.setitem(sys.modules, "playwright.sync_api", None)
+        why = "ModuleNotFoundError"
+    else:  # a package whose submodule import raises what a broken install raises
+        broken = types.ModuleType("playwright")
+        broken.__path__ = [str(tmp_path / "broken")]  # type: ignore[attr-defined]
+        (tmp_path / "broken").mkdir()
+        (tmp_path / "broken" / "sync_api.py").write_text("raise ImportError('libnss3.so: cannot open shared object')")
+        monkeypatch.setitem(sys.modules, "playwright", broken)
+        monkeypatch.delitem(sys.modules, "playwright.sync_api", raising=False)
+        why = "ImportError: libnss3.so"
+    monkeypatch.delenv(REQUIRE_BROWSER, raising=False)
+    kind, said = _guard_outcome(chromium)
+    assert kind is pytest.skip.Exception and said.startswith(f"playwright.sync_api cannot be imported ({why}"), said
+    monkeypatch.setenv(REQUIRE_BROWSER, "1")
+    kind, said = _guard_outcome(chromium)
+    assert kind is pytest.fail.Exception, (kind, said)
+    assert f"({why}" in said and said.endswith("BENCH_REQUIRE_BROWSER=1 makes that a failure"), said
+
+
+@pytest.mark.parametrize("required", [False, True])
+def test_browser_tests_skip_or_fail_loudly_with_playwright_sabotaged(required: bool, tmp_path: Path) -> None:
+    """The browser tests themselves, in a pytest of their own whose playwright is shadowed by a broken
+    one: a skip that names the reason, or (BENCH_REQUIRE_BROWSER=1) an error."""
+    if not Path("/usr/bin/chromium").exists():
+        pytest.skip("needs /usr/bin/chromium: without it the guard stops before it imports playwright")
+    (tmp_path / "playwright").mkdir()
+    (tmp_path / "playwright" / "__init__.py").write_text("")
+    (tmp_path / "playwright" / "sync_api.py").write_text("raise ImportError('sabotaged playwright')")
+    env = {k: v for k, v in os.environ.items() if k != "BENCH_REQUIRE_BROWSER"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tmp_path), env.get("PYTHONPATH")]))
+    if required:
+        env["BENCH_REQUIRE_BROWSER"] = "1"
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider",
+                          "tests/test_html_browser.py::test_report_opens_offline_and_draws_every_csv_row[run]"],
+                         capture_output=True, text=True, cwd=root, env=env, timeout=600)
+    said = out.stdout + out.stderr
+    assert "playwright.sync_api cannot be imported (ImportError: sabotaged playwright)" in said, said
+    if required:
+        assert out.returncode == 1 and "1 error" in said and "BENCH_REQUIRE_BROWSER=1 makes that a failure" in said, \
+            said
+    else:
+        assert out.returncode == 0 and "1 skipped" in said and "SKIPPED" in said, said
