@@ -21,8 +21,8 @@ import report_fixtures as fixtures
 
 from bench.cli import main
 from bench.output.html import MAX_BYTES
+from tests.conftest import CHROMIUM, require_browser
 
-CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = pytest.mark.browser
 VIEWPORT = {"width": 1280, "height": 800}
 
@@ -48,13 +48,7 @@ KINDS: dict[str, Callable[[Path], Path]] = {
 
 @pytest.fixture(scope="module")
 def browser() -> Any:
-    if not CHROMIUM.exists():
-        message = (f"{CHROMIUM} not found: the HTML report tests need Debian's chromium "
-                   "(apt-get install -y chromium)")
-        if os.environ.get("BENCH_REQUIRE_BROWSER") == "1":
-            pytest.fail(message + "; BENCH_REQUIRE_BROWSER=1 makes that a failure", pytrace=False)
-        pytest.skip(message)
-    sync_api = pytest.importorskip("playwright.sync_api")
+    sync_api = require_browser(CHROMIUM)  # skips with the reason, or fails under BENCH_REQUIRE_BROWSER=1
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
         yield b
