@@ -5,6 +5,7 @@ noise makes the median's interval wider than the target)."""
 from __future__ import annotations
 
 import io
+import math
 import shutil
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from rich.console import Console
 from bench.analysis import clusters, lockstep_ratios, summary
 from bench.analysis.intervals import TwoLevel
 from bench.analysis.stats import Stats
-from bench.output import answer, lockstep_report, report
+from bench.output import answer, answer_verdicts, lockstep_report, report
 from tests.test_lockstep_frameworks import _rec as group_rec
 
 STORED = Path(__file__).resolve().parent.parent / "benchmarks/results/suite-lockstep-20261203-steps16-venv-built"
@@ -169,3 +170,194 @@ def test_report_html_opens_with_the_answer(tmp_path: Path) -> None:
         assert first.get_attribute("id") == "answer"
         assert first.inner_text().splitlines() == answer.answer_lines(folder.rows, folder.run_dir)
         browser.close()
+
+
+# --- bench ab, bench profile, bench parity: their answer blocks ---------------------------------------------
+
+GATE_STORED = Path(__file__).resolve().parent.parent / "benchmarks/results/gate-A/ab-0"
+PROFILE_STORED = Path(__file__).resolve().parent.parent / "benchmarks/results/profile-cpu-b128/lrn-on"
+LOCKSTEP = "t over lockstep pairs"
+
+
+def _gate_row(label: str, ratio: float, lo: float, hi: float, verdict: str) -> Any:
+    from bench.analysis.gate import GateRow
+
+    return GateRow(label, {}, 10.0, 10.0 * ratio, 8, 8, LOCKSTEP, 8, ratio, lo, hi, 0.9875, 0.01, 0.04, 5.0, verdict,
+                   "")
+
+
+def test_the_gate_answer_names_each_rows_ratio_interval_and_bound() -> None:
+    from bench.analysis.gate import GateResult, Settings
+
+    rows = [_gate_row("torch train batch 32 LRN off (eager)", 1.152, 1.081, 1.228, "regression"),
+            _gate_row("jax train batch 32 LRN off (jit)", 1.004, 0.981, 1.028, "no change"),
+            _gate_row("tensorflow train batch 32 LRN off (graph)", 1.050, 0.960, 1.148, "inconclusive"),
+            _gate_row("torch forward batch 32 LRN off (eager)", 0.900, 0.870, 0.931, "improvement")]
+    result = GateResult(rows, [], [], Settings(), tested=4)
+    # default settings: noise floor 3% (regression: low end > 1.030; improvement: high end < 1 / 1.03 = 0.971),
+    # detect 10% (no change: inside [1 / 1.1, 1.1] = [0.909, 1.100]); 4 rows tested: Bonferroni 1 - 0.05 / 4
+    # = 98.75% intervals. A regression among the rows makes the gate's verdict REGRESSION and its exit 1.
+    # The inconclusive row's line with its bound would be 133 columns: the bound goes on a line of its own.
+    assert answer_verdicts.gate_lines(result, "/r") == [
+        "Gate verdict: REGRESSION (1 regression, 1 inconclusive, 1 improvement, 1 no change; 4 rows, exit 1); "
+        "8 pairs per row",
+        "Candidate / baseline step time per row [98.75% simultaneous CI], the verdict and the bound it was judged "
+        "against:",
+        "  torch train batch 32 LRN off (eager): 1.152x [1.081, 1.228], 8 pairs: regression (low end > 1.030, the 3% "
+        "floor)",
+        "  jax train batch 32 LRN off (jit): 1.004x [0.981, 1.028], 8 pairs: no change (inside [0.909, 1.100]: 10% "
+        "ruled out)",
+        "  tensorflow train batch 32 LRN off (graph): 1.050x [0.960, 1.148], 8 pairs: inconclusive",
+        "    (not inside [0.909, 1.100]: 10% not ruled out)",
+        "  torch forward batch 32 LRN off (eager): 0.900x [0.870, 0.931], 8 pairs: improvement (high end < 0.971, the "
+        "3% floor)",
+        "Report: /r/report.html"]
+    # without a regression, an inconclusive row makes the gate inconclusive (exit 0)
+    assert answer_verdicts.gate_lines(GateResult(rows[1:3], [], [], Settings(), tested=2))[0] == (
+        "Gate verdict: INCONCLUSIVE (1 inconclusive, 1 no change; 2 rows, exit 0); 8 pairs per row")
+
+
+def _layer(source: str, scope: str, pass_: str, ms: float, pct: float | None = None) -> dict[str, Any]:
+    return {"source": source, "scope": scope, "pass": pass_, "ms": ms, "share_pct": 100 * ms / 20.0,
+            "pct_of_peak": pct}
+
+
+def test_the_profile_answer_names_the_top_scopes_coverage_peak_and_failed_checks() -> None:
+    torch = {"framework": "torch", "mode": "train", "batch_size": 128, "lrn": True, "step_ms": 20.0,
+             "coverage_pct": 93.75, "warnings": ""}
+    torch_rows = [_layer("profiler", "conv2", "forward", 3.0, 50.0), _layer("profiler", "conv2", "backward", 5.0, 40.0),
+                  _layer("profiler", "lrn1", "forward", 2.0), _layer("profiler", "lrn1", "backward", 4.0),
+                  _layer("profiler", "fc1", "forward", 1.0, 30.0), _layer("profiler", "(unattributed)", "", 1.0)]
+    tf = {"framework": "tensorflow", "mode": "forward", "batch_size": 64, "lrn": False, "step_ms": 20.0,
+          "coverage_pct": None, "warnings": "fixed cost 130% of the step is more than the whole step; layers timed "
+          "alone sum to 2.1x the whole step (42.0 vs 20.0 ms), over the 1.5x a fused step allows"}
+    tf_rows = [_layer("isolated", "conv1", "forward", 6.0, 10.0), _layer("isolated", "pool1", "forward", 2.0)]
+    failed = [{"framework": "jax", "status": "timeout", "error": "no result in 1800 s"}]
+    # torch, passes summed, shares of the 20 ms step: conv2 (3 + 5) / 20 = 40%, lrn1 (2 + 4) / 20 = 30%, fc1
+    # 1 / 20 = 5% (unattributed is not a scope). % of peak: sum of pct x ms over the profiler rows with a FLOP
+    # count, over the step: (50 x 3 + 40 x 5 + 30 x 1) / 20 = 380 / 20 = 19%. Coverage 93.75 -> "93.8" (an exact
+    # tie, to the even digit). tensorflow: no profiler: the scopes timed alone, conv1 6 / 20 = 30%, pool1 10%,
+    # no % of peak (the isolated rows do not add up to the step); each failed check named by the words before
+    # its figures' explanation
+    assert answer_verdicts.profile_lines([torch, tf], [torch_rows, tf_rows], failed, "/p") == [
+        "Where a step goes (share of the whole step by scope, passes summed; % of the GEMM peak of its worker):",
+        "  torch train b128 LRN: 20.0 ms/step: conv2 40%, lrn1 30%, fc1 5%; 93.8% of op time attributed; 19% of peak",
+        "  tensorflow forward b64: 20.0 ms/step: no profiler breakdown; timed alone: conv1 30%, pool1 10%",
+        "  tensorflow forward b64: self-check failed: fixed cost 130% of the step is more than the whole step",
+        "  tensorflow forward b64: self-check failed: layers timed alone sum to 2.1x the whole step",
+        "  jax: timeout: no result in 1800 s",
+        "Report: /p/report.html"]
+    # a fourth scope (0.5 ms: 2.5%) would take the 107-column line past 120 (+ ", a_scope_with_a_long_name 2%",
+    # 29 columns): it is left to the table
+    many = [*torch_rows, _layer("profiler", "a_scope_with_a_long_name", "forward", 0.5)]
+    assert answer_verdicts.profile_lines([torch], [many], top=4)[1] == (
+        "  torch train b128 LRN: 20.0 ms/step: conv2 40%, lrn1 30%, fc1 5%; 93.8% of op time attributed; 19% of peak")
+
+
+def test_the_parity_answer_gives_each_pairs_verdict_difference_and_interval_against_the_margin() -> None:
+    def pair(a: str, b: str, seeds: int, diff: float, lo: float, hi: float, verdict: str,
+             needed: int | None = None) -> dict[str, Any]:
+        return {"a": a, "b": b, "seeds": seeds, "diff_pp": diff, "ci90_low_pp": lo, "ci90_high_pp": hi,
+                "margin_pp": 0.3, "verdict": verdict, "seeds_needed": needed}
+
+    pairs = [pair("jax", "tensorflow", 3, -0.04, -0.12, 0.04, "PASS"),
+             pair("jax", "torch", 3, 0.95, 0.80, 1.10, "FAIL"),
+             pair("tensorflow", "torch", 3, 0.20, 0.05, 0.35, "INCONCLUSIVE", 7),
+             pair("jax", "numpy", 1, 0.10, math.nan, math.nan, "INCONCLUSIVE")]
+    summary = [{"framework": fw, "status": "ok", "seeds": 3} for fw in ("jax", "tensorflow", "torch")] + [
+        {"framework": "mxnet", "status": "diverged", "error": "loss nan at step 7", "seeds": 0}]
+    # PASS: the 90% interval inside ±0.3; FAIL: all of it beyond; INCONCLUSIVE: it reaches across the margin
+    # (+0.35 > 0.3 > +0.05); one seed: no interval over seeds
+    assert answer_verdicts.parity_lines("FAIL", summary, pairs, "/q") == [
+        "Accuracy parity: FAIL (final test accuracy a - b per pair, paired by seed, 90% CI against the ±0.3 pp "
+        "margin):",
+        "  jax - tensorflow: PASS: -0.04 pp [-0.12, +0.04] inside ±0.3, 3 seeds",
+        "  jax - torch: FAIL: +0.95 pp [+0.80, +1.10] beyond ±0.3, 3 seeds",
+        "  tensorflow - torch: INCONCLUSIVE: +0.20 pp [+0.05, +0.35] across ±0.3, 3 seeds; about 7 seeds would "
+        "settle it",
+        "  jax - numpy: INCONCLUSIVE: +0.10 pp, 1 seed: no interval",
+        "  mxnet: diverged: loss nan at step 7",
+        "Report: /q/report.html"]
+
+
+def _html_answer(path: Path) -> list[str]:
+    import html as html_lib
+    import re
+
+    found = re.search(r"<pre id=answer class=answer>(.*?)</pre>", path.read_text(), re.S)
+    assert found, f"{path} has no answer block"
+    return html_lib.unescape(found.group(1)).splitlines()
+
+
+def _first(out: io.StringIO, lines: list[str]) -> list[str]:
+    """The printed lines, checked to open with the answer block (unwrapped, before any table)."""
+    printed = out.getvalue().splitlines()
+    assert lines and printed[: len(lines)] == lines, printed[: len(lines) + 2]
+    assert all(len(line) <= 120 for line in lines[:-1])
+    return printed
+
+
+def test_bench_ab_prints_the_gate_answer_first(tmp_path: Path) -> None:
+    from bench.cli import build_parser
+    from bench.cli.commands import ab
+
+    if not GATE_STORED.exists():
+        pytest.fail(f"the stored gate run is missing: {GATE_STORED}")
+    run_dir = tmp_path / "ab"
+    shutil.copytree(GATE_STORED, run_dir)
+    folders = [report.finalize(run_dir / side, f"bench ab {side}") for side in ("base", "candidate")]
+    out = io.StringIO()
+    result = ab.report_gate(build_parser().parse_args(["ab", "HEAD"]), run_dir, "bench ab: t", folders,
+                            Console(file=out, width=120))
+    lines = answer_verdicts.gate_lines(result, run_dir)
+    printed = _first(out, lines)
+    assert lines[0].startswith("Gate verdict: REGRESSION (1 regression; 1 row, exit 1); 6 pairs per row")
+    assert "Gate: REGRESSION in 1 of 1 rows" in printed[len(lines):]  # every line it printed before stays, below
+    assert _html_answer(run_dir / "report.html") == lines  # report.html opens with the same lines
+
+
+def test_bench_profile_prints_where_a_step_goes_first(tmp_path: Path) -> None:
+    from bench.analysis import attribution
+    from bench.cli.commands import profile
+
+    if not PROFILE_STORED.exists():
+        pytest.fail(f"the stored profile run is missing: {PROFILE_STORED}")
+    run_dir = tmp_path / "prof"
+    shutil.copytree(PROFILE_STORED, run_dir)
+    out = io.StringIO()
+    assert profile.report(run_dir, Console(file=out, width=120))
+    done = [r for r in report.read(run_dir).records if r.get("kind") == "profile" and r.get("status") == "ok"]
+    layers = [attribution.layer_rows(r) for r in done]
+    summaries = [attribution.summary_row(r, rows) for r, rows in zip(done, layers, strict=True)]
+    lines = answer_verdicts.profile_lines(summaries, layers, [], run_dir)
+    printed = _first(out, lines)
+    assert len(lines) == 5 and lines[1].startswith("  torch train b128 LRN: ")  # three configs, then the report
+    assert any("where a" in line and "step goes" in line for line in printed[len(lines):])  # the tables, below
+    assert _html_answer(run_dir / "report.html") == lines
+
+
+def _parity_rec(fw: str, seed: int, final: float) -> dict[str, Any]:
+    ev = [{"step": 100, "epoch": 1, "test_acc": final, "test_loss": 0.05, "train_time_s": 10.0}]
+    return {"kind": "parity", "framework": fw, "seed": seed, "status": "ok", "evals": ev, "losses": [2.3, 0.1],
+            "step_ns": [100_000_000, 110_000_000], "train_time_s": 10.0, "steps_per_epoch": 2}
+
+
+def test_bench_parity_prints_the_verdict_per_pair_first(tmp_path: Path) -> None:
+    from bench.analysis import parity_stats
+    from bench.cli.commands import parity
+    from bench.core import storage
+
+    run_dir = tmp_path / "parity"
+    run_dir.mkdir()
+    recs = [_parity_rec("torch", s, 99.10 + 0.02 * s) for s in range(4)] + [
+        _parity_rec("jax", s, 99.15 + 0.01 * s) for s in range(4)]
+    for rec in recs:
+        storage.append_record(run_dir, rec)
+    out = io.StringIO()
+    assert parity.report_parity(run_dir, 99.0, 0.3, 4, Console(file=out, width=120)) == 0
+    summary, pairs = parity_stats.summary_rows(recs), parity_stats.pair_rows(recs, 0.3)
+    lines = answer_verdicts.parity_lines("PASS", summary, pairs, run_dir)
+    printed = _first(out, lines)
+    assert lines[1].startswith("  jax - torch: PASS: ")
+    assert any(line.startswith("PASS: every pair of frameworks is within ±0.3 pp") for line in printed[len(lines):])
+    assert _html_answer(run_dir / "report.html") == lines

@@ -17,6 +17,7 @@ from bench.analysis.gate import GateResult, GateRow
 from bench.analysis.intervals import TwoLevel
 from bench.core import storage
 from bench.output import export
+from bench.output.answer_verdicts import unit_name
 from bench.output.series import GateSide, machine
 
 COLOURS = {"regression": "bold red", "improvement": "green", "no change": "green", "inconclusive": "yellow"}
@@ -29,7 +30,7 @@ def _f(x: float | None, spec: str) -> str:
 
 
 def cells(r: GateRow) -> list[str]:
-    unit = "pairs" if r.method.startswith("t over lockstep") else "procs"
+    unit = unit_name(r)
     return [r.label, f"{r.baseline_ms:.2f}", f"{r.candidate_ms:.2f}",
             f"{r.ratio:.3f} [{_f(r.ci_low, '.3f')}, {_f(r.ci_high, '.3f')}]", _f(r.p_adjusted, ".2g"),
             f"{r.units} {unit}", "-" if r.detectable_pct is None else f">= {r.detectable_pct:.1f}%", r.verdict,

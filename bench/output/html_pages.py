@@ -13,7 +13,7 @@ from typing import Any
 from bench.analysis import attribution
 from bench.analysis.gate import GateResult
 from bench.core import storage
-from bench.output import answer, html
+from bench.output import answer, answer_verdicts, html
 from bench.output import html_figures as figs
 from bench.output.html import Page, Plot, Table, Verdicts
 from bench.output.report import FRAMEWORKS_CSV, LAYER_CSV, LRN_CSV, Folder
@@ -138,8 +138,10 @@ def run_page(folder: Folder, title: str) -> Page:
 
 
 def profile_page(folder: Folder, title: str, layers: Sequence[Sequence[dict[str, Any]]],
-                 summaries: Sequence[dict[str, Any]], ops: Sequence[dict[str, Any]]) -> Page:
-    """bench profile: where a step goes per framework (``layers``: each profiled config's layer rows)."""
+                 summaries: Sequence[dict[str, Any]], ops: Sequence[dict[str, Any]],
+                 failed: Sequence[dict[str, Any]] = ()) -> Page:
+    """bench profile: where a step goes per framework (``layers``: each profiled config's layer rows;
+    ``failed``: the records of workers that did not finish), opening with the terminal's answer block."""
     flat = [row for rows in layers for row in rows]
     verdicts = [Verdicts("Where a step goes", "The three layers with the most time (the framework's profiler), and "
                          "the fixed cost of a step (from the batch-1 step).",
@@ -154,11 +156,14 @@ def profile_page(folder: Folder, title: str, layers: Sequence[Sequence[dict[str,
               Table("Profile summary", "profile_summary.csv", summaries),
               Table("Top ops", "profile_ops.csv", ops)]
     return Page(title, f"{folder.run_dir.name}: {len(summaries)} profiled configs", verdicts, plots, tables,
-                provenance(folder.env))
+                provenance(folder.env), answer_verdicts.profile_lines(summaries, layers, failed, folder.run_dir))
 
 
 def parity_page(folder: Folder, title: str, outcome: str, head: str, summary: Sequence[dict[str, Any]],
-                pairs: Sequence[dict[str, Any]], curves: Sequence[dict[str, Any]]) -> Page:
+                pairs: Sequence[dict[str, Any]], curves: Sequence[dict[str, Any]],
+                answer_block: Sequence[str] = ()) -> Page:
+    """bench parity: the verdict per pair, the curves and the tables, opening with ``answer_block`` (the
+    terminal's, :func:`bench.output.answer_verdicts.parity_lines` or ``trajectory_lines``)."""
     tone = {"PASS": "good", "FAIL": "bad"}.get(outcome, "warn")
     verdicts = [Verdicts(f"Accuracy parity: {outcome}", head,
                          ("pair", "seeds", "difference pp [90% CI]", "margin pp", "verdict"),
@@ -170,13 +175,14 @@ def parity_page(folder: Folder, title: str, outcome: str, head: str, summary: Se
              figs.parity_curves(curves, "train_loss", "Training loss per step", "training loss (cross-entropy)")]
     tables = [Table("Parity summary", "parity_summary.csv", summary), Table("Pairs", "parity_pairs.csv", pairs),
               Table("Curves", "parity_curves.csv", curves)]
-    return Page(title, folder.run_dir.name, verdicts, [p for p in plots if p.data], tables, provenance(folder.env))
+    return Page(title, folder.run_dir.name, verdicts, [p for p in plots if p.data], tables, provenance(folder.env),
+                answer_block)
 
 
 def gate_page(result: GateResult, overall: str, out_dir: Path, sides: Sequence[Folder],
               differences: Sequence[tuple[str, Any, Any]], title: str) -> Page:
     """The gate's verdict per row, its ratios, and each side's step times per process (when the sides are
-    run folders under ``out_dir``: bench ab)."""
+    run folders under ``out_dir``: bench ab); it opens with ``bench ab``'s answer block."""
     tone = {"regression": "bad", "improvement": "good", "no change": "good"}
     verdicts = [Verdicts("The gate's verdict per row", overall,
                          ("benchmark", "baseline ms", "candidate ms", "ratio [simultaneous CI]", "verdict"),
@@ -193,4 +199,5 @@ def gate_page(result: GateResult, overall: str, out_dir: Path, sides: Sequence[F
                             [r.to_dict() for r in side.rows.summary]))
     extra = [("sides differ in", "; ".join(f"{n}: {a!r} vs {b!r}" for n, a, b in differences) or "nothing recorded")]
     env = sides[-1].env if sides else {}
-    return Page(title, out_dir.name, verdicts, plots, tables, provenance(env, extra))
+    return Page(title, out_dir.name, verdicts, plots, tables, provenance(env, extra),
+                answer_verdicts.gate_lines(result, out_dir))

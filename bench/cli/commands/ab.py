@@ -7,16 +7,17 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from bench.analysis.gate import GateResult
 from bench.cli import ab_extend, lockstep_options, options, progress, validation
 from bench.cli.commands import check
 from bench.core import provenance, records, storage
 from bench.core.errors import UsageError
 from bench.execution import ab, ab_profile, planning, runner
-from bench.output import bisect_report, report, series
+from bench.output import answer_verdicts, bisect_report, report, series
 
 PAIRS = 8  # lockstep pairs per config: the units of the interval (t with 7 degrees of freedom)
 STEPS = 20  # timed steps per side and pair
@@ -167,13 +168,35 @@ def main(args: argparse.Namespace) -> int:
             raise UsageError(f"every pair failed on the {side.name} side ({side.rev.label()}): {ms[-1].error}; a "
                              "revision's workers must accept the jobs this bench sends (results in "
                              f"{sel.run_dir})")
-    base, cand = (series.load([str(s.run_dir)], s.name) for s in sides)
-    result = check.run_gate(args, base, cand, sel.run_dir, console,
-                            title=f"bench ab: {revs['candidate'].label()} vs {revs['base'].label()}", sides=folders)
+    title = f"bench ab: {revs['candidate'].label()} vs {revs['base'].label()}"
+    return report_gate(args, sel.run_dir, title, folders, console).exit_code
+
+
+def report_gate(args: argparse.Namespace, run_dir: Path, title: str, folders: Sequence[report.Folder],
+                console: Any) -> GateResult:
+    """After the pairs: the gate on the two halves (``bench check``'s, which writes gate.csv, gate.json,
+    gate.md and report.html into ``run_dir``), its answer block printed before its table, then the profile
+    diff (``--profile``) and the files. ``folders``: the finalized base/ and candidate/ run folders."""
+    base, cand = (series.load([str(f.run_dir)], name) for f, name in zip(folders, ("base", "candidate"), strict=True))
+    table = console.capture()  # the gate's table and notes, printed below the answer they hold
+    try:
+        with table:
+            result = check.run_gate(args, base, cand, run_dir, console, title=title, sides=folders)
+    except BaseException:
+        _write(console, table.get())  # what it printed before the error is shown, not lost
+        raise
+    answer_verdicts.show(answer_verdicts.gate_lines(result, run_dir), console)
+    _write(console, table.get())
     if args.profile:
-        bisect_report.profile(sel.run_dir, console)
-    console.print(f"Files: {sel.run_dir}/gate.csv, gate.json, gate.md, report.html, base/ and candidate/ (each a run "
+        bisect_report.profile(run_dir, console)
+    console.print(f"Files: {run_dir}/gate.csv, gate.json, gate.md, report.html, base/ and candidate/ (each a run "
                   "folder)" + (f", {bisect_report.DIFF_CSV} and profile/ (each side's profile records)"
                                if args.profile else ""))
-    return result.exit_code
+    return result
 
+
+
+def _write(console: Any, rendered: str) -> None:
+    """Text a console already rendered (``console.capture``), written as it is."""
+    console.file.write(rendered)
+    console.file.flush()

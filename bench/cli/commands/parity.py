@@ -188,7 +188,7 @@ def train_one(plan: Plan, args: argparse.Namespace, fw: str, seed: int, kind: st
 
 def report_parity(run_dir: Path, target: float, max_gap: float, seeds: int, console: Any, html: bool = True) -> int:
     """Tables, CSVs, PNGs and (``html``) report.html from the stored parity or trajectory records."""
-    from bench.output import html_pages, plots
+    from bench.output import answer_verdicts, html_pages, plots
     from bench.output import report as output_report
 
     folder = output_report.read(run_dir)
@@ -205,10 +205,12 @@ def report_parity(run_dir: Path, target: float, max_gap: float, seeds: int, cons
             worst = max(r["max_rel_diff"] for r in traj)
             html_pages.write(html_pages.parity_page(
                 folder, "bench parity --trajectory", "TRAJECTORY", f"largest relative loss difference {worst:.3g} "
-                f"over {len(traj)} steps (dropout off, same batches)", [], [], curves), run_dir)
+                f"over {len(traj)} steps (dropout off, same batches)", [], [], curves, block), run_dir)
         return 0
     summary = summary_rows(recs)
     pairs = pair_rows(recs, max_gap)
+        block = answer_verdicts.trajectory_lines(traj, run_dir if html else None)
+        answer_verdicts.show(block, console)  # the answer first; report.html opens with the same lines
     storage.write_rows(run_dir / "parity_summary.csv", summary)
     if pairs:
         storage.write_rows(run_dir / "parity_pairs.csv", pairs)
@@ -222,9 +224,11 @@ def report_parity(run_dir: Path, target: float, max_gap: float, seeds: int, cons
             "FAIL": f"a pair of frameworks differs by more than ±{max_gap:g} pp, significantly",
             "INCONCLUSIVE": "the data cannot tell the frameworks apart from the noise"}[outcome]
     console.print(f"[{style}]{outcome}[/]: {head}" + (": " + "; ".join(reasons) if reasons else ""))
+    block = answer_verdicts.parity_lines(outcome, summary, pairs, run_dir if html else None)
+    answer_verdicts.show(block, console)  # the answer first, from the rows the tables show; report.html opens with it
     if html:
         html_pages.write(html_pages.parity_page(folder, "bench parity", outcome, head + (": " + "; ".join(reasons)
-                                                if reasons else ""), summary, pairs, curves), run_dir)
+                                                if reasons else ""), summary, pairs, curves, block), run_dir)
     console.print(f"Final accuracy: the mean of the evaluations in the last {TAIL:.0%} of training, per seed (one "
                   "checkpoint jitters by 0.3-0.7 pp); pairs are compared seed by seed.")
     console.print(f"Files in {run_dir}: parity_summary.csv, parity_pairs.csv, parity_curves.csv, parity_accuracy.png, "

@@ -15,7 +15,7 @@ from bench.analysis import attribution
 from bench.cli import options, progress, validation
 from bench.core import provenance, storage
 from bench.execution import ab_profile, planning
-from bench.output import html_pages, lockstep_report, plots
+from bench.output import answer_verdicts, html_pages, lockstep_report, plots
 from bench.output import report as output_report
 from bench.output.tables import breakdown
 
@@ -102,10 +102,14 @@ def report(run_dir: Path, console: Any, html: bool = True) -> bool:
     recs = [r for r in folder.records if r.get("kind") == "profile"]
     done = [r for r in recs if r.get("status") == "ok"]
     for r in recs:
-        if r.get("status") != "ok":
-            console.print(f"[red]{r['framework']}: {r.get('status')}: {r.get('error')}[/]")
+    failed = [r for r in recs if r.get("status") not in ("ok", "skipped")]
     layers = {id(r): attribution.layer_rows(r) for r in done}
     summaries = [attribution.summary_row(r, layers[id(r)]) for r in done]
+    # the answer first, from the rows every table below is made of (report.html opens with it too)
+    answer_verdicts.show(answer_verdicts.profile_lines(summaries, [layers[id(r)] for r in done], failed,
+                                                       run_dir if html else None), console)
+        if r.get("status") != "ok":
+            console.print(f"[red]{r['framework']}: {r.get('status')}: {r.get('error')}[/]")
     storage.write_rows(run_dir / "profile_layers.csv", [row for r in done for row in layers[id(r)]],
                        columns=attribution.LAYER_COLUMNS)
     storage.write_rows(run_dir / "profile_summary.csv", summaries)
@@ -120,7 +124,7 @@ def report(run_dir: Path, console: Any, html: bool = True) -> bool:
                                 run_dir / "profile_breakdown.png")
     if html:
         html_pages.write(html_pages.profile_page(folder, "bench profile", [layers[id(r)] for r in done], summaries,
-                                                 ops), run_dir)
+                                                 ops, failed), run_dir)
     console.print(f"Files: {run_dir}/profile_layers.csv, profile_summary.csv, profile_ops.csv, profile_breakdown.png"
                   + (", report.html" if html else "")
                   + (", traces/ (open the .json/.json.gz in ui.perfetto.dev; the *_profile folders with "
