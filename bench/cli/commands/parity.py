@@ -200,6 +200,8 @@ def report_parity(run_dir: Path, target: float, max_gap: float, seeds: int, cons
     traj = trajectory_rows(recs)
     if traj:
         storage.write_rows(run_dir / "trajectory.csv", traj)
+        block = answer_verdicts.trajectory_lines(traj, run_dir if html else None)
+        answer_verdicts.show(block, console)  # the answer first; report.html opens with the same lines
         accuracy.trajectory_table(traj, console)
         if html:
             worst = max(r["max_rel_diff"] for r in traj)
@@ -209,12 +211,12 @@ def report_parity(run_dir: Path, target: float, max_gap: float, seeds: int, cons
         return 0
     summary = summary_rows(recs)
     pairs = pair_rows(recs, max_gap)
-        block = answer_verdicts.trajectory_lines(traj, run_dir if html else None)
-        answer_verdicts.show(block, console)  # the answer first; report.html opens with the same lines
     storage.write_rows(run_dir / "parity_summary.csv", summary)
     if pairs:
         storage.write_rows(run_dir / "parity_pairs.csv", pairs)
     outcome, reasons = verdict(summary, pairs, target, max_gap)
+    block = answer_verdicts.parity_lines(outcome, summary, pairs, run_dir if html else None)
+    answer_verdicts.show(block, console)  # the answer first, from the rows the tables show; report.html opens with it
     accuracy.parity_tables(summary, pairs, console)
     reached = target_reached(summary, target)
     console.print(f"Target {target:g}% (reported apart from parity): " + ", ".join(
@@ -224,8 +226,6 @@ def report_parity(run_dir: Path, target: float, max_gap: float, seeds: int, cons
             "FAIL": f"a pair of frameworks differs by more than ±{max_gap:g} pp, significantly",
             "INCONCLUSIVE": "the data cannot tell the frameworks apart from the noise"}[outcome]
     console.print(f"[{style}]{outcome}[/]: {head}" + (": " + "; ".join(reasons) if reasons else ""))
-    block = answer_verdicts.parity_lines(outcome, summary, pairs, run_dir if html else None)
-    answer_verdicts.show(block, console)  # the answer first, from the rows the tables show; report.html opens with it
     if html:
         html_pages.write(html_pages.parity_page(folder, "bench parity", outcome, head + (": " + "; ".join(reasons)
                                                 if reasons else ""), summary, pairs, curves, block), run_dir)

@@ -101,13 +101,13 @@ def report(run_dir: Path, console: Any, html: bool = True) -> bool:
     folder = output_report.read(run_dir)
     recs = [r for r in folder.records if r.get("kind") == "profile"]
     done = [r for r in recs if r.get("status") == "ok"]
-    for r in recs:
     failed = [r for r in recs if r.get("status") not in ("ok", "skipped")]
     layers = {id(r): attribution.layer_rows(r) for r in done}
     summaries = [attribution.summary_row(r, layers[id(r)]) for r in done]
     # the answer first, from the rows every table below is made of (report.html opens with it too)
     answer_verdicts.show(answer_verdicts.profile_lines(summaries, [layers[id(r)] for r in done], failed,
                                                        run_dir if html else None), console)
+    for r in recs:
         if r.get("status") != "ok":
             console.print(f"[red]{r['framework']}: {r.get('status')}: {r.get('error')}[/]")
     storage.write_rows(run_dir / "profile_layers.csv", [row for r in done for row in layers[id(r)]],
