@@ -195,3 +195,30 @@ def test_one_side_mixing_code_is_refused_and_each_side_says_what_measured(tmp_pa
     code, _, err = _check(capsys, "--baseline", str(old), str(new), "--candidate", str(new))
     assert code == 2 and "one side mixes versions or code (torch 2.13.0; code aaaaaaaaaaaa in" in err
     assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("label", [
+    "torch train batch 128 LRN off (eager)",  # headers on one line
+    "jax train batch 128 LRN on (jit) +reshape_pool",  # 46 columns: the headers go on two lines
+])
+def test_the_gate_table_fits_120_columns_with_the_name_whole(label: str) -> None:
+    import io
+
+    from rich.console import Console
+
+    from bench.analysis.gate import GateResult, GateRow, Settings
+    from bench.output import gate_report
+
+    reason = "the interval allows up to 23% slower; it would catch 15% or more: add pairs or processes"
+    row = GateRow(label, {}, 301.07, 342.21, 4, 4, "two-level", 4, 1.137, 1.119, 1.155, 0.95, 1e-6, 6e-6, 15.2,
+                  "inconclusive", reason)
+    out = io.StringIO()
+    gate_report.table(GateResult([row], [], [], Settings(), 1), Console(file=out, width=120))
+    lines = out.getvalue().splitlines()
+    assert all(len(line) <= 120 for line in lines), max(lines, key=len)
+    # the row is one line: the name whole, then its times, ratio with its interval, units and verdict
+    (line,) = [line for line in lines if line.startswith(f" {label} ")]
+    assert line.split()[-8:] == ["301.07", "342.21", "1.137", "[1.119,", "1.155]", "4", "procs", "inconclusive"]
+    # what the table leaves out (p, detects, why), every word, on the lines below it
+    below = " ".join(" ".join(lines[lines.index(line) + 1:]).split())
+    assert f"{label}: inconclusive (p 6e-06, detects >= 15.2%): {reason}" in below

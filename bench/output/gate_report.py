@@ -11,7 +11,10 @@ from typing import Any
 from rich import box
 from rich.console import Console
 from rich.markup import escape
+from rich.measure import Measurement
+from rich.padding import Padding
 from rich.table import Table
+from rich.text import Text
 
 from bench.analysis.gate import GateResult, GateRow
 from bench.analysis.intervals import TwoLevel
@@ -23,6 +26,12 @@ from bench.output.series import GateSide, machine
 COLOURS = {"regression": "bold red", "improvement": "green", "no change": "green", "inconclusive": "yellow"}
 HEADERS = ("benchmark", "baseline ms", "candidate ms", "ratio [simultaneous CI]", "p (Holm)", "units", "detects",
            "verdict", "why")
+# The terminal table's columns (issue 32: it fits 120 columns with the benchmark's name whole): p, detects and
+# why are printed below it, one line per row (:func:`why_line`); gate.md and report.html keep every column.
+TABLE_COLUMNS = (0, 1, 2, 3, 5, 7)
+# each header on two lines, for a table that would not fit with them on one (the numbers never wrap)
+TWO_LINE = {"baseline ms": "baseline\nms", "candidate ms": "candidate\nms",
+            "ratio [simultaneous CI]": "ratio\n[simultaneous CI]"}
 
 
 def _f(x: float | None, spec: str) -> str:
@@ -35,6 +44,36 @@ def cells(r: GateRow) -> list[str]:
             f"{r.ratio:.3f} [{_f(r.ci_low, '.3f')}, {_f(r.ci_high, '.3f')}]", _f(r.p_adjusted, ".2g"),
             f"{r.units} {unit}", "-" if r.detectable_pct is None else f">= {r.detectable_pct:.1f}%", r.verdict,
             r.reason]
+
+
+def why_line(r: GateRow) -> str:
+    """What the terminal table leaves out of a row, whole: its verdict with the Holm-adjusted p and the
+    smallest slowdown it would catch, and why (the "why" column of gate.md)."""
+    c = cells(r)
+    return f"{r.label}: {r.verdict} (p {c[4]}, detects {c[6]}): {r.reason}"
+
+
+def _table(result: GateResult, title: str, headers: Sequence[str]) -> Table:
+    t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    for h in headers:  # no column wraps: the name is whole, the numbers on one line; "[...]" is not markup
+        t.add_column(escape(h), justify="left" if h in ("benchmark", "verdict") else "right", no_wrap=True)
+    for r in result.rows:
+        c = [escape(x) for x in cells(r)]  # names like test_step[fw-train] are not markup
+        c[7] = f"[{COLOURS[r.verdict]}]{r.verdict}[/]"
+        t.add_row(*(c[i] for i in TABLE_COLUMNS))
+    return t
+
+
+def _fitting(result: GateResult, console: Console, title: str) -> Table:
+    """The gate's terminal table: its headers on one line where that fits the console, else on two; a name
+    too long even then (over about 50 columns at 120) wraps, never cut: it is whole in the lines below."""
+    headers = [HEADERS[i] for i in TABLE_COLUMNS]
+    for heads in (headers, [TWO_LINE.get(h, h) for h in headers]):
+        t = _table(result, title, heads)
+        if Measurement.get(console, console.options.update_width(10_000), t).maximum <= console.width:
+            return t
+    t.columns[0].no_wrap, t.columns[0].overflow = False, "fold"
+    return t
 
 
 def overall(result: GateResult) -> str:
@@ -62,14 +101,12 @@ def table(result: GateResult, console: Console, differences: Sequence[tuple[str,
           title: str = "bench check: candidate vs baseline", caveat: str = "", notes: Sequence[str] = ()) -> None:
     """The gate's table; ``caveat`` (the sides not measured together) is printed above the verdict and
     repeated in it; ``notes`` are provenance lines (what each side was measured with)."""
-    t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
-    for h in HEADERS:
-        t.add_column(h, justify="left" if h in ("benchmark", "verdict", "why") else "right")
-    for r in result.rows:
-        c = [escape(x) for x in cells(r)]  # names like test_step[fw-train] are not markup
-        c[7] = f"[{COLOURS[r.verdict]}]{r.verdict}[/]"
-        t.add_row(*c)
-    console.print(t)
+    console.print(_fitting(result, console, title))
+    if result.rows:
+        console.print("why each row's verdict (p: Holm-adjusted; detects: the smallest slowdown caught with 80% "
+                      "power):")
+        for r in result.rows:  # a long line wraps indented, under its row's name
+            console.print(Padding(Text(why_line(r)), (0, 0, 0, 2), expand=False))
     for what, labels in (("baseline", result.only_baseline), ("candidate", result.only_candidate)):
         if labels:
             console.print(f"[yellow]only in the {what} (not compared): {escape(', '.join(labels))}[/]")
