@@ -361,3 +361,52 @@ def test_bench_parity_prints_the_verdict_per_pair_first(tmp_path: Path) -> None:
     assert lines[1].startswith("  jax - torch: PASS: ")
     assert any(line.startswith("PASS: every pair of frameworks is within ±0.3 pp") for line in printed[len(lines):])
     assert _html_answer(run_dir / "report.html") == lines
+
+
+def _stored_gate(run_dir: Path) -> Any:
+    """The gate's result on a bench ab folder's halves, with the default settings (``bench check``'s and
+    ``bench report``'s)."""
+    from bench.analysis import gate
+    from bench.output import series
+
+    base, cand = (series.load([str(run_dir / side)], side) for side in ("base", "candidate"))
+    return gate.check(base.series, cand.series, gate.Settings())
+
+
+def test_bench_check_prints_the_gate_answer_first(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.cli import main
+
+    if not GATE_STORED.exists():
+        pytest.fail(f"the stored gate run is missing: {GATE_STORED}")
+    sides = [str(GATE_STORED / side) for side in ("base", "candidate")]
+    result = _stored_gate(GATE_STORED)
+    # in the terminal (stdout a pipe: 120 columns), no --out: no report to point at
+    assert main(["check", "--baseline", sides[0], "--candidate", sides[1]]) == 1
+    lines = answer_verdicts.gate_lines(result)
+    printed = _first(io.StringIO(capsys.readouterr().out), lines)
+    assert lines[0].startswith("Gate verdict: REGRESSION (1 regression; 1 row, exit 1)")
+    assert "Gate: REGRESSION in 1 of 1 rows" in printed[len(lines):]  # the table and its verdict, below
+    # with --out: the block names report.html, which opens with the very same lines
+    out_dir = tmp_path / "g"
+    assert main(["check", "--baseline", sides[0], "--candidate", sides[1], "--out", str(out_dir)]) == 1
+    lines = answer_verdicts.gate_lines(result, out_dir)
+    _first(io.StringIO(capsys.readouterr().out), lines)
+    assert lines[-1] == f"Report: {out_dir / 'report.html'}" and _html_answer(out_dir / "report.html") == lines
+
+
+@pytest.mark.parametrize("html", [False, True])
+def test_bench_report_of_an_ab_folder_prints_the_gate_answer_first(tmp_path: Path, html: bool) -> None:
+    from bench.cli.commands import report as report_cmd
+
+    if not GATE_STORED.exists():
+        pytest.fail(f"the stored gate run is missing: {GATE_STORED}")
+    run_dir = tmp_path / "ab"
+    shutil.copytree(GATE_STORED, run_dir)
+    out = io.StringIO()
+    assert report_cmd._report_ab(run_dir, Console(file=out, width=120), html) == 1
+    lines = answer_verdicts.gate_lines(_stored_gate(run_dir), run_dir if html else None)
+    printed = _first(out, lines)
+    assert lines[0].startswith("Gate verdict: REGRESSION (1 regression; 1 row, exit 1)")
+    assert "Gate: REGRESSION in 1 of 1 rows" in printed[len(lines):]
+    if html:  # the block's last line points at report.html, which opens with the same lines
+        assert lines[-1] == f"Report: {run_dir / 'report.html'}" and _html_answer(run_dir / "report.html") == lines

@@ -13,7 +13,7 @@ from bench.analysis import gate
 from bench.cli import options, progress
 from bench.core import storage
 from bench.core.errors import UsageError
-from bench.output import export, gate_report, html_pages, series
+from bench.output import answer_verdicts, export, gate_report, html_pages, series
 from bench.output.report import Folder
 
 
@@ -36,9 +36,10 @@ def validate(args: argparse.Namespace) -> None:
 
 def run_gate(args: argparse.Namespace, base: series.GateSide, cand: series.GateSide, out_dir: Path | None,
              console: Any, title: str = "bench check: candidate vs baseline",
-             sides: Sequence[Folder] = ()) -> gate.GateResult:
+             sides: Sequence[Folder] = (), answer: bool = False) -> gate.GateResult:
     """Compare, print, and write every requested output (with ``out_dir``: gate.csv, gate.json, gate.md
-    and report.html, which shows each of ``sides``' step times too); the gate's result."""
+    and report.html, which shows each of ``sides``' step times too); the gate's result. ``answer``: the
+    answer block first, before the table (``bench check``; ``bench ab`` prints its own above this output)."""
     exports = options.parse_exports(args.export)
     s = gate.Settings(args.alpha, args.noise_floor, args.detect)
     diffs = gate.provenance_differences(base.provenance, cand.provenance)
@@ -51,6 +52,8 @@ def run_gate(args: argparse.Namespace, base: series.GateSide, cand: series.GateS
     notes = [line for side, what in ((base, "baseline"), (cand, "candidate"))
              if (line := series.measured_with(side, what))]
     result = gate.check(base.series, cand.series, s)
+    if answer:  # the same lines report.html opens with, its path where it is written
+        answer_verdicts.show(answer_verdicts.gate_lines(result, out_dir), console)
     gate_report.table(result, console, diffs, title=title, caveat=caveat, notes=notes)
     markdown = [Path(args.markdown)] if args.markdown else []
     if out_dir is not None:
@@ -71,4 +74,4 @@ def main(args: argparse.Namespace) -> int:
     validate(args)
     base, cand = series.load(args.baseline, "baseline"), series.load(args.candidate, "candidate")
     out_dir = storage.create_run_dir(args.out, prefix="check") if args.out else None
-    return run_gate(args, base, cand, out_dir, progress.make_console()).exit_code
+    return run_gate(args, base, cand, out_dir, progress.make_console(), answer=True).exit_code

@@ -53,7 +53,7 @@ def main(args: argparse.Namespace) -> int:
 
 def _report_ab(ab_dir: Path, console: Any, html: bool) -> int:
     from bench.analysis import gate
-    from bench.output import gate_report, series
+    from bench.output import answer_verdicts, gate_report, series
 
     folders = [report.finalize(ab_dir / side, title=f"bench ab {side}") for side in ("base", "candidate")]
     base, cand = series.load([str(ab_dir / "base")], "base"), series.load([str(ab_dir / "candidate")], "candidate")
@@ -62,6 +62,7 @@ def _report_ab(ab_dir: Path, console: Any, html: bool) -> int:
     caveat = series.apart(base, cand)
     notes = [line for side, what in ((base, "base"), (cand, "candidate")) if (line := series.measured_with(side, what))]
     title = f"bench ab {ab_dir.name} (default gate settings)"
+    answer_verdicts.show(answer_verdicts.gate_lines(result, ab_dir if html else None), console)
     gate_report.table(result, console, diffs, title=title, caveat=caveat, notes=notes)
     gate_report.write(result, ab_dir, diffs, caveat)
     storage.atomic_write(ab_dir / "gate.md", gate_report.markdown(result, diffs, (base.commits, cand.commits),
