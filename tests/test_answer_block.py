@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from bench.analysis import clusters, lockstep_ratios, summary
+from bench.analysis import clusters, lockstep_ratios, sanity, summary
 from bench.analysis.intervals import TwoLevel
 from bench.analysis.stats import Stats
 from bench.output import answer, answer_verdicts, lockstep_report, report
@@ -229,8 +229,9 @@ def test_the_profile_answer_names_the_top_scopes_coverage_peak_and_failed_checks
                   _layer("profiler", "lrn1", "forward", 2.0), _layer("profiler", "lrn1", "backward", 4.0),
                   _layer("profiler", "fc1", "forward", 1.0, 30.0), _layer("profiler", "(unattributed)", "", 1.0)]
     tf = {"framework": "tensorflow", "mode": "forward", "batch_size": 64, "lrn": False, "step_ms": 20.0,
-          "coverage_pct": None, "warnings": "fixed cost 130% of the step is more than the whole step; layers timed "
-          "alone sum to 2.1x the whole step (42.0 vs 20.0 ms), over the 1.5x a fused step allows"}
+          "coverage_pct": None, "warnings": sanity.join_warnings([
+              "fixed cost 130% of the step is more than the whole step",
+              "layers timed alone sum to 2.1x the whole step (42.0 vs 20.0 ms), over the 1.5x a fused step allows"])}
     tf_rows = [_layer("isolated", "conv1", "forward", 6.0, 10.0), _layer("isolated", "pool1", "forward", 2.0)]
     failed = [{"framework": "jax", "status": "timeout", "error": "no result in 1800 s"}]
     # torch, passes summed, shares of the 20 ms step: conv2 (3 + 5) / 20 = 40%, lrn1 (2 + 4) / 20 = 30%, fc1
@@ -410,3 +411,30 @@ def test_bench_report_of_an_ab_folder_prints_the_gate_answer_first(tmp_path: Pat
     assert "Gate: REGRESSION in 1 of 1 rows" in printed[len(lines):]
     if html:  # the block's last line points at report.html, which opens with the same lines
         assert lines[-1] == f"Report: {run_dir / 'report.html'}" and _html_answer(run_dir / "report.html") == lines
+
+
+def test_a_warning_holding_a_semicolon_stays_one_warning() -> None:
+    # a batch-1 step of 26.0 ms slower than the batch-128 step of 20.0 ms: the fit's per-image cost is negative,
+    # and that message has a clause of its own after "; ". Fixed cost 130% > 100% of the step; layers timed alone
+    # 42.0 / 20.0 = 2.1x the step > 1.5x. Three warnings, each whole: none is split at its "; "
+    row = {"framework": "torch", "mode": "train", "batch_size": 128, "lrn": False, "step_ms": 20.0,
+           "coverage_pct": None, "per_image_ms": -0.05, "tiny_step_ms": 26.0, "tiny_batch": 1,
+           "fixed_share_pct": 130.0, "isolated_sum_ms": 42.0}
+    busy = ("per-image cost -0.05 ms is negative: the batch-1 step (26.0 ms) was slower than the batch-128 step "
+            "(20.0 ms); the machine was probably busy")
+    fixed = "fixed cost 130% of the step is more than the whole step"
+    layers = "layers timed alone sum to 2.1x the whole step (42.0 vs 20.0 ms), over the 1.5x a fused step allows"
+    checked = sanity.checked(row)
+    assert sanity.warning_list(checked) == [busy, fixed, layers]
+    assert sanity.warning_list({"warnings": sanity.join_warnings(["a; b", "c"])}) == ["a; b", "c"]
+    assert sanity.warning_list({"warnings": ""}) == sanity.warning_list({}) == []
+    with pytest.raises(ValueError, match="free of ' \\| '"):
+        sanity.join_warnings(["a | b"])  # a message holding the separator would come back as two
+    # the answer block names each failed check once; no bogus "the machine was probably busy" check
+    assert answer_verdicts.profile_lines([checked], [[]])[2:] == [
+        "  torch train b128: self-check failed: per-image cost -0.05 ms is negative",
+        "  torch train b128: self-check failed: fixed cost 130% of the step is more than the whole step",
+        "  torch train b128: self-check failed: layers timed alone sum to 2.1x the whole step"]
+    # and the warnings below the tables: one line each, the first whole
+    assert lockstep_report.profile_warnings([checked], Console(file=io.StringIO(), width=120)) == [
+        f"torch train batch 128: {busy}", f"torch train batch 128: {fixed}", f"torch train batch 128: {layers}"]

@@ -9,10 +9,13 @@ from the row (None) and named in its ``warnings``, so no table prints it as a fi
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 ISOLATED_MAX = 1.5  # layers timed alone may sum to somewhat more than a step (no fusion), not to this many
+# between the messages of a row's ``warnings`` field (one CSV cell); a message may hold "; " (its own clauses)
+# but never this (:func:`join_warnings` refuses one that does), so :func:`warning_list` gives each back whole
+SEPARATOR = " | "
 
 
 def _num(row: Mapping[str, Any], name: str) -> float | None:
@@ -47,11 +50,26 @@ _DERIVED = {"per_image_ms": ("per_image_ms", "fixed_ms", "fixed_share_pct"),
 
 def checked(row: dict[str, Any]) -> dict[str, Any]:
     """The row with every contradicted figure (and what is derived from it) set to None, and a
-    ``warnings`` field naming each ("; "-separated, empty when none)."""
+    ``warnings`` field naming each (:func:`join_warnings`; empty when none)."""
     found = contradictions(row)
     out = dict(row)
     for name in found:
         for derived in _DERIVED[name]:
             out[derived] = None
-    out["warnings"] = "; ".join(found.values())
+    out["warnings"] = join_warnings(found.values())
     return out
+
+
+def join_warnings(messages: Iterable[str]) -> str:
+    """Warnings as one ``warnings`` field: joined by ``SEPARATOR``, which no message may contain."""
+    out = list(messages)
+    for m in out:
+        if SEPARATOR in m or not m:
+            raise ValueError(f"a warning must be non-empty and free of {SEPARATOR!r}; got {m!r}")
+    return SEPARATOR.join(out)
+
+
+def warning_list(row: Mapping[str, Any]) -> list[str]:
+    """A row's warnings, each message whole (the inverse of :func:`join_warnings`); [] when none."""
+    text = row.get("warnings") or ""
+    return str(text).split(SEPARATOR) if text else []

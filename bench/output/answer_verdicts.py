@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.analysis import attribution
+from bench.analysis import attribution, sanity
 from bench.analysis.gate import GateResult, GateRow
 from bench.output.answer import MAX_LINES
 
@@ -146,9 +146,9 @@ def profile_lines(summaries: Sequence[dict[str, Any]], layers: Sequence[Sequence
         if peak is not None:
             ends.append(f"; {peak:.0f}% of peak")
         body.append(_scopes_line(start, tops, "".join(ends)) if tops else start + "".join(ends))
-        for w in (s.get("warnings") or "").split("; "):
-            if w:  # the check's name: the warning up to its figures' explanation (in full below the tables)
-                body.append(f"  {_config(s)}: self-check failed: {w.split(': ')[0].split(' (')[0]}")
+        # each failed check named: its warning up to its figures' explanation (in full below the tables)
+        for w in sanity.warning_list(s):
+            body.append(f"  {_config(s)}: self-check failed: {w.split(': ')[0].split(' (')[0]}")
     body += [f"  {r['framework']}: {r.get('status')}: {r.get('error')}" for r in failed]
     return _cap(body, _report(run_dir))
 

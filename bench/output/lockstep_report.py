@@ -10,7 +10,7 @@ from typing import Any
 
 from rich.markup import escape
 
-from bench.analysis import clusters, interference
+from bench.analysis import clusters, interference, sanity
 from bench.analysis.intervals import TwoLevel
 from bench.analysis.summary import group
 from bench.core import records
@@ -94,8 +94,8 @@ def process_notes(recs: Sequence[dict[str, Any]], console: Any) -> list[str]:
 
 def profile_warnings(summaries: Sequence[dict[str, Any]], console: Any) -> list[str]:
     """The warning rows of ``bench profile``: each figure that contradicts itself, named."""
-    lines = [f"{s['framework']} {s['mode']} batch {s['batch_size']}: {w}"
-             for s in summaries for w in (s.get("warnings") or "").split("; ") if w]
+    lines = [f"{s['framework']} {s['mode']} batch {s['batch_size']}: {w}" for s in summaries
+             for w in sanity.warning_list(s)]
     for line in lines:
         console.print(f"[bold yellow]warning: {line}[/]")
     return lines
