@@ -54,8 +54,13 @@ def test_run_rows_are_computed_once_and_feed_every_output(tmp_path: Path) -> Non
                                   fixtures.parity_folder, fixtures.ab_folder])
 def test_bench_report_html_writes_one_offline_page(make: object, tmp_path: Path) -> None:
     folder = make(tmp_path / "f")  # type: ignore[operator]
-    assert main(["report", str(folder)]) in (0, 1) and not (folder / "report.html").exists()
-    assert main(["report", str(folder), "--html"]) in (0, 1)
+    # exit 0 for every kind: a re-rendered report is not a failure, and none of the fixtures holds one (the
+    # parity pair is a PASS; the ab folder's planted 15% jax slowdown is "inconclusive", not a regression:
+    # Welch's t over 4 processes a side whose 5%-a-round process effect is not paired, [1.011, 1.299] at
+    # 98.3%, whose low end does not clear the 3% floor); 1 would be a gate's regression, and an internal
+    # error also returns 1
+    assert main(["report", str(folder)]) == 0 and not (folder / "report.html").exists()
+    assert main(["report", str(folder), "--html"]) == 0
     text = (folder / "report.html").read_text()
     assert len(text.encode()) < html.MAX_BYTES
     assert text.index("id=verdicts") < text.index("id=plots") < text.index("id=tables") < text.index("id=provenance")
