@@ -21,9 +21,9 @@ import pytest
 
 from bench.core import contract, provenance, registry
 from bench.core.config import ModelConfig, RunConfig
+from bench.model import spec
 from bench.worker import process, timing
 from bench.worker.batches import host_batches
-from impls import spec
 
 BATCH = int(os.environ.get("BENCH_PERF_BATCH", "128"))
 ROUNDS = int(os.environ.get("BENCH_PERF_ROUNDS", "30"))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 
 from bench.core.registration import Registration
-from impls import spec
+from bench.model import spec
 
 
 def _xla_threads(threads: int) -> dict[str, str]:

@@ -25,7 +25,7 @@ import optax
 from jax import lax
 
 from bench.core.contract import DeviceInfo, FrameworkAdapter, Gemm, Isolated, LrnLayer, Profile, check_batch, tally
-from impls import spec
+from bench.model import spec
 
 # Every conv and matmul of the model asks for full float32 (no TF32/bf16 passes on GPU) itself, so
 # importing this module changes nothing for other JAX code in the process (no global config).
@@ -92,26 +92,36 @@ reshape_pool.defvjp(_pool_fwd, _pool_bwd)
 
 
 def scope_fn(scope: spec.Scope, *, lrn_impl: str, rate: float, lrn_params: spec.LrnParams = spec.DEFAULT_LRN,
-             precision: Any = HIGHEST, tuning: tuple[str, ...] = ()) -> ScopeFn:
-    """The computation of one scope, ``f(params, x, dropout_key)``: the model runs these in order, the
-    isolated timing one alone."""
+             precision: Any = HIGHEST, tuning: tuple[str, ...] = (), model: spec.ModelSpec = spec.MNIST) -> ScopeFn:
+    """The computation of one scope of ``model``, ``f(params, x, dropout_key)``: the model runs these in
+    order, the isolated timing one alone. XLA's SAME/VALID padding is the spec's (TensorFlow's) convention."""
     name = scope.layer
+    layer = model.layer(name) if name else None
     if scope.kind == "conv":
+        assert layer is not None
+        stride, padding = (layer.stride, layer.stride), layer.padding
+
         def conv(params: dict[str, jax.Array], x: jax.Array, key: Any) -> jax.Array:
-            y = lax.conv_general_dilated(x, params[f"{name}.w"], (1, 1), "SAME",
+            y = lax.conv_general_dilated(x, params[f"{name}.w"], stride, padding,
                                          dimension_numbers=("NHWC", "HWIO", "NHWC"), precision=precision)
             return jax.nn.relu(y + params[f"{name}.b"])
         return conv
     if scope.kind == "lrn":
         return lambda params, x, key: lrn(x, lrn_impl, lrn_params, precision)
     if scope.kind == "pool" and "reshape_pool" in tuning:
+        assert layer is not None
+        if (layer.kernel, layer.stride, layer.padding) != (2, 2, "SAME"):
+            raise ValueError(f"tuning reshape_pool needs 2x2/2 SAME pools; model {model.name}'s {name} is "
+                             f"{layer.kernel}x{layer.kernel}/{layer.stride} {layer.padding}")
         return lambda params, x, key: reshape_pool(x)
     if scope.kind == "pool":
-        return lambda params, x, key: lax.reduce_window(x, -jnp.inf, lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "SAME")
+        assert layer is not None
+        window, strides = (1, layer.kernel, layer.kernel, 1), (1, layer.stride, layer.stride, 1)
+        return lambda params, x, key: lax.reduce_window(x, -jnp.inf, lax.max, window, strides, layer.padding)
     if scope.kind == "flatten":
         return lambda params, x, key: x.reshape(x.shape[0], -1)  # NHWC flatten
     if scope.kind == "dense":
-        relu = next(layer.relu for layer in spec.LAYERS if layer.name == name)
+        relu = model.layer(name).relu
 
         def dense(params: dict[str, jax.Array], x: jax.Array, key: Any) -> jax.Array:
             y = jnp.matmul(x, params[f"{name}.w"], precision=precision) + params[f"{name}.b"]
@@ -129,8 +139,8 @@ def scope_fn(scope: spec.Scope, *, lrn_impl: str, rate: float, lrn_params: spec.
 
 def forward(params: dict[str, jax.Array], x: jax.Array, *, use_lrn: bool, lrn_impl: str, rate: float,
             key: jax.Array | None, lrn_params: spec.LrnParams = spec.DEFAULT_LRN,
-            precision: Any = HIGHEST, tuning: tuple[str, ...] = ()) -> jax.Array:
-    for scope in spec.scopes(use_lrn):
+            precision: Any = HIGHEST, tuning: tuple[str, ...] = (), model: spec.ModelSpec = spec.MNIST) -> jax.Array:
+    for scope in model.scopes(use_lrn):
         if scope.kind in ("loss", "optimizer"):
             continue
         sub = None
@@ -138,7 +148,7 @@ def forward(params: dict[str, jax.Array], x: jax.Array, *, use_lrn: bool, lrn_im
             key, sub = jax.random.split(key)
         with jax.named_scope(scope.name):  # names the ops for the profiler; costs nothing at run time
             fn = scope_fn(scope, lrn_impl=lrn_impl, rate=rate, lrn_params=lrn_params, precision=precision,
-                          tuning=tuning)
+                          tuning=tuning, model=model)
             x = fn(params, x, sub)
     return x
 
@@ -157,7 +167,8 @@ class JaxAlexNet(FrameworkAdapter):
         # strict: every conv and matmul asks for full float32 itself; default: the backend's own choice
         self.precision = op_precision(cfg.precision)
         fwd = functools.partial(forward, use_lrn=cfg.lrn, lrn_impl=str(cfg.lrn_impl), rate=cfg.dropout,
-                                lrn_params=cfg.lrn_params, precision=self.precision, tuning=cfg.tuning)
+                                lrn_params=cfg.lrn_params, precision=self.precision, tuning=cfg.tuning,
+                                model=self.spec)
 
         def loss_fn(params: Any, x: jax.Array, y: jax.Array, key: jax.Array) -> jax.Array:
             logits = fwd(params, x, key=key)
@@ -181,13 +192,14 @@ class JaxAlexNet(FrameworkAdapter):
         self.last: Any = None
 
     def set_weights(self, weights: dict[str, np.ndarray]) -> None:
-        spec.check_weights(weights)
-        self.params = {n: jax.device_put(np.asarray(weights[n], np.float32), self.device) for n in spec.WEIGHT_NAMES}
+        self.spec.check_weights(weights)
+        self.params = {n: jax.device_put(np.asarray(weights[n], np.float32), self.device)
+                       for n in self.spec.weight_names}
         self.opt_state = self.opt.init(self.params)
         self.key = jax.device_put(jax.random.PRNGKey(self.config.seed), self.device)
 
     def get_weights(self) -> dict[str, np.ndarray]:
-        return {n: np.array(self.params[n]) for n in spec.WEIGHT_NAMES}  # copies: buffers get donated
+        return {n: np.array(self.params[n]) for n in self.spec.weight_names}  # copies: buffers get donated
 
     def _put(self, a: np.ndarray, dtype: Any) -> jax.Array:
         return jax.device_put(np.asarray(a, dtype), self.device)
@@ -199,7 +211,7 @@ class JaxAlexNet(FrameworkAdapter):
         self.key, sub = jax.random.split(self.key)
         loss, grads = self._grads(self.params, self._put(check_batch(images), np.float32),
                                   self._put(labels, np.int32), sub)
-        return float(loss), {n: np.array(grads[n]) for n in spec.WEIGHT_NAMES}
+        return float(loss), {n: np.array(grads[n]) for n in self.spec.weight_names}
 
     def prepare(self, images: np.ndarray, labels: np.ndarray) -> tuple[jax.Array, jax.Array]:
         return self._put(check_batch(images), np.float32), self._put(labels, np.int32)
@@ -254,9 +266,9 @@ class JaxAlexNet(FrameworkAdapter):
             compiled = self._train.lower(self.params, self.opt_state, self.key, *batch).compile()
         else:
             compiled = self._infer.lower(self.params, batch[0]).compile()
-        acts = spec.shapes().activations
-        pool_scopes = [sc for sc in spec.scopes(self.config.lrn) if sc.kind == "pool"]
-        op_names = _op_names(compiled.as_text() or "", {spec.scope_input_shape(sc): sc.name for sc in pool_scopes},
+        acts = self.spec.shapes().activations
+        pool_scopes = [sc for sc in self.spec.scopes(self.config.lrn) if sc.kind == "pool"]
+        op_names = _op_names(compiled.as_text() or "", {self.spec.scope_input_shape(sc): sc.name for sc in pool_scopes},
                              {acts[sc.name]: sc.name for sc in pool_scopes})
         step = self.train_step if mode == "train" else self.forward_step
         with tempfile.TemporaryDirectory(prefix="bench-jax-trace-") as tmp:
@@ -268,7 +280,7 @@ class JaxAlexNet(FrameworkAdapter):
             events = json.loads(gzip.decompress(perfetto.read_bytes()))
             shutil.copytree(tmp, trace_dir / "jax_profile", dirs_exist_ok=True)  # TensorBoard/XProf: the xplane
         traces = [str(p.relative_to(trace_dir)) for p in (trace_dir / "jax_profile").rglob("*") if p.is_file()]
-        scopes = spec.scope_names(self.config.lrn)
+        scopes = self.spec.scope_names(self.config.lrn)
         platform = self.device.platform
         where: dict[str, tuple[str | None, str]] = {}  # HLO instruction -> (scope, pass)
         attributed = []
@@ -292,11 +304,11 @@ class JaxAlexNet(FrameworkAdapter):
                 state["last"] = update(grads, self.opt_state, self.params)
                 return state["last"]
             return Isolated(step, None, lambda: jax.block_until_ready(state["last"]))
-        shape = spec.scope_input_shape(scope)
+        shape = self.spec.scope_input_shape(scope)
         params = {k: v for k, v in self.params.items() if k.split(".")[0] == scope.layer}
         key = jax.device_put(jax.random.PRNGKey(0), self.device) if scope.kind == "dropout" else None
         if scope.kind == "loss":
-            y = self._put(rng.integers(0, spec.NUM_CLASSES, batch_size), np.int32)
+            y = self._put(rng.integers(0, self.spec.num_classes, batch_size), np.int32)
             x = self._put(rng.normal(0, 1, (batch_size, *shape)), np.float32)
 
             def fn(p: Any, t: jax.Array) -> jax.Array:
@@ -304,11 +316,11 @@ class JaxAlexNet(FrameworkAdapter):
         else:
             x = self._put(np.maximum(rng.normal(0, 1, (batch_size, *shape)), 0), np.float32)
             inner = scope_fn(scope, lrn_impl=str(cfg.lrn_impl), rate=cfg.dropout, lrn_params=cfg.lrn_params,
-                             precision=self.precision, tuning=cfg.tuning)
+                             precision=self.precision, tuning=cfg.tuning, model=self.spec)
 
             def fn(p: Any, t: jax.Array) -> jax.Array:
                 return inner(p, t, key if mode == "train" else None)
-        first = scope.layer == spec.PARAM_LAYERS[0]
+        first = scope.layer == self.spec.param_layers[0]
         fwd = jax.jit(fn)
         cot = jnp.ones_like(fwd(params, x))
 

@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from bench.core.contract import DeviceInfo, FrameworkAdapter, Gemm, Isolated, LrnLayer, Profile, check_batch, tally
-from impls import spec
+from bench.model import spec
 from impls.tensorflow_xplane import chrome_events, xspace_ops
 
 
@@ -40,11 +40,11 @@ class TensorFlowAlexNet(FrameworkAdapter):
         else:
             self.device = "/CPU:0"
         with tf.device(self.device):
-            self.vars = {n: tf.Variable(tf.zeros(s), name=n) for n, s in spec.WEIGHT_SHAPES.items()}
-            self.m = {n: tf.Variable(tf.zeros(s)) for n, s in spec.WEIGHT_SHAPES.items()}
-            self.v = {n: tf.Variable(tf.zeros(s)) for n, s in spec.WEIGHT_SHAPES.items()}
+            self.vars = {n: tf.Variable(tf.zeros(s), name=n) for n, s in self.spec.weight_shapes.items()}
+            self.m = {n: tf.Variable(tf.zeros(s)) for n, s in self.spec.weight_shapes.items()}
+            self.v = {n: tf.Variable(tf.zeros(s)) for n, s in self.spec.weight_shapes.items()}
             self.step = tf.Variable(0, dtype=tf.int64)
-        self.var_list = [self.vars[n] for n in spec.WEIGHT_NAMES]
+        self.var_list = [self.vars[n] for n in self.spec.weight_names]
         mode = cfg.compile
         if mode == "eager":
             self._train_fn: Any = self._train
@@ -68,22 +68,24 @@ class TensorFlowAlexNet(FrameworkAdapter):
     def _scope_fn(self, scope: spec.Scope, training: bool) -> Any:
         """The computation of one scope: the model runs these in order, the isolated timing one alone."""
         v, name = self.vars, scope.layer
-        if scope.kind == "conv":
-            return lambda x: tf.nn.relu(tf.nn.conv2d(x, v[f"{name}.w"], 1, "SAME") + v[f"{name}.b"])
+        if scope.kind == "conv":  # TensorFlow's SAME/VALID is the spec's own convention (asymmetric SAME included)
+            conv = self.spec.layer(name)
+            return lambda x: tf.nn.relu(tf.nn.conv2d(x, v[f"{name}.w"], conv.stride, conv.padding) + v[f"{name}.b"])
         if scope.kind == "lrn":
             return self._lrn_layer
         if scope.kind == "pool":
-            return lambda x: tf.nn.max_pool2d(x, 2, 2, "SAME")
+            pool = self.spec.layer(name)
+            return lambda x: tf.nn.max_pool2d(x, pool.kernel, pool.stride, pool.padding)
         if scope.kind == "flatten":
             return lambda x: tf.reshape(x, [-1, int(np.prod(x.shape[1:]))])  # NHWC flatten
         if scope.kind == "dense":
-            relu = next(layer.relu for layer in spec.LAYERS if layer.name == name)
+            relu = self.spec.layer(name).relu
             return lambda x: (tf.nn.relu if relu else tf.identity)(tf.matmul(x, v[f"{name}.w"]) + v[f"{name}.b"])
         if scope.kind == "dropout":
             rate = self.config.dropout
             if not (training and rate > 0):
                 return tf.identity
-            index = [layer.name for layer in spec.layers(self.config.lrn)].index(name)  # the mask's seed
+            index = [layer.name for layer in self.spec.layers(self.config.lrn)].index(name)  # the mask's seed
 
             def dropout(x: tf.Tensor) -> tf.Tensor:
                 seed = tf.stack([tf.constant(self.config.seed * 1000 + index, tf.int64), self.step])
@@ -92,7 +94,7 @@ class TensorFlowAlexNet(FrameworkAdapter):
         raise ValueError(f"scope {scope.name!r} is not part of the forward pass")
 
     def _forward(self, x: tf.Tensor, training: bool) -> tf.Tensor:
-        for scope in spec.scopes(self.config.lrn):
+        for scope in self.spec.scopes(self.config.lrn):
             if scope.kind not in ("loss", "optimizer"):
                 with tf.name_scope(scope.name.replace(".", "_")):  # op names carry the scope (and its gradients')
                     x = self._scope_fn(scope, training)(x)
@@ -118,7 +120,7 @@ class TensorFlowAlexNet(FrameworkAdapter):
         t = tf.cast(self.step.assign_add(1), tf.float32)
         c1 = 1.0 - tf.pow(spec.ADAM_BETA1, t)
         c2 = 1.0 - tf.pow(spec.ADAM_BETA2, t)
-        for name, g in zip(spec.WEIGHT_NAMES, grads, strict=True):
+        for name, g in zip(self.spec.weight_names, grads, strict=True):
             m = self.m[name].assign(spec.ADAM_BETA1 * self.m[name] + (1.0 - spec.ADAM_BETA1) * g)
             v = self.v[name].assign(spec.ADAM_BETA2 * self.v[name] + (1.0 - spec.ADAM_BETA2) * tf.square(g))
             self.vars[name].assign_sub(spec.ADAM_LR * (m / c1) / (tf.sqrt(v / c2) + spec.ADAM_EPS))
@@ -128,15 +130,15 @@ class TensorFlowAlexNet(FrameworkAdapter):
 
     # --- contract ----------------------------------------------------------------------------
     def set_weights(self, weights: dict[str, np.ndarray]) -> None:
-        spec.check_weights(weights)
-        for name in spec.WEIGHT_NAMES:
+        self.spec.check_weights(weights)
+        for name in self.spec.weight_names:
             self.vars[name].assign(np.asarray(weights[name], np.float32))
             self.m[name].assign(tf.zeros_like(self.m[name]))
             self.v[name].assign(tf.zeros_like(self.v[name]))
         self.step.assign(0)
 
     def get_weights(self) -> dict[str, np.ndarray]:
-        return {n: np.array(self.vars[n].numpy()) for n in spec.WEIGHT_NAMES}
+        return {n: np.array(self.vars[n].numpy()) for n in self.spec.weight_names}
 
     def _put(self, images: np.ndarray, labels: np.ndarray | None = None) -> tuple[tf.Tensor, tf.Tensor | None]:
         with tf.device(self.device):
@@ -151,7 +153,7 @@ class TensorFlowAlexNet(FrameworkAdapter):
     def loss_and_grads(self, images: np.ndarray, labels: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
         x, y = self._put(images, labels)
         loss, grads = self._grads_fn(x, y)
-        return float(loss.numpy()), {n: g.numpy() for n, g in zip(spec.WEIGHT_NAMES, grads, strict=True)}
+        return float(loss.numpy()), {n: g.numpy() for n, g in zip(self.spec.weight_names, grads, strict=True)}
 
     def prepare(self, images: np.ndarray, labels: np.ndarray) -> tuple[tf.Tensor, tf.Tensor | None]:
         return self._put(images, labels)
@@ -169,7 +171,7 @@ class TensorFlowAlexNet(FrameworkAdapter):
 
     def synchronize(self) -> None:
         # before any step: a variable, which set_weights and every update write last
-        _sync_devices(self.last if self.last is not None else self.vars[spec.WEIGHT_NAMES[-1]])
+        _sync_devices(self.last if self.last is not None else self.vars[self.spec.weight_names[-1]])
 
     def lrn(self, x: np.ndarray) -> np.ndarray:
         t, _ = self._put(x)
@@ -225,7 +227,7 @@ class TensorFlowAlexNet(FrameworkAdapter):
         space = xplane_pb2.XSpace()
         space.ParseFromString(next(logdir.rglob("*.xplane.pb")).read_bytes())
         gpu = self.device == "/GPU:0"
-        ops = xspace_ops(space, spec.scope_names(self.config.lrn), gpu)
+        ops = xspace_ops(space, self.spec.scope_names(self.config.lrn), gpu)
         trace = trace_dir / "tensorflow_trace.json"
         trace.write_text(json.dumps({"traceEvents": chrome_events(space), "displayTimeUnit": "ms"}))
         traces = [str(p.relative_to(trace_dir)) for p in logdir.rglob("*") if p.is_file()] + [trace.name]
@@ -236,20 +238,20 @@ class TensorFlowAlexNet(FrameworkAdapter):
         rng = np.random.default_rng(0)
         last: dict[str, Any] = {"t": None}
         if scope.kind == "optimizer":
-            grads = [tf.fill(self.vars[n].shape, 1e-3) for n in spec.WEIGHT_NAMES]
+            grads = [tf.fill(self.vars[n].shape, 1e-3) for n in self.spec.weight_names]
             update = tf.function(self._adam)
 
             def step() -> Any:
                 update(grads)
-                last["t"] = self.vars[spec.WEIGHT_NAMES[-1]]  # written by the update
+                last["t"] = self.vars[self.spec.weight_names[-1]]  # written by the update
                 return None
             return Isolated(step, None, lambda: _sync_devices(last["t"]))
-        shape = spec.scope_input_shape(scope)
+        shape = self.spec.scope_input_shape(scope)
         training = mode == "train"
         host = rng.normal(0, 1, (batch_size, *shape))
         if scope.kind == "loss":
             with tf.device(self.device):
-                y = tf.identity(tf.constant(rng.integers(0, spec.NUM_CLASSES, batch_size).astype(np.int32)))
+                y = tf.identity(tf.constant(rng.integers(0, self.spec.num_classes, batch_size).astype(np.int32)))
 
             def fn(t: tf.Tensor) -> tf.Tensor:
                 return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=t))
@@ -258,8 +260,8 @@ class TensorFlowAlexNet(FrameworkAdapter):
             fn = self._scope_fn(scope, training)
         with tf.device(self.device):
             x = tf.identity(tf.constant(host.astype(np.float32)))
-        params = [self.vars[n] for n in spec.WEIGHT_NAMES if n.split(".")[0] == scope.layer]
-        first = scope.layer == spec.PARAM_LAYERS[0]
+        params = [self.vars[n] for n in self.spec.weight_names if n.split(".")[0] == scope.layer]
+        first = scope.layer == self.spec.param_layers[0]
         jit = self.config.compile == "xla"
 
         def fb(t: tf.Tensor) -> Any:

@@ -1,6 +1,7 @@
 """PyTorch adapter: eager by default, optionally ``torch.compile``; NCHW inside, NHWC at the edges.
 
-Parity traps handled here: ``MaxPool2d(..., ceil_mode=True)`` gives SAME's 4x4 after 7x7; the
+Parity traps handled here: ``MaxPool2d(..., ceil_mode=True)`` gives SAME's 4x4 after 7x7 (mnist); TensorFlow's
+SAME at stride 4 pads 3 before and 4 after (imagenet's conv1), so uneven padding is an explicit ``F.pad``; the
 activations are permuted back to NHWC before the flatten; kernels are OIHW and ``[out, in]``;
 ``LocalResponseNorm`` gets alpha * size; strict precision turns TF32 off so GPU matmuls and convs stay float32.
 """
@@ -29,7 +30,7 @@ from bench.core.contract import (
     check_batch,
     tally,
 )
-from impls import spec
+from bench.model import spec
 
 
 class _ChannelConvLrn(nn.Module):
@@ -75,38 +76,66 @@ def _no_scope(name: str) -> contextlib.nullcontext[None]:
 SCOPE_PREFIX = "bench:"  # record_function names of the profiled scopes
 
 
+def _same_pad(pads: tuple[tuple[int, int], tuple[int, int]]) -> tuple[int, int, int, int] | None:
+    """F.pad's (left, right, top, bottom) for padding the spec gives unevenly; None when nn's symmetric
+    ``padding`` does it (TensorFlow's SAME at stride 4 on 224 pads 3 before and 4 after: torch cannot)."""
+    (top, bottom), (left, right) = pads
+    return None if (top, left) == (bottom, right) else (left, right, top, bottom)
+
+
+def _pool(layer: spec.Layer, pads: tuple[tuple[int, int], tuple[int, int]]) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A max pool with TensorFlow's padding: VALID (or SAME that pads nothing) is a plain MaxPool2d; SAME
+    padding only after is ``ceil_mode`` (7 -> 4 at 2x2/2); anything else pads -inf explicitly."""
+    (top, bottom), (left, right) = pads
+    if top == bottom == left == right == 0:
+        return nn.MaxPool2d(layer.kernel, layer.stride)
+    if top == left == 0 and layer.kernel == layer.stride:  # windows that tile: ceil_mode's output is SAME's
+        return nn.MaxPool2d(layer.kernel, layer.stride, ceil_mode=True)
+    pool = nn.MaxPool2d(layer.kernel, layer.stride)
+    return lambda x: pool(F.pad(x, (left, right, top, bottom), value=float("-inf")))
+
+
 class _Net(nn.Module):
-    def __init__(self, lrn: bool, dropout: float, lrn_params: spec.LrnParams, lrn_impl: str) -> None:
+    def __init__(self, lrn: bool, dropout: float, lrn_params: spec.LrnParams, lrn_impl: str,
+                 model: spec.ModelSpec = spec.MNIST) -> None:
         super().__init__()
-        shapes = spec.WEIGHT_SHAPES
-        for name in spec.CONV_LAYERS:
-            _, _, cin, cout = shapes[f"{name}.w"]
-            setattr(self, name, nn.Conv2d(cin, cout, 3, padding=1))
-        for name in spec.DENSE_LAYERS:
+        self.spec = model
+        shapes = model.weight_shapes
+        self.pads: dict[str, tuple[int, int, int, int] | None] = {}  # conv -> F.pad before it (uneven SAME)
+        for name in model.conv_layers:
+            kh, _, cin, cout = shapes[f"{name}.w"]
+            layer, pads = model.layer(name), model.padding_of(name)
+            self.pads[name] = _same_pad(pads)
+            even = pads[0][0] if self.pads[name] is None else 0
+            setattr(self, name, nn.Conv2d(cin, cout, kh, stride=layer.stride, padding=even))
+        for name in model.dense_layers:
             fin, fout = shapes[f"{name}.w"]
             setattr(self, name, nn.Linear(fin, fout))
         self.use_lrn = lrn
         p = lrn_params
         self.lrn_call: Any = lrn_module(lrn_impl, p)
-        self.pool = nn.MaxPool2d(2, 2, ceil_mode=True)
+        self.pools = {layer.name: _pool(layer, model.padding_of(layer.name)) for layer in model.table
+                      if layer.kind == "pool"}
         self.dropout = dropout
         self.scope: Callable[[str], Any] = _no_scope  # record_function while profiled
-        self.fns = {s.name: self.scope_fn(s) for s in spec.scopes(lrn) if s.kind not in ("loss", "optimizer")}
+        self.fns = {s.name: self.scope_fn(s) for s in model.scopes(lrn) if s.kind not in ("loss", "optimizer")}
 
     def scope_fn(self, scope: spec.Scope) -> Callable[[torch.Tensor], torch.Tensor]:
         """The computation of one scope: the model runs these in order, the isolated timing one alone."""
         if scope.kind == "conv":
-            conv = getattr(self, scope.layer)
+            conv, pad = getattr(self, scope.layer), self.pads[scope.layer]
+            if pad is not None:
+                return lambda x: F.relu(conv(F.pad(x, pad)))
             return lambda x: F.relu(conv(x))
         if scope.kind == "lrn":
             return lambda x: self.lrn_call(x)
         if scope.kind == "pool":
-            return self.pool
+            return self.pools[scope.layer]
         if scope.kind == "flatten":
             return lambda x: x.permute(0, 2, 3, 1).flatten(1)  # NHWC flatten order
         if scope.kind == "dense":
             dense = getattr(self, scope.layer)
-            relu = next(layer.relu for layer in spec.LAYERS if layer.name == scope.layer)
+            relu = self.spec.layer(scope.layer).relu
             return (lambda x: F.relu(dense(x))) if relu else dense
         if scope.kind == "dropout":
             return lambda x: F.dropout(x, self.dropout, self.training) if self.dropout > 0 else x
@@ -150,7 +179,7 @@ class TorchAlexNet(FrameworkAdapter):
         else:
             self.device = torch.device("cpu")
         torch.manual_seed(cfg.seed)
-        self.net = _Net(cfg.lrn, cfg.dropout, cfg.lrn_params, str(cfg.lrn_impl)).to(self.device)
+        self.net = _Net(cfg.lrn, cfg.dropout, cfg.lrn_params, str(cfg.lrn_impl), self.spec).to(self.device)
         self.model: Any = torch.compile(self.net) if cfg.compile == "compile" else self.net
         self.params = dict(self.net.named_parameters())
         self.opt = self._new_optimizer()
@@ -162,9 +191,9 @@ class TorchAlexNet(FrameworkAdapter):
                                 eps=spec.ADAM_EPS, fused=fused)
 
     def set_weights(self, weights: dict[str, np.ndarray]) -> None:
-        spec.check_weights(weights)
+        self.spec.check_weights(weights)
         with torch.no_grad():
-            for name in spec.WEIGHT_NAMES:
+            for name in self.spec.weight_names:
                 param = self.params[name.replace(".w", ".weight").replace(".b", ".bias")]
                 src = np.ascontiguousarray(_to_torch(name, np.asarray(weights[name], np.float32)))
                 param.copy_(torch.from_numpy(src))
@@ -172,7 +201,7 @@ class TorchAlexNet(FrameworkAdapter):
 
     def get_weights(self) -> dict[str, np.ndarray]:
         out = {}
-        for name in spec.WEIGHT_NAMES:
+        for name in self.spec.weight_names:
             param = self.params[name.replace(".w", ".weight").replace(".b", ".bias")]
             # a copy: on CPU, .numpy() shares memory with the live parameter
             out[name] = np.array(_to_canonical(name, param.detach().cpu().numpy()), order="C")
@@ -195,7 +224,7 @@ class TorchAlexNet(FrameworkAdapter):
         loss = F.cross_entropy(self.model(x), y)
         loss.backward()
         grads = {}
-        for name in spec.WEIGHT_NAMES:
+        for name in self.spec.weight_names:
             param = self.params[name.replace(".w", ".weight").replace(".b", ".bias")]
             assert param.grad is not None
             grads[name] = np.array(_to_canonical(name, param.grad.cpu().numpy()), order="C")
@@ -295,9 +324,9 @@ class TorchAlexNet(FrameworkAdapter):
             for param in net.parameters():
                 param.grad = torch.full_like(param, 1e-3)
             return Isolated(self.opt.step, None, self.synchronize)
-        shape = spec.scope_input_shape(scope)
+        shape = self.spec.scope_input_shape(scope)
         if scope.kind == "loss":
-            y = torch.from_numpy(rng.integers(0, spec.NUM_CLASSES, batch_size)).to(dev)
+            y = torch.from_numpy(rng.integers(0, self.spec.num_classes, batch_size)).to(dev)
             fn: Callable[[torch.Tensor], torch.Tensor] = lambda t: F.cross_entropy(t, y)  # noqa: E731
             host = rng.normal(0, 1, (batch_size, *shape))
         else:
@@ -308,7 +337,7 @@ class TorchAlexNet(FrameworkAdapter):
         x = torch.from_numpy(np.ascontiguousarray(host, np.float32)).to(dev)
         net.train(mode == "train")
         params = list(getattr(net, scope.layer).parameters()) if scope.kind in ("conv", "dense") else []
-        wrt = ([] if scope.layer == spec.PARAM_LAYERS[0] else [x.requires_grad_(True)]) + params
+        wrt = ([] if scope.layer == self.spec.param_layers[0] else [x.requires_grad_(True)]) + params
         grad = torch.ones_like(fn(x.detach())) if scope.kind != "loss" else None
 
         def forward() -> Any:

@@ -21,7 +21,7 @@ import numpy as np
 
 from bench.core.contract import DeviceInfo, FrameworkAdapter, Gemm, Isolated, LrnLayer, check_batch
 from bench.core.registration import Registration
-from impls import reference, spec
+from bench.model import reference, spec
 
 BLOCK_FORWARD = "BENCH_TEST_BLOCK_FORWARD"
 

@@ -13,8 +13,8 @@ import numpy as np
 from bench.analysis.changepoints import Entry
 from bench.core import records, storage
 from bench.core.records import JobKey, Measurement
+from bench.model import spec
 from bench.output import history_store
-from impls import spec
 
 FRAMEWORKS = ("torch", "tensorflow", "jax")
 BASE_MS = {"torch": 9.0, "tensorflow": 12.0, "jax": 7.5}

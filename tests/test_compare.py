@@ -19,8 +19,8 @@ from bench.analysis.stats import Ratio
 from bench.core import contract, registry
 from bench.core.config import ModelConfig
 from bench.core.errors import UsageError
+from bench.model import reference, spec
 from bench.worker.tasks.lrn_layer import LRN_GRAD_RTOL, inputs
-from impls import reference, spec
 from tests.conftest import framework_params, require_framework
 
 

@@ -360,7 +360,7 @@ def test_worker_records_the_code_fingerprint(tmp_path: Path, numpy_framework: st
                  "--data", "synthetic", "--mode", "forward", "--rounds", "1", "--out", str(tmp_path))
     assert out.returncode == 0, out.stderr
     (m,) = records.measurements(storage.read_records(tmp_path))
-    assert set(m.code) == {"tests.numpy_framework", "impls.spec", *fingerprint.SHARED_MODULES,
+    assert set(m.code) == {"tests.numpy_framework", "bench.model.spec", *fingerprint.SHARED_MODULES,
                            "bench.worker.tasks.measure"}
     assert m.fingerprint == fingerprint.combine(m.code) == fingerprint.combine(fingerprint.current_code(m.code))
     assert f"code {m.fingerprint}" in out.stdout  # the table's provenance line

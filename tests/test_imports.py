@@ -24,7 +24,7 @@ CHECK = ("import sys; {stmt}; bad = [m for m in " + repr(tuple(FRAMEWORK_MODULES
 @pytest.mark.parametrize("stmt", [
     "import bench",
     "import bench.cli, bench.api, bench.execution.runner, bench.execution.verification, bench.worker.process, "
-    "bench.core.data, bench.output.tables.runs, bench.output.tables.checks, impls.spec, impls.reference, "
+    "bench.core.data, bench.output.tables.runs, bench.output.tables.checks, bench.model.spec, bench.model.reference, "
     "impls.frameworks, bench.analysis.summary, bench.core.records, bench.analysis.comparisons, bench.execution.sweep, "
     "bench.output.frames",
     "from bench.cli import main; main(['--help'])",
@@ -83,7 +83,9 @@ def _plant(tree: Path, module: str, code: str) -> None:
     # a type-only import counts as well
     ("bench/core/records.py", "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from bench.cli import main",
      "Only bench.__main__ imports the command line"),
-    ("impls/spec.py", "from bench.analysis import stats  # noqa", "impls/ imports only the core of bench"),
+    ("impls/frameworks.py", "from bench.analysis import stats  # noqa", "impls/ imports only the core of bench"),
+    # the model is the lowest layer: not even the core's errors
+    ("bench/model/spec.py", "from bench.core import errors  # noqa", "The model (spec and float64 reference)"),
     ("bench/analysis/gate.py", "import subprocess  # noqa", "Analysis is pure"),
     ("bench/core/errors.py", "def _f() -> None:\n    import torch  # noqa", "bench imports no framework"),
     # a cycle between two modules of one package: registry -> errors -> registry
@@ -92,7 +94,7 @@ def _plant(tree: Path, module: str, code: str) -> None:
     ("bench/worker/tasks/pair.py", "from bench.worker.tasks import measure  # noqa",
      "Worker tasks import no other task"),
 ], ids=["analysis->output", "worker->execution-in-function", "core->cli-type-checking", "impls->analysis",
-        "analysis-subprocess", "bench->framework", "cycle", "task->task"])
+        "model->core", "analysis-subprocess", "bench->framework", "cycle", "task->task"])
 def test_a_planted_violation_fails_lint_imports(tree: Path, module: str, code: str, contract: str) -> None:
     _plant(tree, module, code)
     out = _lint_imports(tree)

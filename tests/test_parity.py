@@ -10,8 +10,8 @@ import pytest
 from bench import get_adapter
 from bench.analysis import equivalence
 from bench.core import data
-from impls import reference as ref
-from impls import spec
+from bench.model import reference as ref
+from bench.model import spec
 from tests.conftest import FRAMEWORKS, framework_params, require_framework
 
 LRN = [pytest.param(False, id="lrn-off"), pytest.param(True, id="lrn-on")]

@@ -15,7 +15,7 @@ from bench.analysis import parity_stats as parity_cmd
 from bench.core import data
 from bench.core.config import ModelConfig
 from bench.worker.tasks import parity
-from impls import reference, spec
+from bench.model import reference, spec
 
 
 def _rec(fw: str, seed: int, final: float, evals: list[tuple[int, float, float]] | None = None) -> dict[str, Any]:

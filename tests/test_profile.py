@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bench.cli import main
-from impls import spec
+from bench.model import spec
 from tests.conftest import framework_params, require_framework
 
 BATCH = 2

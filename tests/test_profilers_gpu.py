@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from bench.core.contract import OpTime
-from impls import spec
+from bench.model import spec
 from tests.conftest import require_framework
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from impls import reference as ref
-from impls import spec
+from bench.model import reference as ref
+from bench.model import spec
 
 FD_RTOL = 1e-5  # central differences with h=1e-6 in float64: truncation error ~h^2, rounding ~1e-10/h
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from impls import spec
+from bench.model import spec
 
 
 def test_param_count_matches_design() -> None:
@@ -15,7 +15,8 @@ def test_forward_macs_from_table() -> None:
     assert sum(macs.values()) == 75_860_992
     assert sum(v for k, v in macs.items() if k.startswith("conv")) == 72_705_024
     assert spec.forward_flops_per_image() == 2 * 75_860_992
-    assert spec.flops_per_step("train", 128) == 3 * 2 * 75_860_992 * 128
+    # issue #30: forward F plus backward 2F, less conv1's input gradient (its forward, 2 * 451,584)
+    assert spec.flops_per_step("train", 128) == (3 * 2 * 75_860_992 - 2 * 451_584) * 128
 
 
 def test_shapes_follow_same_pooling() -> None:

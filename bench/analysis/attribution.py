@@ -1,7 +1,7 @@
 """``bench profile``, parent side: from each framework's profile record to the per-layer breakdown.
 Pure: records in, rows out (the worker side is :mod:`bench.worker.tasks.profile`).
 
-Two sources side by side, per scope (:func:`impls.spec.scopes`) and pass (forward, backward,
+Two sources side by side, per scope (:func:`bench.model.spec.ModelSpec.scopes`) and pass (forward, backward,
 update): the framework's own profiler over steps of the real model (its ops attributed to scopes by
 name), and each scope timed alone at its real shapes. Both are set against the whole step measured
 in the same worker, so what neither explains (dispatch between ops, fusion across layers, ops the
@@ -19,7 +19,7 @@ import numpy as np
 from bench.analysis import sanity
 from bench.core.fingerprint import UNKNOWN
 from bench.core.records import JobKey
-from impls import spec
+from bench.model import spec
 
 UNATTRIBUTED = "(unattributed)"
 # The key fields every other table carries (records.JobKey, tuning and precision included), then the figures.
@@ -41,12 +41,13 @@ def _ident(rec: dict[str, Any]) -> dict[str, Any]:
               "lrn": model.get("lrn"), "compile": model.get("compile"), "lrn_impl": model.get("lrn_impl"),
               "device": model.get("device"), "threads": model.get("threads"), "host": identity.get("host") or "",
               "gpu": identity.get("gpu"), "precision": model.get("precision") or "strict",
-              "tuning": "+".join(model.get("tuning") or ())}
+              "tuning": "+".join(model.get("tuning") or ()), "model": model.get("model") or spec.DEFAULT_MODEL}
     return {name: values[name] for name in JobKey.names()}
 
 
-def _flops(scope: spec.Scope, batch: int, pass_: str, ms: float, peak: float | None) -> tuple[Any, Any]:
-    flops = spec.scope_flops(scope, batch, pass_)
+def _flops(model: spec.ModelSpec, scope: spec.Scope, batch: int, pass_: str, ms: float,
+           peak: float | None) -> tuple[Any, Any]:
+    flops = model.scope_flops(scope, batch, pass_)
     if flops is None or not ms > 0:
         return None, None
     gflops = flops / (ms / 1e3) / 1e9
@@ -73,13 +74,14 @@ def layer_rows(rec: dict[str, Any]) -> list[dict[str, Any]]:
     batch, lrn = int(ident["batch_size"]), bool(ident["lrn"])
     whole = _median_ms(rec["samples_ns"])
     peak = rec.get("gemm_flops_per_s")
-    scopes = {s.name: s for s in spec.scopes(lrn)}
+    model = spec.get_model(str(ident["model"]))
+    scopes = {s.name: s for s in model.scopes(lrn)}
     passes = ("forward",) if ident["mode"] == "forward" else spec.PASSES
     rows: list[dict[str, Any]] = []
 
     def add(source: str, scope: str, pass_: str, ms: float, calls: int | None) -> None:
         s = scopes.get(scope)
-        gflops, pct = _flops(s, batch, pass_, ms, peak) if s else (None, None)
+        gflops, pct = _flops(model, s, batch, pass_, ms, peak) if s else (None, None)
         rows.append({**ident, "source": source, "scope": scope, "kind": s.kind if s else "", "pass": pass_,
                      "ms": ms, "share_pct": 100 * ms / whole if whole else None, "gflops": gflops,
                      "pct_of_peak": pct, "calls": calls})

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from bench.core import registry
 from bench.core.errors import UsageError
 from bench.core.registration import Registration
-from impls import spec
+from bench.model import spec
 
 if TYPE_CHECKING:
     from bench.execution import executor
@@ -105,6 +105,21 @@ def add_threads(p: argparse.ArgumentParser) -> None:
                    "N is refused, saying the limit) [default: each framework's own]")
 
 
+def model_name(value: str) -> str:
+    """--model: a name of bench.model.spec.MODELS (an unknown one is refused naming the choices)."""
+    try:
+        return spec.get_model(value).name
+    except spec.UnknownModel as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_model(p: argparse.ArgumentParser) -> None:
+    described = "; ".join(f"{m.name}: {m.description}" for m in spec.MODELS.values())
+    p.add_argument("--model", type=model_name, default=spec.DEFAULT_MODEL, metavar="|".join(spec.MODELS),
+                   help=f"which network ({described}); a model without a dataset here runs on synthetic data of "
+                        f"its input shape [default: {spec.DEFAULT_MODEL}]")
+
+
 DATA_KINDS = ("auto", "mnist", "synthetic")
 
 
@@ -158,7 +173,7 @@ def add_lrn_impl(p: argparse.ArgumentParser, fastest: bool) -> None:
 def add_lrn_params(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lrn-radius", type=int, default=spec.LRN_DEPTH_RADIUS, help="LRN depth_radius [default: 4]")
     p.add_argument("--lrn-alpha", type=float, default=spec.LRN_ALPHA, help="LRN alpha, not divided by the window "
-                   "(impls/spec.py) [0.001/9]")
+                   "(bench/model/spec.py) [0.001/9]")
     p.add_argument("--lrn-beta", type=float, default=spec.LRN_BETA, help="LRN beta [default: 0.75]")
     p.add_argument("--lrn-bias", type=float, default=spec.LRN_BIAS, help="LRN bias [default: 1.0]")
 
@@ -174,6 +189,7 @@ def lrn_params(args: argparse.Namespace) -> dict[str, Any]:
 def add_timing(p: argparse.ArgumentParser, steps: int, warmup: int, target_ci: float | None, max_steps: int,
                rounds: int | None, rounds_help: str, max_rounds_help: str, mode: str = "both") -> None:
     """What to measure and how; the defaults differ per command."""
+    add_model(p)
     p.add_argument("--mode", choices=("train", "forward", "both"), default=mode,
                    help=f"time training steps, inference forward passes, or both [default: {mode}]")
     p.add_argument("--batch-size", type=positive, nargs="+", default=[128], help="one or several (a sweep)")

@@ -12,6 +12,7 @@ from bench.cli import options
 from bench.core import data, provenance, storage
 from bench.core.config import ModelConfig, RunConfig
 from bench.core.errors import UsageError
+from bench.model import spec
 
 
 def resolve_device(device: str) -> str:
@@ -22,8 +23,17 @@ def resolve_device(device: str) -> str:
     return device
 
 
-def resolve_data(kind: str, data_dir: str | None, no_download: bool, seed: int) -> tuple[str, str | None, str]:
-    """Decide once, in the parent, what every worker loads: (kind, folder, description)."""
+def resolve_data(kind: str, data_dir: str | None, no_download: bool, seed: int,
+                 model: str = spec.DEFAULT_MODEL) -> tuple[str, str | None, str]:
+    """Decide once, in the parent, what every worker loads: (kind, folder, description). A model without a
+    dataset here (imagenet) runs on synthetic data of its input shape, and says so; --data mnist is refused."""
+    m = spec.get_model(model)
+    if m.data is None:
+        if kind == "mnist":
+            raise UsageError(f"--data mnist: model {m.name} has no MNIST here ({m.description}); it runs on "
+                             "synthetic data of its input shape only (--data synthetic or auto)")
+        shape = "x".join(map(str, m.input_shape))
+        return "synthetic", None, f"synthetic {shape} data, {m.num_classes} classes (model {m.name}: no dataset here)"
     if kind == "synthetic":
         return "synthetic", None, "synthetic MNIST-shaped data (requested)"
     ds = data.load(kind, data_dir, seed=seed, allow_download=not no_download)
@@ -56,11 +66,13 @@ def prepare(args: argparse.Namespace, prefix: str, lrn_used: bool) -> Selection:
     for fw in frameworks:  # LRN parameters against every backend that will run them (GPU kernel limits)
         ModelConfig(fw, lrn=True, device=device, **lrn)
     base = RunConfig(ModelConfig(frameworks[0], device=device, threads=args.threads, seed=args.seed,
-                                 dropout=args.dropout, precision=getattr(args, "precision", "strict"), **lrn),
+                                 dropout=args.dropout, precision=getattr(args, "precision", "strict"),
+                                 model=getattr(args, "model", spec.DEFAULT_MODEL), **lrn),
                      steps=args.steps, warmup=args.warmup, block_steps=getattr(args, "block_steps", 0),
                      include_transfer=getattr(args, "include_transfer", False), target_ci=target_ci,
                      max_steps=getattr(args, "max_steps", 0))
-    kind, data_dir, data_text = resolve_data(args.data, args.data_dir, args.no_download, args.seed)
+    kind, data_dir, data_text = resolve_data(args.data, args.data_dir, args.no_download, args.seed,
+                                             base.model.model)
     resume = getattr(args, "resume", False)
     if resume and args.out is None:
         run_dir = storage.resolve_existing(None)

@@ -13,7 +13,8 @@ from typing import Any
 
 from bench.core import registry
 from bench.core.errors import UsageError
-from impls import spec
+from bench.model import spec
+from bench.model.spec import ModelSpec
 
 DEVICES: tuple[str, ...] = ("cpu", "gpu")
 MODES: tuple[str, ...] = ("train", "forward")
@@ -46,6 +47,15 @@ def _choice(what: str, value: object, allowed: tuple[str, ...]) -> None:
         raise UsageError(f"invalid {what} {value!r}; allowed: {', '.join(allowed)}")
 
 
+def check_model(name: str) -> str:
+    """A known model name (:data:`bench.model.spec.MODELS`); anything else is one line naming the choices."""
+    try:
+        spec.get_model(name)
+    except spec.UnknownModel as exc:
+        raise UsageError(str(exc)) from None
+    return name
+
+
 def check_framework(name: str) -> str:
     registry.get(name)  # an unknown name lists the valid ones
     return name
@@ -76,12 +86,19 @@ class ModelConfig:
     lrn_beta: float = spec.LRN_BETA
     precision: str = "strict"
     tuning: tuple[str, ...] = ()  # exact tunings of the registration's (sorted)
+    model: str = spec.DEFAULT_MODEL  # which table of bench.model.spec.MODELS the adapter builds
 
     @property
     def lrn_params(self) -> spec.LrnParams:
         return spec.LrnParams(self.lrn_radius, self.lrn_bias, self.lrn_alpha, self.lrn_beta)
 
+    @property
+    def model_spec(self) -> ModelSpec:
+        """The model's layer table, input shape and classes (:class:`bench.model.spec.ModelSpec`)."""
+        return spec.get_model(self.model)
+
     def __post_init__(self) -> None:
+        check_model(self.model)
         reg = registry.get(self.framework)
         _choice("device", self.device, DEVICES)
         _choice("init scheme", self.init, INIT_SCHEMES)
@@ -144,6 +161,10 @@ class RunConfig:
         positive_int("warmup", self.warmup, minimum=0)
         positive_int("block steps", self.block_steps, minimum=0)
         _choice("data", self.data, ("auto", "mnist", "synthetic"))
+        if self.data == "mnist" and self.model.model_spec.data != "mnist":
+            raise UsageError(f"--data mnist: model {self.model.model} has no MNIST here "
+                             f"({self.model.model_spec.description}); it runs on synthetic data of its input shape "
+                             "only (--data synthetic or auto)")
         positive_int("max steps", self.max_steps, minimum=0)
         if self.target_ci is not None and not (isinstance(self.target_ci, (int, float)) and self.target_ci > 0):
             raise UsageError(f"target CI must be a positive percentage; got {self.target_ci!r}")

@@ -5,7 +5,7 @@ level) plus one :class:`~bench.core.registration.Registration` line in ``impls/f
 (plain data, importable without the framework). Everything ``bench`` knows about a framework comes
 through these two: ``bench/`` never branches on a framework's name.
 
-Host-side arguments and results are NumPy arrays in the canonical layout of :mod:`impls.spec`;
+Host-side arguments and results are NumPy arrays in the canonical layout of :mod:`bench.model.spec`;
 anything returned by :meth:`FrameworkAdapter.prepare` or :meth:`LrnLayer.put` is opaque device
 data that only the same object understands.
 """
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bench.core import registry
-from impls import spec
+from bench.model import spec
 
 if TYPE_CHECKING:
     from bench.core.config import ModelConfig
@@ -73,7 +73,7 @@ class Gemm(abc.ABC):
 
 @dataclass(frozen=True)
 class OpTime:
-    """One op (or kernel) of a profiled step, attributed to a scope of :func:`impls.spec.scopes`."""
+    """One op (or kernel) of a profiled step, attributed to a scope of :meth:`bench.model.spec.ModelSpec.scopes`."""
 
     name: str  # the op or kernel, as the framework's profiler names it
     scope: str | None  # the spec scope it ran for; None when nothing in the profile tells
@@ -129,8 +129,9 @@ class FrameworkAdapter(abc.ABC):
 
     def __init__(self, config: ModelConfig) -> None:
         self.config = config
+        self.spec: spec.ModelSpec = config.model_spec  # the layer table build() follows
         self.build()
-        self.set_weights(spec.init_weights(config.seed, config.init))
+        self.set_weights(self.spec.init_weights(config.seed, config.init))
 
     @abc.abstractmethod
     def build(self) -> None:
@@ -194,7 +195,7 @@ class FrameworkAdapter(abc.ABC):
     # --- profiling (optional: a framework without them is reported as not profiled) ------------
     def profile(self, batch: Any, mode: str, steps: int, trace_dir: Path) -> Profile:
         """``steps`` synchronised steps of ``mode`` under the framework's profiler, every op attributed
-        to a scope (:func:`impls.spec.scopes`) and a pass; the framework's trace written into
+        to a scope (:meth:`bench.model.spec.ModelSpec.scopes`) and a pass; the framework's trace written into
         ``trace_dir``."""
         raise NotImplementedError(f"{self.name} has no profiler hook")
 

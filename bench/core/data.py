@@ -178,16 +178,20 @@ def locate_mnist(data_dir: str | os.PathLike[str] | None = None, allow_download:
     )
 
 
-def synthetic(n_train: int = 1024, n_test: int = 256, seed: int = 0) -> Dataset:
-    """MNIST-shaped random data for timing only: never for accuracy or parity."""
+def synthetic(n_train: int = 1024, n_test: int = 256, seed: int = 0,
+              image_shape: tuple[int, int, int] = (28, 28, 1), classes: int = 10) -> Dataset:
+    """Random data of a model's input shape and class count (MNIST's by default), for timing and verify
+    only: never for accuracy or parity. ``location`` names the shape when it is not MNIST's."""
     rng = np.random.default_rng(seed)
+    shape = "" if (image_shape, classes) == ((28, 28, 1), 10) else (
+        f", {'x'.join(map(str, image_shape))} images, {classes} classes")
     return Dataset(
-        train_images=rng.random((n_train, 28, 28, 1), dtype=np.float32),
-        train_labels=rng.integers(0, 10, n_train).astype(np.int32),
-        test_images=rng.random((n_test, 28, 28, 1), dtype=np.float32),
-        test_labels=rng.integers(0, 10, n_test).astype(np.int32),
+        train_images=rng.random((n_train, *image_shape), dtype=np.float32),
+        train_labels=rng.integers(0, classes, n_train).astype(np.int32),
+        test_images=rng.random((n_test, *image_shape), dtype=np.float32),
+        test_labels=rng.integers(0, classes, n_test).astype(np.int32),
         source="synthetic",
-        location=f"numpy default_rng(seed={seed})",
+        location=f"numpy default_rng(seed={seed}){shape}",
     )
 
 

@@ -8,7 +8,7 @@ Here every measurement record carries ``code`` (module name -> short hash of its
 ``fingerprint`` (one short hash over those), computed by the worker from the files it ran:
 
 - the framework's adapter module (``impls/<fw>_alexnet.py``, or an extra framework's module),
-- ``impls/spec.py`` (the model every adapter builds),
+- ``bench/model/spec.py`` (the models every adapter builds),
 - ``bench/worker/timing.py`` (the timing loop),
 - the task module (``bench/worker/tasks/measure.py`` ...).
 
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parents[2]  # the checkout holding bench/ and impls/
 HASH_CHARS = 12
 # the code every timing task runs besides its own module and the adapter: what changes a measurement
-SHARED_MODULES = ("impls.spec", "bench.worker.timing", "bench.worker.batches", "bench.worker.matmul",
+SHARED_MODULES = ("bench.model.spec", "bench.worker.timing", "bench.worker.batches", "bench.worker.matmul",
                   "bench.worker.memory", "bench.worker.interference")
 UNKNOWN = "unknown"
 

@@ -8,7 +8,8 @@ level) so they load straight into pandas.
 Schema history: 1 had no host/gpu in the key and ``_mb`` memory columns (holding MiB); 2 adds
 ``host`` and ``gpu`` to the key (recorded by the worker) and renames the columns ``_mib``.
 3 adds ``precision`` to the key (strict float32, the only mode before, or the framework's default)
-and ``tuning`` (the exact tunings switched on; none before).
+and ``tuning`` (the exact tunings switched on; none before). ``model`` joined the key later without a
+schema change: a record without it is mnist's (the only model before), so rows of two models never pool.
 4 adds ``fingerprint`` and ``code`` to a measurement (:mod:`bench.core.fingerprint`: hashes of the
 adapter, spec, timing-loop and task sources that measured) and a ``fingerprint`` summary column.
 Version-1 and 2 records still load: host and GPU unknown (empty) for 1, precision ``strict``; records
@@ -56,6 +57,7 @@ class JobKey:
     gpu: str | None
     precision: str = "strict"  # strict float32 (TF32 off, highest matmul precision) or each framework's default
     tuning: str = ""  # the exact tunings switched on ("+"-joined), empty for none
+    model: str = "mnist"  # the model's name (bench.model.spec.MODELS); records without one are mnist's
 
     @staticmethod
     def names() -> tuple[str, ...]:
@@ -71,12 +73,15 @@ class JobKey:
                    lrn=bool(d["lrn"]), compile=str(d["compile"]), lrn_impl=str(d["lrn_impl"]),
                    device=str(d["device"]), threads=None if d.get("threads") is None else int(d["threads"]),
                    host=str(d.get("host") or ""), gpu=d.get("gpu") or None,
-                   precision=str(d.get("precision") or "strict"), tuning=str(d.get("tuning") or ""))
+                   precision=str(d.get("precision") or "strict"), tuning=str(d.get("tuning") or ""),
+                   model=str(d.get("model") or "mnist"))
 
     def label(self) -> str:
         default = " default precision" if self.precision != "strict" else ""
         tuned = f" +{self.tuning}" if self.tuning else ""
-        return f"{self.framework} {self.mode} batch {self.batch_size} LRN {'on' if self.lrn else 'off'}{default}{tuned}"
+        model = f"{self.model} " if self.model != "mnist" else ""  # mnist's labels read as before models
+        return (f"{model}{self.framework} {self.mode} batch {self.batch_size} LRN {'on' if self.lrn else 'off'}"
+                f"{default}{tuned}")
 
 
 # Result fields a worker returns for one measurement; anything else it returns is kept in ``extra``.

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from impls import spec
+from bench.model import spec
 
 
 def _no_limits(params: spec.LrnParams) -> list[str]:

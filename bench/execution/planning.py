@@ -20,7 +20,8 @@ def key_of(config: RunConfig) -> JobKey:
     ident = provenance.identity(m.device)
     return JobKey(framework=m.framework, mode=config.mode, batch_size=config.batch_size, lrn=m.lrn,
                   compile=str(m.compile), lrn_impl=str(m.lrn_impl), device=m.device, threads=m.threads,
-                  host=str(ident["host"]), gpu=ident["gpu"], precision=m.precision, tuning="+".join(m.tuning))
+                  host=str(ident["host"]), gpu=ident["gpu"], precision=m.precision, tuning="+".join(m.tuning),
+                  model=m.model)
 
 
 @dataclass(frozen=True)

@@ -61,14 +61,15 @@ def _key(k: JobKey) -> tuple[tuple[str, str], ...]:
     return (("framework", k.framework), ("mode", k.mode), ("batch_size", str(k.batch_size)),
             ("lrn", "on" if k.lrn else "off"), ("compile", k.compile), ("lrn_impl", k.lrn_impl),
             ("device", k.device), ("threads", "default" if k.threads is None else str(k.threads)),
-            ("precision", k.precision), ("tuning", k.tuning))
+            ("precision", k.precision), ("tuning", k.tuning), ("model", k.model))
 
 
 def label(k: JobKey) -> str:
     threads = f" {k.threads} threads" if k.threads else ""
     precision = " default precision" if k.precision != "strict" else ""
     tuned = f" +{k.tuning}" if k.tuning else ""
-    return (f"{k.framework} {k.mode} batch {k.batch_size} LRN {'on' if k.lrn else 'off'} ({k.compile}){threads}"
+    model = f"{k.model} " if k.model != "mnist" else ""
+    return (f"{model}{k.framework} {k.mode} batch {k.batch_size} LRN {'on' if k.lrn else 'off'} ({k.compile}){threads}"
             f"{precision}{tuned}")
 
 

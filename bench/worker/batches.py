@@ -15,8 +15,10 @@ STAGED_BATCHES = 4  # distinct batches cycled through, all on the device before 
 def host_batches(cfg: RunConfig, n: int = STAGED_BATCHES) -> tuple[list[tuple[np.ndarray, np.ndarray]], str]:
     """``n`` consecutive batches of the configured data (wrapping around a small dataset), and where the
     data came from."""
-    if cfg.data == "synthetic":
-        ds = data.synthetic(n_train=n * cfg.batch_size, n_test=1, seed=cfg.model.seed)
+    model = cfg.model.model_spec
+    if cfg.data == "synthetic" or model.data is None:  # a model without a dataset here: synthetic, of its shape
+        ds = data.synthetic(n_train=n * cfg.batch_size, n_test=1, seed=cfg.model.seed,
+                            image_shape=model.input_shape, classes=model.num_classes)
     else:
         ds = data.load(cfg.data, cfg.data_dir, seed=cfg.model.seed, allow_download=False)
     total = len(ds.train_images)

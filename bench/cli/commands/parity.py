@@ -28,6 +28,7 @@ from bench.core import data, provenance, records, registry, storage
 from bench.core.config import ModelConfig
 from bench.core.errors import DataNotFound, UsageError
 from bench.execution.runner import run_worker
+from bench.model import spec
 from bench.output.tables import accuracy
 
 CURVE_COLUMNS = ("run", "framework", "seed", "step", "epoch", "metric", "value", "train_time_s")
@@ -38,6 +39,7 @@ PLANTS = {"keep-prob": "dropout applied as keep-probability (rate 1 - configured
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("parity", help="train on MNIST in every framework: accuracy parity and time to accuracy")
     options.add_frameworks(p)
+    options.add_model(p)
     p.add_argument("--epochs", type=options.positive, default=2)
     p.add_argument("--seeds", type=options.positive, default=SEEDS,
                    help=f"seeds 0..N-1: the verdict's unit (1 seed can only be INCONCLUSIVE) [default: {SEEDS}]")
@@ -99,6 +101,13 @@ def main(args: argparse.Namespace) -> int:
 def validate(args: argparse.Namespace) -> Plan:
     """Every refusal before anything is written: options that would not take effect, the sizes, the
     plant, the device and real MNIST (parity never trains on synthetic data)."""
+    model = spec.get_model(args.model)
+    if model.data is None:
+        shape = "x".join(map(str, model.input_shape))
+        raise UsageError(f"bench parity --model {model.name}: there is no ImageNet here; parity trains to an accuracy "
+                         f"target and would need the ILSVRC-2012 training and validation images ({shape}, "
+                         f"{model.num_classes} classes) and a reader for them; models it can train: "
+                         + ", ".join(m.name for m in spec.MODELS.values() if m.data is not None))
     frameworks = options.parse_frameworks(args.frameworks)
     if args.lrn == "both":
         raise UsageError("bench parity trains one model per framework: use --lrn off or --lrn on (received both)")

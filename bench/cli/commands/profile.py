@@ -26,6 +26,7 @@ PROFILE_STEPS = 3
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("profile", help="where each framework spends a step: layers, passes, top ops, overhead")
     options.add_frameworks(p)
+    options.add_model(p)
     options.add_lrn(p, "off", "each variant is profiled on its own")
     options.add_lrn_impl(p, fastest=False)
     p.add_argument("--mode", choices=("train", "forward"), default="train",

@@ -21,7 +21,8 @@ def profile_table(rows: list[dict[str, Any]], summary: dict[str, Any], ops: list
     s = summary
     default = " default precision" if s.get("precision", "strict") != "strict" else ""
     tuned = f" +{s['tuning']}" if s.get("tuning") else ""
-    title = (f"{s['framework']} {s['mode']} batch {s['batch_size']}{' LRN' if s['lrn'] else ''} ({s['compile']})"
+    model = f"{s['model']} " if s.get("model", "mnist") != "mnist" else ""
+    title = (f"{model}{s['framework']} {s['mode']} batch {s['batch_size']}{' LRN' if s['lrn'] else ''} ({s['compile']})"
              f"{default}{tuned}: where a {s['step_ms']:.1f} ms step goes")
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     for h in ("scope", "pass", "profiler ms", "share", "GFLOP/s", "% peak", "alone ms", "alone GFLOP/s"):

@@ -78,8 +78,10 @@ def calibrate_table(rows: list[dict[str, Any]], console: Console) -> None:
 
 def verify_table(results: list[VerifyResult], console: Console) -> None:
     """One column per (framework, LRN), one row per checked quantity, plus its tolerance."""
-    table = Table(title="Largest normalised difference from the float64 NumPy reference", title_justify="left",
-                  box=box.SIMPLE_HEAD)
+    models = sorted({r.model for r in results} - {"mnist"})  # mnist's title reads as before models
+    title = "Largest normalised difference from the float64 NumPy reference" + (
+        f" (model {', '.join(models)})" if models else "")
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
     table.add_column("quantity", no_wrap=True)
     table.add_column("tolerance", justify="right")
     for r in results:

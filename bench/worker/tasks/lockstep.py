@@ -26,7 +26,6 @@ from bench.core.channel import Channel
 from bench.core.config import RunConfig
 from bench.worker import memory, timing
 from bench.worker.batches import host_batches
-from impls import spec
 
 # With several configs in one worker, each config's peak is its own chunks' (reset before each chunk).
 SHARED_PEAK_SCOPE = ("this config's lockstep chunks (peak reset before each; the worker's other configs' models "
@@ -49,7 +48,7 @@ def _result(cfg: RunConfig, adapter: Any, staged: list[Any], source: str, compil
         "compile_ns": compile_ns,
         "samples_ns": samples,
         **timing.counter_fields(counters),
-        "flops_per_step": spec.flops_per_step(cfg.mode, cfg.batch_size),
+        "flops_per_step": cfg.model.model_spec.flops_per_step(cfg.mode, cfg.batch_size),
         "final_loss": final_loss,
         "memory": mem,
         "versions": adapter.versions(),

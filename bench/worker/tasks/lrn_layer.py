@@ -13,8 +13,8 @@ import numpy as np
 
 from bench.analysis.equivalence import LRN_RTOL, normalised_max
 from bench.core import contract, registry
+from bench.model import reference, spec
 from bench.worker import timing
-from impls import reference, spec
 
 LRN_GRAD_RTOL = 1e-5  # backward of the LRN op alone: a few more float32 roundings than forward
 SHAPES = {"lrn1": (28, 28, 64), "lrn2": (14, 14, 128)}  # after conv1 and after conv2

@@ -14,7 +14,6 @@ from bench.core import contract
 from bench.core.config import RunConfig
 from bench.worker import matmul, memory, timing
 from bench.worker.batches import host_batches
-from impls import spec
 
 EXTEND_CHUNK = 10
 
@@ -54,7 +53,7 @@ def run(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
         "target_ci": cfg.target_ci,
         "block_mean_ns": t.block_mean_ns,
         "block_steps": t.block_steps,
-        "flops_per_step": spec.flops_per_step(cfg.mode, cfg.batch_size),
+        "flops_per_step": cfg.model.model_spec.flops_per_step(cfg.mode, cfg.batch_size),
         "final_loss": final_loss,
         "memory": mem,
         "versions": adapter.versions(),

@@ -20,7 +20,6 @@ from bench.core import contract
 from bench.core.config import RunConfig
 from bench.worker import matmul, memory, timing
 from bench.worker.batches import host_batches
-from impls import spec
 
 CHUNK = 5  # synchronised steps per variant per round
 PAIR_PEAK_SCOPE = ("this variant's measured chunks (peak reset before each; the other variant's weights, "
@@ -89,6 +88,6 @@ def run(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
                     "block_mean_ns": blocks[lrn] / block,
                     "block_steps": block,
                     "target_ci": cfg.target_ci, "chunk": CHUNK, "rounds_interleaved": rounds,
-                    "flops_per_step": spec.flops_per_step(cfg.mode, cfg.batch_size),
+                    "flops_per_step": cfg.model.model_spec.flops_per_step(cfg.mode, cfg.batch_size),
                     "memory": mem, "versions": adapter.versions(), "describe": adapter.describe()})
     return {"variants": out}

@@ -17,7 +17,7 @@ import numpy as np
 
 from bench.core import contract, data
 from bench.core.config import ModelConfig
-from impls import reference
+from bench.model import reference
 
 EVAL_BATCH = 1000
 

@@ -23,7 +23,6 @@ from bench.core import contract
 from bench.core.config import RunConfig
 from bench.worker import matmul, timing
 from bench.worker.batches import host_batches
-from impls import spec
 
 TINY_BATCH = 1
 
@@ -34,7 +33,7 @@ def _ignore_index(call: Callable[[], Any]) -> Callable[[int], Any]:
 
 def _isolated(adapter: Any, cfg: RunConfig, rounds: int, steps: int) -> list[dict[str, Any]]:
     cases = []
-    for scope in spec.scopes(cfg.model.lrn):
+    for scope in cfg.model.model_spec.scopes(cfg.model.lrn):
         if cfg.mode == "forward" and scope.kind in ("loss", "optimizer"):
             continue
         iso = adapter.isolated(scope, cfg.batch_size, cfg.mode)
@@ -66,7 +65,7 @@ def run(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
     out: dict[str, Any] = {"data_source": source, "compile_ns": whole.compile_ns, "samples_ns": whole.samples_ns,
                            **timing.counter_fields(whole.counters), "versions": adapter.versions(),
                            "describe": adapter.describe(),
-                           "flops_per_step": spec.flops_per_step(cfg.mode, cfg.batch_size)}
+                           "flops_per_step": cfg.model.model_spec.flops_per_step(cfg.mode, cfg.batch_size)}
     try:
         prof = adapter.profile(staged[0], cfg.mode, int(params.get("profile_steps", 3)), trace_dir)
         out["profile"] = {"ops": [vars(op) for op in prof.ops], "steps": prof.steps, "traces": prof.traces,

@@ -19,7 +19,7 @@ def run(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
     config = ModelConfig(str(params["framework"]), lrn=bool(params["lrn"]), dropout=0.0,
                          compile=params.get("compile"), lrn_impl=params.get("lrn_impl"),
                          device=params.get("device", "cpu"), precision=params.get("precision", "strict"),
-                         tuning=tuple(params.get("tuning") or ()))
+                         tuning=tuple(params.get("tuning") or ()), model=str(params.get("model") or "mnist"))
     adapter = contract.adapter_class(config.framework)(config)
     got = equivalence.collect(adapter, inputs["images"], inputs["labels"], weights)
     out = workdir / "outputs.npz"
