@@ -103,9 +103,12 @@ def framework_rows(recs: Sequence[dict[str, Any]], target_pct: float | None = No
     """Each framework against the fastest on the same config, from the groups where both ran: ratio,
     interval over groups, the groups, the method; named process clusters and interference when seen."""
     rows: list[dict[str, Any]] = []
-    for ckey, by_group in groups_by_key(records.measurements(list(recs))).items():
+    ms = records.measurements(list(recs))
+    # a config where contenders were refused (not equivalent) keeps its one equivalent contender, the fastest
+    refused = {comparison_key(m.key) for m in ms if _group_id(m) and m.status == records.NOT_EQUIVALENT}
+    for ckey, by_group in groups_by_key(ms).items():
         keys = sorted({k for g in by_group.values() for k in g}, key=lambda k: k.framework)
-        if len(keys) < 2:
+        if len(keys) < 2 and ckey not in refused:
             continue
         per_key = {k: [g[k] for g in by_group.values() if k in g] for k in keys}
         for k in keys:  # pooling checks what it pools, as the independent method's rows do
@@ -146,7 +149,27 @@ def framework_rows(recs: Sequence[dict[str, Any]], target_pct: float | None = No
                          "clusters": note,
                          "others_cpu_pct": None if share is None else 100 * share, "verdict": verdict,
                          **comparisons.stamp(per_key[k][0])})
-    return sorted(rows, key=lambda r: (r["mode"], r["batch_size"], r["lrn"], r["ratio"]))
+    rows += refused_rows(recs, rows)
+    return sorted(rows, key=lambda r: (r["mode"], r["batch_size"], r["lrn"],
+                                       math.inf if r["ratio"] is None else r["ratio"]))
+
+
+def refused_rows(recs: Sequence[dict[str, Any]], rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per lockstep contender that failed its in-run equivalence check (status ``not equivalent``):
+    refused for the comparison, so no time and no ratio, and its verdict says why."""
+    fastest = {(r["mode"], r["batch_size"], r["lrn"], r["device"]): r["fastest"] for r in rows}
+    out: dict[JobKey, dict[str, Any]] = {}
+    for m in records.measurements(list(recs)):
+        if _group_id(m) is None or m.status != records.NOT_EQUIVALENT:
+            continue
+        mode, batch, lrn, device = comparison_key(m.key)[:4]
+        out[m.key] = {"mode": mode, "batch_size": batch, "lrn": lrn, "device": device, "framework": m.key.framework,
+                      "compile": m.key.compile, "fastest": fastest.get((mode, batch, lrn, device)), "median_ms": None,
+                      "groups": 0, "n": 0, "ratio": None, "ratio_ci_low": None, "ratio_ci_high": None,
+                      "half_width_pct": None, "p_value": None, "ci_method": METHOD, "within_target": None,
+                      "clusters": "", "others_cpu_pct": None, "status": records.NOT_EQUIVALENT,
+                      "verdict": f"not equivalent, no ratio: {m.error}", **comparisons.stamp(m)}
+    return list(out.values())
 
 
 @dataclass(frozen=True)
@@ -188,7 +211,7 @@ def widths(rows: Sequence[Mapping[str, Any]]) -> dict[tuple[Any, ...], Width]:
     """(mode, batch, lrn) -> where its widest ratio against the fastest stands."""
     out: dict[tuple[Any, ...], Width] = {}
     for r in rows:
-        if r["framework"] != r["fastest"]:
+        if r["framework"] != r["fastest"] and r["ratio"] is not None:  # a refused contender has no ratio to narrow
             k = (r["mode"], r["batch_size"], r["lrn"])
             w = Width.of_row(r)
             if k not in out or w.half_pct > out[k].half_pct:

@@ -13,7 +13,7 @@ from bench.analysis import interference
 from bench.analysis.intervals import TwoLevel
 from bench.analysis.stats import UNSTABLE_CV, Stats
 from bench.core.fingerprint import UNKNOWN, Stamp
-from bench.core.records import JobKey, Measurement, SummaryRow, latest_per_round, measurements
+from bench.core.records import NOT_EQUIVALENT, JobKey, Measurement, SummaryRow, latest_per_round, measurements
 
 NS_PER_MS = 1e6
 MIB = 1024 * 1024
@@ -54,6 +54,38 @@ def _max_or_none(values: Iterable[Any]) -> Any:
     return max(present) if present else None
 
 
+def equivalence_columns(recs: Sequence[Measurement]) -> dict[str, Any]:
+    """The ``equiv_*`` columns of one key's rounds: the worst check over the rounds (largest share of its
+    tolerance), its tier, and the mean time a check took. All None where no round was checked."""
+    checked = [m.equivalence for m in recs if m.equivalence]
+    if not checked:
+        return {}
+    worst = max(checked, key=lambda e: float(e["error"]) / float(e["tolerance"]) if e["tolerance"] else math.inf)
+    return {"equiv_tier": worst["tier"], "equiv_worst": worst["worst"], "equiv_error": float(worst["error"]),
+            "equiv_tolerance": float(worst["tolerance"]),
+            "equiv_check_s": sum(float(e["seconds"]) for e in checked) / len(checked)}
+
+
+def equivalence_lines(records: Sequence[dict[str, Any]]) -> list[str]:
+    """What a run says of its in-run equivalence checks: one line per config that failed (its error against
+    its tolerance; no time reported for it), then their cost, once."""
+    ms = [m for m in latest_per_round(measurements(list(records))) if m.equivalence]
+    if not ms:
+        return []
+    lines, seen = [], set()
+    for m in ms:
+        if m.status == NOT_EQUIVALENT and m.key not in seen:
+            seen.add(m.key)
+            lines.append(f"NOT EQUIVALENT: {m.key.label()} (compile {m.key.compile}, LRN impl {m.key.lrn_impl}): "
+                         f"{m.error}")
+    seconds = sum(float(m.equivalence.get("seconds") or 0.0) for m in ms)
+    configs = len({m.key for m in ms})
+    lines.append(f"in-run equivalence: {configs} config{'s' if configs != 1 else ''} checked against the float64 "
+                 f"reference in {seconds:.1f} s ({len(ms)} worker check{'s' if len(ms) != 1 else ''}), outside "
+                 f"the timed region; {len(seen)} not equivalent")
+    return lines
+
+
 @dataclass(frozen=True)
 class Peak:
     """A GEMM reference for one device: the denominator of 'percent of peak'."""
@@ -87,7 +119,10 @@ def _row(key: JobKey, recs: list[Measurement], device_peaks: dict[str, Peak], se
     first = ok[0] if ok else recs[-1]
     base: dict[str, Any] = {**key.to_dict(), "data_source": first.data_source, "rounds": len(ok),
                             "versions": ";".join(f"{k}={v}" for k, v in sorted(first.versions.items())) or None,
-                            "fingerprint": first.fingerprint or UNKNOWN}
+                            "fingerprint": first.fingerprint or UNKNOWN, **equivalence_columns(recs)}
+    refused = [m for m in recs if m.status == NOT_EQUIVALENT]
+    if refused:  # one round that computed something else refuses the config's time, whatever the others did
+        return SummaryRow(**{**base, "rounds": 0}, status=NOT_EQUIVALENT, error=refused[-1].error)
     if not ok:
         return SummaryRow(**base, status=recs[-1].status or "failed", error=recs[-1].error)
     bad = [m for m in recs if m.status != "ok"]

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from bench.analysis import summary
 from bench.cli.validation import Selection
 from bench.core import provenance, storage
 from bench.execution import gemm_reference
@@ -112,6 +113,8 @@ def execute_and_report(args: argparse.Namespace, sel: Selection, title: str, tot
         drift.write(run_dir, pairs)
         drift.table(pairs, console)
     lockstep_report.process_notes(folder.records, console)  # clusters, interference
+    for line in summary.equivalence_lines(folder.records):  # a config refused, in one line; the checks' cost once
+        console.print(line, style="bold red" if line.startswith("NOT EQUIVALENT") else None, markup=False)
     console.print(f"Files: {run_dir}/summary.csv, samples.csv, results.jsonl, env.json, summary.md, step_times.png, "
                   f"report.html{', ' + drift.DRIFT_CSV if across_invocations else ''}")
     if interrupted:

@@ -12,6 +12,10 @@ and ``tuning`` (the exact tunings switched on; none before). ``model`` joined th
 schema change: a record without it is mnist's (the only model before), so rows of two models never pool.
 4 adds ``fingerprint`` and ``code`` to a measurement (:mod:`bench.core.fingerprint`: hashes of the
 adapter, spec, timing-loop and task sources that measured) and a ``fingerprint`` summary column.
+``equivalence`` joined a measurement later without a schema change (the in-run check of
+:mod:`bench.worker.equivalence_check`: tier, every check, the worst, its seconds), with status ``not
+equivalent`` for a config that failed it (its step times dropped: never reported) and the ``equiv_*``
+summary columns; a record without it was not checked in its run (its ``equiv_*`` columns empty).
 Version-1 and 2 records still load: host and GPU unknown (empty) for 1, precision ``strict``; records
 before 4 load with no fingerprint ("unknown", pooled only with other unknowns).
 """
@@ -87,7 +91,10 @@ class JobKey:
 # Result fields a worker returns for one measurement; anything else it returns is kept in ``extra``.
 _RESULT_FIELDS = ("data_source", "compile_ns", "samples_ns", "page_faults", "preemptions", "target_ci",
                   "block_mean_ns", "block_steps", "flops_per_step", "final_loss", "memory", "versions", "describe",
-                  "gemm_flops_per_s", "gemm_source", "worker_env", "fingerprint", "code")
+                  "gemm_flops_per_s", "gemm_source", "worker_env", "fingerprint", "code", "equivalence")
+NOT_EQUIVALENT = "not equivalent"  # the status of a config that failed its in-run equivalence check
+# what a config that is not equivalent does not keep: its times (and what is counted per timed step)
+_TIMED = ("samples_ns", "page_faults", "preemptions", "block_mean_ns")
 
 
 @dataclass(frozen=True)
@@ -123,6 +130,8 @@ class Measurement:
     worker_env: dict[str, str] = field(default_factory=dict)
     fingerprint: str | None = None  # hash of the measuring code (None: recorded before schema 4, unknown)
     code: dict[str, str] = field(default_factory=dict)  # module -> hash of its source, behind the fingerprint
+    # the in-run check against the float64 reference (bench.worker.equivalence_check); empty: not checked
+    equivalence: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -146,7 +155,7 @@ class Measurement:
         for name in ("samples_ns", "page_faults", "preemptions"):
             kw[name] = tuple(int(s) for s in d.get(name) or ())
         kw["round"] = int(d.get("round", 0))
-        for name in ("memory", "versions", "describe", "worker_env", "config", "code"):
+        for name in ("memory", "versions", "describe", "worker_env", "config", "code", "equivalence"):
             kw[name] = dict(d.get(name) or {})
         return cls(key=JobKey.from_dict(d), extra={k: v for k, v in d.items() if k not in known}, **kw)
 
@@ -162,11 +171,15 @@ class Measurement:
         for name in ("samples_ns", "page_faults", "preemptions"):
             if name in kw:
                 kw[name] = tuple(int(s) for s in kw[name])
-        for name in ("memory", "versions", "describe", "worker_env", "code"):
+        for name in ("memory", "versions", "describe", "worker_env", "code", "equivalence"):
             if name in kw and kw[name] is None:
                 del kw[name]
         for k in ("status", "error", "traceback", "lrn", "kind"):
             result.pop(k, None)
+        if status == "ok" and kw.get("equivalence", {}).get("passed") is False:  # timed, but not this model
+            status, error = NOT_EQUIVALENT, str(kw["equivalence"].get("message") or NOT_EQUIVALENT)
+            for name in _TIMED:
+                kw.pop(name, None)
         return cls(key=key, round=round, status=status, error=error, extra=result, **kw, **protocol)
 
 
@@ -244,6 +257,11 @@ class SummaryRow(JobKey):
     nvml_process_source: str | None = _col("")  # how nvml_process_mib was found (PID entry or device-used delta)
     versions: str | None = _col("")
     fingerprint: str | None = _col("")  # of the measuring code its rounds share ("unknown" before schema 4)
+    equiv_tier: str | None = _col("", "in-run check against the float64 reference: tolerance tier (strict, tf32)")
+    equiv_worst: str | None = _col("", "the check nearest its tolerance (logits, loss, grad LAYER, adam step, lrn op)")
+    equiv_error: float | None = _col("", "that check's error, in its own measure (see equivalence.py)")
+    equiv_tolerance: float | None = _col("", "that check's tolerance")
+    equiv_check_s: float | None = _col("s", "the check's time, outside the timed region (mean over rounds)")
 
     @classmethod
     def columns(cls) -> tuple[str, ...]:

@@ -58,12 +58,13 @@ def framework_lines(frameworks: Sequence[dict[str, Any]]) -> list[str]:
     out = ["Fastest framework per config (the others: their time / the fastest's):"]
     for (mode, batch, lrn), rows in sorted(by.items(), key=lambda kv: (kv[0][0] != "train", kv[0])):
         fastest = rows[0]["fastest"]
-        others = sorted((r for r in rows if r["framework"] != fastest), key=lambda r: r["ratio"])
+        others = sorted((r for r in rows if r["framework"] != fastest and r["ratio"] is not None),
+                        key=lambda r: r["ratio"])
         cells = [f"{r['framework']} {r['ratio']:.2f}x [{_f(r['ratio_ci_low'])}, {_f(r['ratio_ci_high'])}]"
-                 + (" (not separable)" if r["verdict"].startswith("not separable") else "")
-                 + (" (not equivalent)" if "not equivalent" in str(r.get("status", "")) else "") for r in others]
-        out.append(f"  {_config(mode, batch, lrn, batches)}: {fastest} fastest" + ("; " if cells else "")
-                   + ", ".join(cells))
+                 + (" (not separable)" if r["verdict"].startswith("not separable") else "") for r in others]
+        cells += [f"{r['framework']} not equivalent (no time)" for r in rows if r["ratio"] is None]  # refused
+        head = f"{fastest} fastest" if fastest else "no time"
+        out.append(f"  {_config(mode, batch, lrn, batches)}: {head}" + ("; " if cells else "") + ", ".join(cells))
     return out
 
 

@@ -45,8 +45,9 @@ def framework_table(rows: Sequence[dict[str, Any]], console: Any, wide: bool = F
     notes = []
     for r in rows:
         fastest = r["framework"] == r["fastest"]
-        ratio = "1.00x" if fastest else f"{r['ratio']:.2f}x [{_f(r['ratio_ci_low'])}, {_f(r['ratio_ci_high'])}]"
-        width = "" if fastest else f"{_f(r['half_width_pct'], '.1f')}%"
+        ratio = ("1.00x" if fastest else "-" if r["ratio"] is None  # refused: not equivalent
+                 else f"{r['ratio']:.2f}x [{_f(r['ratio_ci_low'])}, {_f(r['ratio_ci_high'])}]")
+        width = "" if fastest or r["ratio"] is None else f"{_f(r['half_width_pct'], '.1f')}%"
         verdict, _, extra = str(r["verdict"]).partition("; ")
         if r.get("clusters"):
             notes.append(f"{_name(r)}: {r['clusters']}")
@@ -54,7 +55,8 @@ def framework_table(rows: Sequence[dict[str, Any]], console: Any, wide: bool = F
         if extra:
             notes.append(f"{_name(r)}: {extra}")
             verdict += f"; {extra}" if wide else ""
-        style = "bold" if fastest else ("yellow" if r["within_target"] is False else None)
+        style = "bold" if fastest else ("yellow" if r["within_target"] is False else
+                                        "red" if r["ratio"] is None else None)
         cells = dict(zip(headers, (r["mode"], str(r["batch_size"]), "on" if r["lrn"] else "off", r["framework"],
                                    _f(r["median_ms"]), ratio, width, str(r["groups"]), "lockstep", verdict),
                          strict=True))

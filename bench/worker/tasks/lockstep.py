@@ -24,7 +24,7 @@ import numpy as np
 from bench.core import contract
 from bench.core.channel import Channel
 from bench.core.config import RunConfig
-from bench.worker import memory, timing
+from bench.worker import equivalence_check, memory, timing
 from bench.worker.batches import host_batches
 
 # With several configs in one worker, each config's peak is its own chunks' (reset before each chunk).
@@ -102,4 +102,11 @@ def run(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
         chan.send({"done": len(samples[v])})
     out = [_result(c, adapters[k], staged[k], source, compile_ns[i], samples[i], counters[i], chunks[i],
                    final=True, peak=peaks[i], shared=many) for i, (c, k) in enumerate(zip(cfgs, keys, strict=True))]
+    # after the last chunk and every read-out: nothing timed is changed (bench.worker.equivalence_check); one
+    # check per model and mode (a train and a forward config of one model are checked each on its own terms)
+    checked: dict[tuple[str, str], dict[str, Any]] = {}
+    for c, k, result in zip(cfgs, keys, out, strict=True):
+        if (k, c.mode) not in checked:
+            checked[(k, c.mode)] = equivalence_check.check(adapters[k], c.mode, cls)
+        result["equivalence"] = checked[(k, c.mode)]
     return {"variants": out} if many else out[0]

@@ -12,7 +12,7 @@ import numpy as np
 from bench.analysis.stats import precise_enough
 from bench.core import contract
 from bench.core.config import RunConfig
-from bench.worker import matmul, memory, timing
+from bench.worker import equivalence_check, matmul, memory, timing
 from bench.worker.batches import host_batches
 
 EXTEND_CHUNK = 10
@@ -45,6 +45,8 @@ def run(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
     final_loss = adapter.loss_value(adapter.train_step(staged[0])) if cfg.mode == "train" else None
     if final_loss is not None and not np.isfinite(final_loss):
         raise FloatingPointError(f"training diverged: loss {final_loss} after {cfg.steps + cfg.warmup + 1} steps")
+    # after everything timed and read: the check cannot change what was timed (bench.worker.equivalence_check)
+    equivalent = equivalence_check.check(adapter, cfg.mode, contract.adapter_class(cfg.model.framework))
     return {**matmul.in_worker(cfg.model.framework, cfg.model.device, cfg.model.precision),
         "data_source": source,
         "compile_ns": t.compile_ns,
@@ -58,4 +60,5 @@ def run(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
         "memory": mem,
         "versions": adapter.versions(),
         "describe": adapter.describe(),
+        "equivalence": equivalent,
     }

@@ -18,7 +18,7 @@ from typing import Any
 from bench.analysis.stats import precise_enough
 from bench.core import contract
 from bench.core.config import RunConfig
-from bench.worker import matmul, memory, timing
+from bench.worker import equivalence_check, matmul, memory, timing
 from bench.worker.batches import host_batches
 
 CHUNK = 5  # synchronised steps per variant per round
@@ -77,6 +77,8 @@ def run(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
     # both models; only the allocator peak, reset before each chunk, is one variant's.
     shared = memory.snapshot(first.memory(), first.can_reset_peak)
     ref = matmul.in_worker(cfg.model.framework, cfg.model.device, cfg.model.precision)
+    # after everything timed and read (bench.worker.equivalence_check): each variant's own config
+    equivalent = {lrn: equivalence_check.check(a, cfg.mode, cls) for lrn, a in variants.items()}
     out = []
     for lrn, adapter in variants.items():
         mem = dict(shared)
@@ -89,5 +91,6 @@ def run(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
                     "block_steps": block,
                     "target_ci": cfg.target_ci, "chunk": CHUNK, "rounds_interleaved": rounds,
                     "flops_per_step": cfg.model.model_spec.flops_per_step(cfg.mode, cfg.batch_size),
-                    "memory": mem, "versions": adapter.versions(), "describe": adapter.describe()})
+                    "memory": mem, "versions": adapter.versions(), "describe": adapter.describe(),
+                    "equivalence": equivalent[lrn]})
     return {"variants": out}
