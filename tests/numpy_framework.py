@@ -8,10 +8,15 @@ the whole contract, dropout and LRN parameters included, and is slow (im2col con
 ``BENCH_TEST_BLOCK_FORWARD=FOLDER`` makes a forward step write ``FOLDER/blocked`` and then wait for
 good: a worker that is certainly still running, for the tests that interrupt a run (a state to wait
 for instead of a run that might finish first).
+
+``BENCH_TEST_PLANT_LRN=1`` offers a second LRN implementation, ``drops-sum``: LRN without the neighbours'
+sum of squares (x * bias^-beta), a model that is not equivalent to the reference, for the tests of the
+in-run equivalence check (:mod:`bench.worker.equivalence_check`). Unset, nothing changes.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from pathlib import Path
@@ -24,6 +29,13 @@ from bench.core.registration import Registration
 from bench.model import reference, spec
 
 BLOCK_FORWARD = "BENCH_TEST_BLOCK_FORWARD"
+PLANT_LRN = "BENCH_TEST_PLANT_LRN"
+PLANTED_LRN = "drops-sum"
+
+
+def _lrn_computed(impl: str, params: spec.LrnParams) -> spec.LrnParams:
+    """The LRN an implementation computes: the configured one, or without the neighbours' sum (planted)."""
+    return dataclasses.replace(params, alpha=0.0) if impl == PLANTED_LRN else params
 
 
 class NumpyAlexNet(FrameworkAdapter):
@@ -33,6 +45,7 @@ class NumpyAlexNet(FrameworkAdapter):
         if self.config.device != "cpu":
             raise RuntimeError("the NumPy test framework runs on the CPU only")
         self.rng = np.random.default_rng(self.config.seed)
+        self.lrn_params = _lrn_computed(str(self.config.lrn_impl), self.config.lrn_params)
         self.last: Any = None
 
     def _dropout(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
@@ -50,13 +63,13 @@ class NumpyAlexNet(FrameworkAdapter):
         return {n: self.w[n].copy() for n in spec.WEIGHT_NAMES}
 
     def logits(self, images: np.ndarray) -> np.ndarray:
-        out = reference.logits(self.w, check_batch(images), self.config.lrn, self.config.lrn_params)
+        out = reference.logits(self.w, check_batch(images), self.config.lrn, self.lrn_params)
         return np.asarray(out, np.float32)
 
     def loss_and_grads(self, images: np.ndarray, labels: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
         dropout = self._dropout if self.config.dropout > 0 else None
         loss, grads = reference.loss_and_grads(self.w, check_batch(images), labels, self.config.lrn,
-                                               self.config.lrn_params, dropout)
+                                               self.lrn_params, dropout)
         return float(np.float32(loss)), {n: np.asarray(g, np.float32) for n, g in grads.items()}
 
     def prepare(self, images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -85,7 +98,7 @@ class NumpyAlexNet(FrameworkAdapter):
         """NumPy computes synchronously."""
 
     def lrn(self, x: np.ndarray) -> np.ndarray:
-        return np.asarray(reference.lrn_forward(check_batch(x).astype(np.float64), self.config.lrn_params), np.float32)
+        return np.asarray(reference.lrn_forward(check_batch(x).astype(np.float64), self.lrn_params), np.float32)
 
     def versions(self) -> dict[str, str]:
         return {"numpy": np.__version__}
@@ -99,13 +112,13 @@ class NumpyAlexNet(FrameworkAdapter):
             grads = {n: rng.standard_normal(v.shape) for n, v in w.items()}
             return Isolated(lambda: reference.adam_step(w, grads, 1, None, None), None, lambda: None)
         x = rng.standard_normal((batch_size, *spec.scope_input_shape(scope)))
-        forward, backward = _scope_calls(scope, x, w, self.config.lrn_params)
+        forward, backward = _scope_calls(scope, x, w, self.lrn_params)
         g = np.ones_like(forward())
         return Isolated(forward, lambda: (forward(), backward(g)), lambda: None)
 
     @classmethod
     def lrn_layer(cls, impl: str, params: spec.LrnParams, device: str, precision: str = "strict") -> LrnLayer:
-        return _NumpyLrn(params)
+        return _NumpyLrn(_lrn_computed(impl, params))
 
     @classmethod
     def gemm(cls, device: str, n: int, precision: str = "strict") -> Gemm:
@@ -172,6 +185,8 @@ class _NumpyGemm(Gemm):
 
 REGISTRATION = Registration(
     "numpy", "tests.numpy_framework:NumpyAlexNet", requires=("numpy",), extra="test", packages=("numpy",),
-    compile_modes=("none",), lrn_impls=("reference",), compile_help="none: NumPy runs eagerly",
-    lrn_impl_help="the reference's banded matmul",
+    compile_modes=("none",), lrn_impls=("reference",) + ((PLANTED_LRN,) if os.environ.get(PLANT_LRN) else ()),
+    compile_help="none: NumPy runs eagerly",
+    lrn_impl_help="the reference's banded matmul" + (f"; {PLANTED_LRN}: planted, not equivalent (tests)"
+                                                     if os.environ.get(PLANT_LRN) else ""),
 )
