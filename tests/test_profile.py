@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
+from rich.console import Console
 
 from bench.cli import main
 from bench.model import spec
@@ -41,6 +44,32 @@ def _rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
+def _assert_findings_follow_the_figures(summary: dict[str, str], layers: list[dict[str, str]], text: str) -> None:
+    """What a run's own raw figures imply is printed, exactly: a figure that cannot be true of the model (a
+    negative per-image cost: the batch-1 step slower than the whole batch; layers timed alone summing past
+    1.5 whole steps) is named as a warning and left out of the findings, any other is printed as a finding.
+    The raw figures are the step, the batch-1 step and the isolated layer rows, which the sanity check leaves
+    in the CSVs; a loaded machine decides which branch a run takes, the figures decide what it must print."""
+    step, tiny = float(summary["step_ms"]), float(summary["tiny_step_ms"])
+    assert summary["tiny_batch"] == "1"
+    per_image = (step - tiny) / (BATCH - 1)  # t(batch) = fixed + batch x per-image, through batch 1 and BATCH
+    iso = sum(float(r["ms"]) for r in layers if r["source"] == "isolated")
+    if per_image < 0:  # then fixed = tiny - per_image exceeds the whole step too
+        assert "per-image cost" in text and "fixed cost" in text, text
+        assert summary["per_image_ms"] == summary["fixed_ms"] == "", summary
+    else:
+        assert "per-image cost" not in text and "fixed cost" not in text, text
+        assert float(summary["per_image_ms"]) == pytest.approx(per_image, rel=1e-9)
+        assert float(summary["fixed_ms"]) == pytest.approx(tiny - per_image, rel=1e-9)
+    if iso > 1.5 * step:
+        assert "layers timed alone sum to" in text, text
+        assert "each scope alone adds up to" not in text and summary["isolated_sum_ms"] == "", summary
+    else:
+        assert f"each scope alone adds up to {iso:.1f} ms" in text and "layers timed alone sum" not in text, text
+    named = f"warning: {summary['framework']} train batch {BATCH}:"  # lockstep_report.profile_warnings' lines
+    assert (named in text) == (per_image < 0 or iso > 1.5 * step), text
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("framework", framework_params())
 def test_profile_end_to_end(framework: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -54,11 +83,11 @@ def test_profile_end_to_end(framework: str, tmp_path: Path, capsys: pytest.Captu
     (summary,) = _rows(out / "profile_summary.csv")
     assert float(summary["coverage_pct"]) >= 90.0, summary
     assert float(summary["step_ms"]) > 0 and float(summary["profiler_attributed_ms"]) > 0
-    # a loaded machine can make the figures contradict themselves (scopes alone summing past the step): then
-    # they are named as warnings instead of printed as findings, which is the state to check, not a failure
-    named = "warning:" in text and any(w in text for w in ("layers timed alone sum", "per-image cost", "fixed cost"))
-    assert named or ("whole step" in text and "attribution covers" in text and "each scope alone adds up to" in text)
+    # the profiler's findings, which no contradiction can remove
+    assert f"whole step {float(summary['step_ms']):.1f} ms = profiler ops" in text, text
+    assert f"attribution covers {float(summary['coverage_pct']):.1f}% of op time" in text, text
     layers = _rows(out / "profile_layers.csv")
+    _assert_findings_follow_the_figures(summary, layers, text)
     for source in ("profiler", "isolated"):
         scopes = {r["scope"] for r in layers if r["source"] == source}
         assert {"conv1", "lrn1", "conv4", "fc1", "optimizer"} <= scopes, (source, scopes)
@@ -76,6 +105,54 @@ def test_profile_end_to_end(framework: str, tmp_path: Path, capsys: pytest.Captu
         assert len(events) > 10
     assert main(["report", str(out)]) == 0  # re-rendered from the stored records
     assert "whole step" in capsys.readouterr().out
+
+
+def _printed(step: float, tiny: float, iso: float) -> tuple[dict[str, Any], str]:
+    """A hand-built profile summary at batch 8 (tiny batch 1) through the sanity check and both renderers."""
+    from bench.analysis import sanity
+    from bench.output import lockstep_report
+    from bench.output.tables import breakdown
+
+    per_image = (step - tiny) / (8 - 1)
+    fixed = tiny - per_image
+    row = sanity.checked({"framework": "torch", "mode": "train", "batch_size": 8, "lrn": False, "compile": "eager",
+                          "step_ms": step, "tiny_step_ms": tiny, "tiny_batch": 1, "per_image_ms": per_image,
+                          "fixed_ms": fixed, "fixed_share_pct": 100 * fixed / step, "isolated_sum_ms": iso,
+                          "isolated_remainder_ms": step - iso, "profiler_attributed_ms": 0.9 * step,
+                          "profiler_unattributed_ms": 0.05 * step, "remainder_ms": 0.05 * step,
+                          "coverage_pct": 100 * 0.9 / 0.95, "clock": "host", "host_return_ms": 1.0,
+                          "host_share_pct": 1.0, "page_faults_per_step": None, "versions": None,
+                          "fingerprint": "unknown"})
+    console = Console(file=io.StringIO(), width=120)
+    breakdown.profile_table([], row, [], console)
+    breakdown.profile_overhead_table([row], console)
+    lockstep_report.profile_warnings([row], console)
+    return row, " ".join(console.file.getvalue().split())  # type: ignore[attr-defined]
+
+
+def test_sane_figures_are_printed_as_findings() -> None:
+    # step 100 ms, batch-1 step 20 ms: per image (100 - 20) / (8 - 1) = 11.43 ms, fixed 20 - 11.43 = 8.57 ms
+    # (8.6% of the step); the scopes alone 140 ms = 1.4 steps, inside the 1.5 a fused step allows
+    row, text = _printed(100.0, 20.0, 140.0)
+    assert row["warnings"] == "" and row["per_image_ms"] == pytest.approx(80 / 7)
+    assert row["fixed_ms"] == pytest.approx(20 - 80 / 7) and row["isolated_sum_ms"] == 140.0
+    assert "whole step 100.0 ms = profiler ops 90.0 ms" in text and "attribution covers 94.7% of op time" in text
+    assert "each scope alone adds up to 140.0 ms; the step is -40.0 ms beyond that" in text
+    assert "8.57" in text and "11.429" in text and "warning:" not in text
+    assert "per-image cost" not in text and "fixed cost" not in text  # words only a warning uses
+
+
+def test_contradicting_figures_are_named_and_not_printed() -> None:
+    # batch-1 step 120 ms against a 100 ms batch-8 step: per image (100 - 120) / 7 = -2.857 ms, fixed
+    # 120 + 2.857 = 122.86 ms = 123% of the step; the scopes alone 151 ms = 1.51 steps, past 1.5
+    row, text = _printed(100.0, 120.0, 151.0)
+    assert row["per_image_ms"] is None and row["fixed_ms"] is None and row["fixed_share_pct"] is None
+    assert row["isolated_sum_ms"] is None and row["isolated_remainder_ms"] is None
+    assert "warning: torch train batch 8: per-image cost -2.86 ms is negative" in text
+    assert "warning: torch train batch 8: fixed cost 123% of the step is more than the whole step" in text
+    assert "warning: torch train batch 8: layers timed alone sum to 1.5x the whole step (151.0 vs 100.0 ms)" in text
+    assert "each scope alone adds up to" not in text and "-2.857" not in text and "122.86" not in text
+    assert "whole step 100.0 ms = profiler ops 90.0 ms" in text  # the profiler's figures stand
 
 
 def test_a_framework_without_profiler_hooks_is_said_so(numpy_framework: str, tmp_path: Path,
@@ -146,7 +223,7 @@ def test_profile_csvs_carry_every_key_field() -> None:
     layers = attribution.layer_rows(rec)
     expected = {"framework": "torch", "mode": "train", "batch_size": 8, "lrn": False, "compile": "eager",
                 "lrn_impl": "module", "device": "cpu", "threads": 2, "host": "node-1", "gpu": None,
-                "precision": "default", "tuning": "retain_memory"}
+                "precision": "default", "tuning": "retain_memory", "model": "mnist"}
     for row in (*layers, attribution.summary_row(rec, layers), *attribution.top_ops(rec)):
         assert {k: row[k] for k in JobKey.names()} == expected
     assert set(layers[0]) == set(attribution.LAYER_COLUMNS)
