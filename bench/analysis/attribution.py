@@ -25,6 +25,13 @@ UNATTRIBUTED = "(unattributed)"
 # The key fields every other table carries (records.JobKey, tuning and precision included), then the figures.
 LAYER_COLUMNS = (*JobKey.names(), "source", "scope", "kind", "pass", "ms", "share_pct", "gflops", "pct_of_peak",
                  "calls")
+# profile_summary.csv (:func:`summary_row`) and profile_ops.csv (:func:`top_ops`), headed the same way
+SUMMARY_COLUMNS = (*JobKey.names(), "status", "error", "step_ms", "profiler_attributed_ms", "profiler_unattributed_ms",
+                   "coverage_pct", "remainder_ms", "isolated_sum_ms", "isolated_remainder_ms", "tiny_step_ms",
+                   "fixed_ms", "per_image_ms", "fixed_share_pct", "host_return_ms", "host_share_pct",
+                   "page_faults_per_step", "peak_gflops", "clock", "traces", "profiler", "tiny_batch", "versions",
+                   "fingerprint", "warnings")
+OPS_COLUMNS = (*JobKey.names(), "op", "scope", "pass", "ms", "calls_per_step", "share_pct")
 
 
 def _median_ms(samples: Sequence[int]) -> float:
@@ -109,8 +116,8 @@ def layer_rows(rec: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def summary_row(rec: dict[str, Any], rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """profile_summary.csv: the whole step against the sums, the remainder, the profiler's coverage, and
-    the fixed (dispatch) cost of a step from the batch-1 step."""
+    """profile_summary.csv (:data:`SUMMARY_COLUMNS`): the whole step against the sums, the remainder, the
+    profiler's coverage, and the fixed (dispatch) cost of a step from the batch-1 step."""
     ident = _ident(rec)
     whole = _median_ms(rec["samples_ns"])
     prof_rows = [r for r in rows if r["source"] == "profiler"]
@@ -142,7 +149,7 @@ def summary_row(rec: dict[str, Any], rows: Sequence[dict[str, Any]]) -> dict[str
 
 
 def top_ops(rec: dict[str, Any], k: int = 8) -> list[dict[str, Any]]:
-    """profile_ops.csv: the ops (kernels) the profiler spent most time in, ms per step."""
+    """profile_ops.csv (:data:`OPS_COLUMNS`): the ops (kernels) the profiler spent most time in, ms per step."""
     prof = rec.get("profile") or {}
     if not prof.get("ops"):
         return []

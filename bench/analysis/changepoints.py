@@ -131,8 +131,17 @@ def framework_of(trend: Trend) -> str:
     return trend.key.get("framework") or "pytest-benchmark"
 
 
+HISTORY_FIGURES = ("commit", "commit_time", "utc", "median_ms", "ci_low_ms", "ci_high_ms", "processes", "change",
+                   "change_p", "measured_with")
+
+
+def columns(ts: Sequence[Trend]) -> tuple[str, ...]:
+    """history.csv's header: machine, benchmark, the trends' key fields, then :data:`HISTORY_FIGURES`."""
+    return tuple(dict.fromkeys(("machine", "benchmark", *(k for t in ts for k in t.key), *HISTORY_FIGURES)))
+
+
 def rows(ts: Sequence[Trend]) -> list[dict[str, Any]]:
-    """history.csv: one row per point, the change flagged on the commit that starts the new level."""
+    """history.csv (:func:`columns`): one row per point, the change flagged on the commit that starts the new level."""
     out = []
     for t in ts:
         starts = {c.index: c for c in t.changes}

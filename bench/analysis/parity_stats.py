@@ -42,6 +42,14 @@ TAIL = 0.25  # the final accuracy averages the evaluations of the last quarter o
 ALPHA = 0.05
 POWER = 0.80
 VERDICTS = ("PASS", "FAIL", "INCONCLUSIVE")
+# parity_summary.csv (:func:`summary_rows`; a framework with no finished seed has only the first four
+# filled) and parity_pairs.csv (:func:`pair_rows`)
+SUMMARY_COLUMNS = ("framework", "seeds", "status", "error", "final_acc_mean", "final_acc_sd", "final_acc_min",
+                   "final_acc_max", "last_checkpoint_acc", "evals_averaged", "planted", "final_test_loss",
+                   "train_time_s", "step_mean_ms", "step_sd_ms", "step_median_ms", "step_ci_low_ms",
+                   "step_ci_high_ms", "steps", *(c for t in THRESHOLDS for c in (f"time_to_{t:g}_s", f"reached_{t:g}")))
+PAIR_COLUMNS = ("a", "b", "seeds", "diff_pp", "sd_pp", "ci90_low_pp", "ci90_high_pp", "ci_low_pp", "ci_high_pp",
+                "verdict", "margin_pp", "detectable_pp", "seeds_needed", "noise_from")
 
 
 def final_accuracy(evals: Sequence[dict[str, Any]]) -> tuple[float, list[float]]:
@@ -182,7 +190,14 @@ def target_reached(summary: Sequence[dict[str, Any]], target: float) -> dict[str
     return {s["framework"]: bool(s.get("seeds")) and s["final_acc_mean"] >= target for s in summary}
 
 
+def trajectory_columns(records: Sequence[dict[str, Any]]) -> tuple[str, ...]:
+    """trajectory.csv's header: the step, one loss column per framework that finished, the figures."""
+    return ("step", *(f"loss_{fw}" for fw in dict.fromkeys(r["framework"] for r in _ok_traj(records))),
+            "max_rel_diff", "envelope")
+
+
 def trajectory_rows(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """trajectory.csv (:func:`trajectory_columns`): the frameworks' losses step by step, side by side."""
     curves = {r["framework"]: np.array(r["losses"]) for r in _ok_traj(records)}
     if len(curves) < 2:
         return []

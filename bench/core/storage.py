@@ -110,10 +110,23 @@ def write_frame(path: Path, frame: pd.DataFrame) -> None:
 
 
 def write_rows(path: Path, rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> None:
-    """Rows of dicts as a CSV with ``columns`` (default: every key, first-seen order)."""
+    """Rows of dicts as a CSV with ``columns`` (default: every key, first-seen order), header first even
+    with no rows. Refused (ValueError naming the file): neither rows nor columns (a file with no header,
+    which pandas cannot read), no columns at all, or a row key that ``columns`` leaves out (a figure
+    dropped without a word)."""
     import pandas as pd
 
+    if columns is None and not rows:
+        raise ValueError(f"{path.name}: no rows and no columns; the writer must pass its column list so the "
+                         "file keeps its header when nothing was measured")
     cols = list(columns) if columns is not None else list(dict.fromkeys(k for row in rows for k in row))
+    if not cols:
+        raise ValueError(f"{path.name}: no columns to write")
+    known = set(cols)
+    extra = list(dict.fromkeys(k for row in rows for k in row if k not in known))
+    if extra:
+        raise ValueError(f"{path.name}: row keys {', '.join(map(repr, extra))} are not among its columns "
+                         f"({', '.join(cols)})")
     write_frame(path, pd.DataFrame(list(rows), columns=cols))
 
 

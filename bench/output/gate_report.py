@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -152,9 +153,15 @@ def markdown(result: GateResult, differences: Sequence[tuple[str, Any, Any]] = (
     return "\n".join(lines)
 
 
+def gate_columns(rows: Sequence[GateRow]) -> tuple[str, ...]:
+    """gate.csv's header, as :meth:`GateRow.to_dict` lays a row out: the key's fields, then the row's own."""
+    own = (f.name for f in fields(GateRow) if f.name != "key")
+    return tuple(dict.fromkeys((*(k for r in rows for k in r.key), *own)))
+
+
 def write(result: GateResult, out_dir: Path, differences: Sequence[tuple[str, Any, Any]] = (),
           caveat: str = "") -> None:
-    storage.write_rows(out_dir / "gate.csv", [r.to_dict() for r in result.rows])
+    storage.write_rows(out_dir / "gate.csv", [r.to_dict() for r in result.rows], columns=gate_columns(result.rows))
     storage.write_json(out_dir / "gate.json", {
         "overall": overall(result), "caveat": caveat or None, "exit_code": result.exit_code,
         "settings": vars(result.settings),

@@ -109,7 +109,7 @@ def report(args: argparse.Namespace) -> int:
         raise UsageError(f"the history store {args.store} holds no entries yet")
     ts = changepoints.trends(entries, min_size=args.min_size, noise_floor=args.noise_floor)
     out_dir = storage.create_run_dir(args.out, prefix="history")
-    storage.write_rows(out_dir / "history.csv", changepoints.rows(ts))
+    storage.write_rows(out_dir / "history.csv", changepoints.rows(ts), columns=changepoints.columns(ts))
     changes = changepoints.change_rows(ts)
     storage.write_rows(out_dir / "changes.csv", changes, columns=changepoints.CHANGE_COLUMNS)
     pngs = plots.history_plots(ts, out_dir)

@@ -11,15 +11,18 @@ from pathlib import Path
 from typing import Any
 
 from bench.analysis.parity_stats import (
+    PAIR_COLUMNS,
     QUICK_EPOCHS,
     QUICK_MAX_GAP,
     QUICK_TARGET,
     QUICK_TRAIN_SIZE,
+    SUMMARY_COLUMNS,
     TAIL,
     curve_rows,
     pair_rows,
     summary_rows,
     target_reached,
+    trajectory_columns,
     trajectory_rows,
     verdict,
 )
@@ -208,7 +211,7 @@ def report_parity(run_dir: Path, target: float, max_gap: float, seeds: int, cons
         plots.parity_plots(curves, run_dir)
     traj = trajectory_rows(recs)
     if traj:
-        storage.write_rows(run_dir / "trajectory.csv", traj)
+        storage.write_rows(run_dir / "trajectory.csv", traj, trajectory_columns(recs))
         block = answer_verdicts.trajectory_lines(traj, run_dir if html else None)
         answer_verdicts.show(block, console)  # the answer first; report.html opens with the same lines
         accuracy.trajectory_table(traj, console)
@@ -220,9 +223,9 @@ def report_parity(run_dir: Path, target: float, max_gap: float, seeds: int, cons
         return 0
     summary = summary_rows(recs)
     pairs = pair_rows(recs, max_gap)
-    storage.write_rows(run_dir / "parity_summary.csv", summary)
+    storage.write_rows(run_dir / "parity_summary.csv", summary, SUMMARY_COLUMNS)
     if pairs:
-        storage.write_rows(run_dir / "parity_pairs.csv", pairs)
+        storage.write_rows(run_dir / "parity_pairs.csv", pairs, PAIR_COLUMNS)
     outcome, reasons = verdict(summary, pairs, target, max_gap)
     block = answer_verdicts.parity_lines(outcome, summary, pairs, run_dir if html else None)
     answer_verdicts.show(block, console)  # the answer first, from the rows the tables show; report.html opens with it

@@ -113,9 +113,9 @@ def report(run_dir: Path, console: Any, html: bool = True) -> bool:
             console.print(f"[red]{r['framework']}: {r.get('status')}: {r.get('error')}[/]")
     storage.write_rows(run_dir / "profile_layers.csv", [row for r in done for row in layers[id(r)]],
                        columns=attribution.LAYER_COLUMNS)
-    storage.write_rows(run_dir / "profile_summary.csv", summaries)
+    storage.write_rows(run_dir / "profile_summary.csv", summaries, columns=attribution.SUMMARY_COLUMNS)
     ops = [op for r in done for op in attribution.top_ops(r)]
-    storage.write_rows(run_dir / "profile_ops.csv", ops)
+    storage.write_rows(run_dir / "profile_ops.csv", ops, columns=attribution.OPS_COLUMNS)
     for r, s in zip(done, summaries, strict=True):
         breakdown.profile_table(layers[id(r)], s, attribution.top_ops(r, 5), console)
     if summaries:
