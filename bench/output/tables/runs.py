@@ -80,8 +80,8 @@ def run_table(rows: list[SummaryRow], console: Console, title: str = "Time per s
     if "synthetic" in sources:
         console.print("[bold yellow]Data: SYNTHETIC MNIST-shaped batches (asked for, or MNIST was not found: "
                       "env.json says which); times are valid, no accuracy is implied.[/]")
-    wide = [r for r in rows if r.target_ci_pct and r.ci_half_width_pct and r.ci_half_width_pct > r.target_ci_pct]
-    for r in wide:
+    too_wide = [r for r in rows if r.target_ci_pct and r.ci_half_width_pct and r.ci_half_width_pct > r.target_ci_pct]
+    for r in too_wide:
         name = f"{r.framework} {r.mode} {r.batch_size}{' LRN' if r.lrn else ''}"
         console.print(f"[yellow]{name}: ±{r.ci_half_width_pct:.1f}% is wider than the ±{r.target_ci_pct:g}% asked: "
                       f"its {r.rounds} processes differ by {pct(r.between_process_pct)} (between) against "
