@@ -32,8 +32,7 @@ def test_gpu_check_smallest_cpu_mode_passes_every_check_a_cpu_can_hold(tmp_path:
     assert proc.returncode == 0, tail
     verdicts = [ln for ln in proc.stdout.splitlines() if ln.startswith(("PASS ", "FAIL ", "SKIP "))]
     assert not [ln for ln in verdicts if ln.startswith("FAIL ")], tail
-    mnist = bool(os.environ.get("BENCH_DATA_DIR")) and Path(os.environ["BENCH_DATA_DIR"]).is_dir()
-    steps = ["env", "profile-b4", "verify-strict", "compare-lrn-b4", "compare-lrn-b8"] + (["parity-quick"] * mnist)
+    steps = ["env", "profile-b4", "verify-strict", "compare-lrn-b4", "compare-lrn-b8"]  # parity needs two frameworks
     for step in steps:
         assert any(ln.startswith(f"PASS step {step} ran: exit 0") for ln in verdicts), (step, tail)
     label = f"profile {framework} batch 4"
@@ -43,7 +42,8 @@ def test_gpu_check_smallest_cpu_mode_passes_every_check_a_cpu_can_hold(tmp_path:
         "SKIP allocator peak <= NVML: no row has both figures (CPU, or compare skipped)",
         "SKIP GEMM below the float32 peak: no float32 peak for GPU None in the table",
         "SKIP verify --precision default: refused on a CPU (TF32 is a GPU format)",
-    ] + ([] if mnist else ["SKIP parity --quick: no MNIST"])
+        f"SKIP parity --quick: it compares frameworks, and only {framework} runs here",
+    ]
     for start in expected:
         assert any(ln.startswith(start) for ln in verdicts), (start, tail)
     assert len(verdicts) == len(steps) + len(expected), verdicts  # every check shown once, nothing else
@@ -51,7 +51,7 @@ def test_gpu_check_smallest_cpu_mode_passes_every_check_a_cpu_can_hold(tmp_path:
     assert "## Self-checks" in text and "## Steps" in text and "device cpu" in text
     assert "verify --precision default: refused on a CPU" in text
     for ln in verdicts:  # the checks as a list; the steps not planned at all are rows of the steps table
-        planned = not ln.startswith(("SKIP verify --precision default", "SKIP parity --quick: no MNIST"))
+        planned = not ln.startswith(("SKIP verify --precision default", "SKIP parity --quick:"))
         assert (f"- {ln}" in text) == planned and (ln[5:] in text), ln
     assert all(f"| {step} | ok |" in text for step in steps), text
     assert (out / "env.log").exists() and (out / "profile-b4.log").exists() and (out / "gpu_check.log").exists()
@@ -98,3 +98,16 @@ def test_profiled_time_past_the_step_fails_on_a_gpu_and_is_skipped_on_a_cpu(tmp_
     check = found["profile jax batch 4: profiled time per step <= the whole step"]
     assert check.verdict == verdict and f"{profiled:.2f} ms profiled, 111.39 ms step" in check.detail
     assert found["profile jax batch 4: attribution covers >= 90% of thunk time"].verdict == "PASS"
+
+
+def test_parity_is_planned_only_with_two_frameworks(tmp_path: Path) -> None:
+    """--smallest runs one framework, and bench parity with one exits 1 ("fewer than two frameworks trained"):
+    that step was planned anyway and its failure went unseen until a failed step became a FAIL."""
+    import argparse
+
+    args = argparse.Namespace(device="cpu", smallest=True, data_dir=str(tmp_path))
+    one = gpu_check.plan(args, ["torch"], gpu_check.CPU, ["--data", "mnist"], has_mnist=True)
+    assert "parity-quick" not in [s.name for s in one.steps]
+    assert "parity --quick: it compares frameworks, and only torch runs here" in one.skipped
+    two = gpu_check.plan(args, ["torch", "jax"], gpu_check.CPU, ["--data", "mnist"], has_mnist=True)
+    assert [s.name for s in two.steps][-1] == "parity-quick" and not [w for w in two.skipped if "parity" in w]
