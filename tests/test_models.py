@@ -105,8 +105,8 @@ def test_reference_pads_unevenly_after_the_input() -> None:
 
 
 def test_near_ties_in_max_pools_are_found_and_left_out() -> None:
-    """A window whose top two values differ by 1 part in 1e8 (below float32's 6e-8 resolution) is a near-tie;
-    tie_free_images keeps only images without one."""
+    """A window whose top two values differ by 1 part in 1e8 (below float32's 6e-8 resolution) is a near-tie,
+    and so is a ReLU input that near zero; tie_free_images keeps only images without either."""
     tape = reference.Tape()
     reference.forward(MNIST.init_weights(0), np.zeros((1, 28, 28, 1)), False, tape)
     # 1..16 row by row: the 2x2 windows' top two are (5, 6), (7, 8), (13, 14), (15, 16); the smallest
@@ -118,6 +118,11 @@ def test_near_ties_in_max_pools_are_found_and_left_out() -> None:
         spec.Layer("pool1", "pool", kernel=2, stride=2), spec.Layer("fc1", "dense", 2)), data=None))
     assert margins[0] == pytest.approx(1e-8, rel=1e-6) and margins[1] == pytest.approx(1 / 16)
     assert margins[0] < equivalence.POOL_TIE_MARGIN < margins[1]
+    # ReLU inputs: image 0's smallest |pre-activation| is 1e-9 of its largest (2.0), image 1's 0.5 / 2.0
+    tape.pre_relu = {"conv1": np.array([[2.0, -1.0, 2e-9], [2.0, -0.5, 1.0]])}
+    relu = reference.relu_margins(tape)
+    assert relu[0] == pytest.approx(1e-9) and relu[1] == pytest.approx(0.25)
+    assert relu[0] < equivalence.RELU_TIE_MARGIN < relu[1]
 
 
 def _numeric_grad(f: Any, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
@@ -222,8 +227,9 @@ BATCH = 2
 @pytest.fixture(scope="module")
 def imagenet_case() -> Iterator[dict[str, Any]]:
     weights = IMAGENET.init_weights(0)
-    # images without a float32 near-tie in any max-pool window (seed 0's second image, LRN on, has a top-two gap
-    # of 8e-8 in pool3: float32 frameworks route its gradient to the other element, every conv gradient moves)
+    # images without a float32 near-tie in any max-pool window or ReLU (seed 0's second image, LRN on, has a
+    # top-two gap of 8e-8 in pool3: float32 frameworks route its gradient to the other element, every conv
+    # gradient moves by 1-2%)
     images, labels, _ = equivalence.tie_free_images(IMAGENET, BATCH, weights, [False, True])
     yield {"images": images, "labels": labels, "weights": weights, "refs": {}}
 

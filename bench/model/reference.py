@@ -255,3 +255,17 @@ def pool_margins(tape: Tape, model: ModelSpec | str = spec.MNIST) -> Array:
         out = per_image if out is None else np.minimum(out, per_image)
     return out if out is not None else np.full(len(next(iter(tape.inputs.values()))), np.inf)
 
+
+def relu_margins(tape: Tape) -> Array:
+    """Per image, the smallest |pre-activation| of any ReLU relative to that layer's largest for the image: a
+    value within float32's rounding of zero is a kink like a pool's near-tie (a float32 framework may let its
+    gradient through where the reference blocks it: one position of a conv weight's sum over positions,
+    ~1e-3 of the gradient at imagenet's 13x13)."""
+    out: Array | None = None
+    for pre in tape.pre_relu.values():
+        flat = np.abs(pre.reshape(pre.shape[0], -1))
+        scale = flat.max(axis=1)
+        per_image = flat.min(axis=1) / np.where(scale > 0, scale, 1.0)
+        out = per_image if out is None else np.minimum(out, per_image)
+    return out if out is not None else np.full(len(next(iter(tape.inputs.values()))), np.inf)
+

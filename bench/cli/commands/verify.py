@@ -67,14 +67,15 @@ def main(args: argparse.Namespace) -> int:
     model = spec.get_model(args.model)
     console = progress.make_console()
     if model.data is None:  # no dataset here (imagenet): synthetic images of its shape without a max-pool near-tie
-        from bench.analysis.equivalence import POOL_TIE_MARGIN, tie_free_images
+        from bench.analysis.equivalence import POOL_TIE_MARGIN, RELU_TIE_MARGIN, tie_free_images
 
         batch = args.batch_size or SYNTHETIC_BATCH
         check_batch_fits(batch, model=model)
         with console.status(f"drawing {batch} synthetic {model.name} images", refresh_per_second=1):
             images, labels, draws = tie_free_images(model, batch, model.init_weights(0), options.LRN_MODES[args.lrn])
         source = (f"synthetic {'x'.join(map(str, model.input_shape))} images (numpy default_rng(seed=0), {draws} "
-                  f"drawn, those with a max-pool near-tie under {POOL_TIE_MARGIN:g} left out; no ImageNet here)")
+                  f"drawn, those with a float32 near-tie in a max-pool (gap < {POOL_TIE_MARGIN:g}) or a ReLU "
+                  f"(|input| < {RELU_TIE_MARGIN:g} of its layer's) left out; no ImageNet here)")
     else:
         batch = args.batch_size or DEFAULT_BATCH
         check_batch_fits(batch, model=model)
