@@ -60,11 +60,13 @@ class Sizes:
     profile_steps: int
     seeds: int
     precisions: tuple[str, ...]
+    imagenet_batch: int  # the book's 224x224 network (--model imagenet, synthetic data): LRN's cost at this batch
 
 
 GPU = Sizes((128, 1024), steps=30, warmup=5, rounds=2, verify_batch=32, profile_steps=3, seeds=3,
-            precisions=("strict", "default"))
-CPU = Sizes((4, 8), steps=5, warmup=1, rounds=2, verify_batch=8, profile_steps=1, seeds=1, precisions=("strict",))
+            precisions=("strict", "default"), imagenet_batch=128)
+CPU = Sizes((4, 8), steps=5, warmup=1, rounds=2, verify_batch=8, profile_steps=1, seeds=1, precisions=("strict",),
+            imagenet_batch=2)
 
 
 @dataclass
@@ -118,6 +120,15 @@ def plan(args: argparse.Namespace, frameworks: list[str], sizes: Sizes, data: li
         p.steps.append(Step(f"compare-lrn-b{batch}", ["compare", "--lrn", *fw, *dev, "--batch-size", str(batch),
                                                       *common], per_worker * (sizes.rounds * n + 1),
                             out=f"compare-b{batch}"))
+    if args.smallest:
+        p.skipped.append("--model imagenet (verify, compare --lrn): left out by --smallest")
+    else:  # the book's own network, on synthetic 224x224x3 images (no ImageNet here), as the book timed it
+        without_data = common[:len(common) - len(data)]
+        p.steps.append(Step("verify-imagenet", ["verify", "--model", "imagenet", *fw, *dev], per_worker * 4 * n))
+        p.steps.append(Step(f"compare-lrn-imagenet-b{sizes.imagenet_batch}",
+                            ["compare", "--lrn", "--model", "imagenet", *fw, *dev, "--batch-size",
+                             str(sizes.imagenet_batch), *without_data, "--data", "synthetic"], per_worker * 2 * (sizes.rounds * n + 1),
+                            out=f"compare-imagenet-b{sizes.imagenet_batch}"))
     if n < 2:  # bench parity exits 1 with one framework: "fewer than two frameworks trained: nothing to compare"
         alone = ", ".join(frameworks) or "none"
         p.skipped.append(f"parity --quick: it compares frameworks, and only {alone} runs here")

@@ -36,6 +36,7 @@ class Contender:
     source: Source
     run_dir: Path
     info: dict[str, Any] = field(default_factory=dict)
+    check: bool = True  # the in-run equivalence check after its timed steps (bench.worker.equivalence_check)
 
 
 @dataclass
@@ -81,6 +82,8 @@ def _start(c: Contender) -> _Live:
     channel, theirs = Channel.pair()
     first = c.configs[0]
     params: dict[str, Any] = {"fd": theirs.fileno()}
+    if not c.check:  # only then: what every revision's worker accepts (bench ab's base may be older)
+        params["check"] = False
     if len(c.configs) == 1:  # what every revision's worker accepts (bench ab's base may be older)
         params["config"] = first.to_minimal_dict()
     else:

@@ -88,12 +88,17 @@ class Driver:
         self.cost_s: dict[int, float] = {}  # batch size -> seconds per group holding all its variants
         self.started = clock() if started is None else started  # where the budget counts from
         self.groups_run = 0
+        self.checked: set[str] = set()  # configs whose in-run equivalence check a group's worker already ran
 
     def group(self, batch: int, slot: int, only: set[Variant] | None = None) -> None:
         per_fw = self.units[batch]
         fws = [fw for fw in per_fw if registry.is_available(fw)]
-        contenders = [Contender(fw, tuple(c for c in per_fw[fw] if only is None or variant(c) in only), Source(),
-                                self.run_dir) for fw in fws]
+        contenders = []
+        for fw in fws:  # each config is checked against the reference once a run, by its first group's worker
+            configs = tuple(c for c in per_fw[fw] if only is None or variant(c) in only)
+            names = {repr(c) for c in configs}
+            contenders.append(Contender(fw, configs, Source(), self.run_dir, check=not names <= self.checked))
+            self.checked |= names
         n_var = len(contenders[0].configs) if contenders else 0
         self.progress(f"group {slot + 1}, batch {batch}: {', '.join(fws)} in lockstep, {n_var} configs each")
         t0 = self.clock()

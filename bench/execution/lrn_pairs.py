@@ -23,16 +23,16 @@ from bench.execution.sweep import extra_rounds
 
 def run_layer(run_dir: Path, frameworks: Sequence[str], device: str, batch: int, steps: int, threads: int | None,
               lrn_params: dict[str, Any], timeout: float | None, progress: Callable[[str], None],
-              precision: str = "strict") -> None:
-    """The LRN layer micro-benchmark per framework, at the run's precision: ``--lrn-impl fastest`` must
-    choose among variants timed as the model of that precision will run them."""
+              precision: str = "strict", model: str = "mnist") -> None:
+    """The LRN layer micro-benchmark per framework, at the run's precision and ``model``'s LRN shapes:
+    ``--lrn-impl fastest`` must choose among variants timed as the model of that precision will run them."""
     for fw in frameworks:
         reg = registry.get(fw)
         if not reg.is_available():
             continue
         progress(f"LRN layer micro-benchmark: {fw} ({', '.join(reg.lrn_impls)})")
         params = {"framework": fw, "device": device, "batch_size": batch, "steps": steps, "rounds": 4,
-                  "lrn_params": lrn_params, "precision": precision}
+                  "lrn_params": lrn_params, "precision": precision, "model": model}
         out = run_worker("lrn_layer", params, threads=threads, device=device, timeout=timeout)
         storage.append_record(run_dir, {**out.result, **records.header("lrn_layer"), "framework": fw,
                                         "device": device, "status": out.status, "error": out.error,

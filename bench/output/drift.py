@@ -94,5 +94,5 @@ def table(pairs: Sequence[tuple[SummaryRow, drift.Drift]], console: Console) -> 
         console.print(f"[yellow]{len(alone)} of {len(pairs)} rows: the interval over processes covers this invocation "
                       "only (its processes ran within seconds of each other); the machine's drift over minutes is "
                       "in no interval until this config has been run again with the same --out parent folder "
-                      "(on the 2-core development machine, 8 back-to-back invocations spread 28.5%). The "
+                      "(docs/validation.md: how far back-to-back invocations spread). The "
                       "lockstep ratios of bench compare do not depend on it.[/]")

@@ -34,6 +34,10 @@ ROUNDS = 3  # worker processes per config (an LRN pair's worker holds both varia
 # lockstep: the stop rule adds groups until this many minutes after the first measurement; the nox session's
 # install check, the imports and the tables after it take about half a minute more (the suite: within 10 min)
 BUDGET_MIN = 8.5
+# --model imagenet on a CPU: the book's network at batch 8, so that the default suite (LRN off and on, train and
+# forward, three frameworks, 3 lockstep groups) takes about 10 minutes on a 2-core machine; a GPU takes batch 128,
+# as the book timed it. mnist: 128 everywhere.
+DEFAULT_BATCH = {("mnist", "cpu"): 128, ("mnist", "gpu"): 128, ("imagenet", "cpu"): 8, ("imagenet", "gpu"): 128}
 MAX_GROUPS = 30  # lockstep: --max-rounds' default, the most groups a ratio may get
 MAX_ROUNDS = 3  # with --target-ci, processes are added up to this many (raise it: the default suite must fit 12 min)
 TIMING_DESTS = ("executor", "gpus", "address", "accelerator_type", "mode", "steps", "warmup", "compile", "tune",
@@ -50,8 +54,10 @@ def add_parser(sub: Any) -> None:
     options.add_lrn_impl(p, fastest=True)
     options.add_timing(p, steps=STEPS, warmup=5, target_ci=3.0, max_steps=120, rounds=ROUNDS,
                        rounds_help=f"worker processes per config, interleaved across configs [default: {ROUNDS}]",
-                       max_rounds_help=f"add processes up to this many per config while the interval is wider than "
-                                       f"--target-ci [default: {MAX_ROUNDS}]")
+                       max_rounds_help=f"add units up to this many per config while the interval is wider than "
+                                       f"--target-ci [default: {MAX_GROUPS} lockstep groups with two or more "
+                                       f"frameworks, else {MAX_ROUNDS} processes]")
+    p.set_defaults(batch_size=None)  # by --model and device: DEFAULT_BATCH
     p.add_argument("--layer", action="store_true", help="only the LRN layer micro-benchmark")
     p.add_argument("--no-layer", action="store_true", help="with --lrn both: skip the layer micro-benchmark")
     p.add_argument("--wide", action="store_true", help="every column of every table, and every LRN layer variant "
@@ -143,7 +149,15 @@ def validate(args: argparse.Namespace) -> Plan:
         options.refuse(args, ["budget"], "without --method lockstep and two or more frameworks (the budget is "
                        "that stop rule's)")
         max_rounds = validation.max_rounds(args, rounds, MAX_ROUNDS)
-    executor = options.make_executor(args, validation.resolve_device(args.device))
+    device = validation.resolve_device(args.device)
+    executor = options.make_executor(args, device)
+    if args.batch_size is None:
+        args.batch_size = [DEFAULT_BATCH[(args.model, device)]]
+        if args.model != "mnist":
+            progress.make_console().print(
+                f"{args.model} on {device}: batch {args.batch_size[0]} (--batch-size to change)"
+                + (", chosen so that the default suite takes about 10 minutes on a 2-core CPU" if device == "cpu"
+                   else ", as the book timed it"))
     sel = validation.prepare(args, "compare", lrn_used=args.lrn != "off" or args.layer)
     if args.resume:
         resume.check_resumable(sel.run_dir, sel.frameworks)
@@ -160,7 +174,8 @@ def pick_lrn_impls(plan: Plan, args: argparse.Namespace, show: Callable[[str], N
     if plan.with_layer and not any(r.get("kind") == "lrn_layer" for r in storage.read_records(sel.run_dir)):
         lrn_params = dataclasses.asdict(base.model.lrn_params)  # the validated config, not the raw options
         lrn_pairs.run_layer(sel.run_dir, sel.frameworks, sel.device, args.batch_size[0], args.layer_steps,
-                            args.threads, lrn_params, args.timeout, show, precision=base.model.precision)
+                            args.threads, lrn_params, args.timeout, show, precision=base.model.precision,
+                            model=base.model.model)
     after_each()
     return (comparisons.fastest_exact(comparisons.layer_rows(storage.read_records(sel.run_dir)))
             if isinstance(plan.lrn_impls, str) else dict(plan.lrn_impls))

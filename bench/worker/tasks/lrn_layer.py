@@ -17,17 +17,25 @@ from bench.model import reference, spec
 from bench.worker import timing
 
 LRN_GRAD_RTOL = 1e-5  # backward of the LRN op alone: a few more float32 roundings than forward
-SHAPES = {"lrn1": (28, 28, 64), "lrn2": (14, 14, 128)}  # after conv1 and after conv2
+
+
+def shapes(model: str = spec.DEFAULT_MODEL) -> dict[str, tuple[int, ...]]:
+    """The LRN layers' input shapes in ``model`` (mnist: lrn1 28x28x64, lrn2 14x14x128), from its table."""
+    acts = spec.get_model(model).shapes().activations
+    return {layer.name: acts[layer.name] for layer in spec.get_model(model).layers(True) if layer.kind == "lrn"}
+
+
+SHAPES = shapes()  # mnist's
 DIRECTIONS = ("forward", "forward_backward")
 
 
-def inputs(batch: int, seed: int = 0) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def inputs(batch: int, seed: int = 0, model: str = spec.DEFAULT_MODEL) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Post-ReLU-like activations (half zeros, std ~3) and a cotangent, per layer shape."""
     if batch < 1:
         raise ValueError(f"an LRN batch needs at least one image, got {batch}")
     rng = np.random.default_rng(seed)
     out = {}
-    for name, shape in SHAPES.items():
+    for name, shape in shapes(model).items():
         x = np.maximum(rng.normal(0.0, 3.0, (batch, *shape)), 0.0).astype(np.float32)
         out[name] = (x, rng.normal(0.0, 1.0, x.shape).astype(np.float32))
     return out
@@ -46,7 +54,8 @@ def run(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
     lrn_params = spec.LrnParams(**params.get("lrn_params", {}))
     precision = str(params.get("precision", "strict"))  # as the model of the run's precision runs LRN
     cls = contract.adapter_class(fw)
-    data = inputs(batch)
+    model = str(params.get("model", spec.DEFAULT_MODEL))
+    data = inputs(batch, model=model)
     # The reference is computed on a slice: the op is per-pixel, so 8 images check every code path.
     ref_n = min(batch, 8)
     refs = {name: (reference.lrn_forward(x[:ref_n].astype(np.float64), lrn_params),
@@ -67,9 +76,10 @@ def run(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
         first_s = time.perf_counter() - t0  # includes tracing/compiling both directions
         exact = all(f <= LRN_RTOL and b <= LRN_GRAD_RTOL for f, b in errs.values())
         variants[impl] = (layer, staged)
-        for name in SHAPES:
+        for name in data:
             for direction in DIRECTIONS:
-                rows.append({"framework": fw, "impl": impl, "layer": name, "shape": [batch, *SHAPES[name]],
+                rows.append({"framework": fw, "impl": impl, "layer": name, "model": model,
+                             "shape": [batch, *data[name][0].shape[1:]],
                              "direction": direction, "max_err_forward": errs[name][0],
                              "max_err_backward": errs[name][1], "exact": exact, "first_call_s": first_s,
                              "precision": precision,
