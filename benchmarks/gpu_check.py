@@ -127,7 +127,8 @@ def plan(args: argparse.Namespace, frameworks: list[str], sizes: Sizes, data: li
         p.steps.append(Step("verify-imagenet", ["verify", "--model", "imagenet", *fw, *dev], per_worker * 4 * n))
         p.steps.append(Step(f"compare-lrn-imagenet-b{sizes.imagenet_batch}",
                             ["compare", "--lrn", "--model", "imagenet", *fw, *dev, "--batch-size",
-                             str(sizes.imagenet_batch), *without_data, "--data", "synthetic"], per_worker * 2 * (sizes.rounds * n + 1),
+                             str(sizes.imagenet_batch), *without_data, "--data", "synthetic"],
+                            per_worker * 2 * (sizes.rounds * n + 1),
                             out=f"compare-imagenet-b{sizes.imagenet_batch}"))
     if n < 2:  # bench parity exits 1 with one framework: "fewer than two frameworks trained: nothing to compare"
         alone = ", ".join(frameworks) or "none"
