@@ -104,6 +104,9 @@ def framework_rows(recs: Sequence[dict[str, Any]], target_pct: float | None = No
     interval over groups, the groups, the method; named process clusters and interference when seen."""
     rows: list[dict[str, Any]] = []
     ms = records.measurements(list(recs))
+    # a config refused once (its check runs in its first group's worker) has no time from any group
+    refused_keys = {m.key for m in ms if m.status == records.NOT_EQUIVALENT}
+    ms = [m for m in ms if m.key not in refused_keys or m.status == records.NOT_EQUIVALENT]
     # a config where contenders were refused (not equivalent) keeps its one equivalent contender, the fastest
     refused = {comparison_key(m.key) for m in ms if _group_id(m) and m.status == records.NOT_EQUIVALENT}
     for ckey, by_group in groups_by_key(ms).items():

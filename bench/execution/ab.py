@@ -166,7 +166,8 @@ def run_slot(config: RunConfig, sides: Sequence[ABSide], slot: int, session: str
     has ``config.steps`` (a lockstep group of two, :func:`bench.execution.lockstep.run_group`). The side
     that starts (and builds first) alternates with the slot. Both records are appended at once; when one
     side fails, the other is recorded as failed too (a pair is the unit)."""
-    contenders = [Contender(s.name, (config,), s.source, s.run_dir, {"revision": s.revision, "commit": s.commit})
+    contenders = [Contender(s.name, (config,), s.source, s.run_dir, {"revision": s.revision, "commit": s.commit},
+                            check=slot == 0)  # each side's config checked against the reference once, in slot 0
                   for s in sides]
     return run_group(contenders, slot, session, chunk, timeout)
 

@@ -88,6 +88,7 @@ class Driver:
         self.cost_s: dict[int, float] = {}  # batch size -> seconds per group holding all its variants
         self.started = clock() if started is None else started  # where the budget counts from
         self.groups_run = 0
+        self.cost_with_checks: set[int] = set()  # batch sizes whose cost_s came from a group that ran the checks
         self.checked: set[str] = set()  # configs whose in-run equivalence check a group's worker already ran
 
     def group(self, batch: int, slot: int, only: set[Variant] | None = None) -> None:
@@ -105,7 +106,12 @@ class Driver:
         run_group(contenders, slot, self.session, CHUNK, self.timeout, pair=self.pair, grouped=True)
         took = self.clock() - t0
         full = len(next(iter(per_fw.values())))
-        self.cost_s[batch] = took * full / max(n_var, 1) if batch not in self.cost_s else self.cost_s[batch]
+        if batch not in self.cost_s or (batch in self.cost_with_checks and not any(c.check for c in contenders)):
+            # a group whose workers ran the in-run check costs more than the groups the stop rule adds
+            self.cost_s[batch] = took * full / max(n_var, 1)
+            self.cost_with_checks.discard(batch)
+            if any(c.check for c in contenders):
+                self.cost_with_checks.add(batch)
         self.groups_run += 1
         self.after_each()
 

@@ -78,8 +78,9 @@ def run_table(rows: list[SummaryRow], console: Console, title: str = "Time per s
     console.print(table)
     sources = sorted({str(r.data_source) for r in rows if r.data_source})
     if "synthetic" in sources:
-        console.print("[bold yellow]Data: SYNTHETIC MNIST-shaped batches (asked for, or MNIST was not found: "
-                      "env.json says which); times are valid, no accuracy is implied.[/]")
+        shapes = ", ".join(sorted({f"{r.model}-shaped" for r in rows if str(r.data_source) == "synthetic"}))
+        console.print(f"[bold yellow]Data: SYNTHETIC {shapes} batches (asked for, a model with no dataset here, or "
+                      "MNIST was not found: env.json says which); times are valid, no accuracy is implied.[/]")
     too_wide = [r for r in rows if r.target_ci_pct and r.ci_half_width_pct and r.ci_half_width_pct > r.target_ci_pct]
     for r in too_wide:
         name = f"{r.framework} {r.mode} {r.batch_size}{' LRN' if r.lrn else ''}"

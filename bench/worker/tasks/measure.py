@@ -45,9 +45,10 @@ def run(params: dict[str, Any], workdir: Path) -> dict[str, Any]:
     final_loss = adapter.loss_value(adapter.train_step(staged[0])) if cfg.mode == "train" else None
     if final_loss is not None and not np.isfinite(final_loss):
         raise FloatingPointError(f"training diverged: loss {final_loss} after {cfg.steps + cfg.warmup + 1} steps")
+    gemm = matmul.in_worker(cfg.model.framework, cfg.model.device, cfg.model.precision)  # right after the steps
     # after everything timed and read: the check cannot change what was timed (bench.worker.equivalence_check)
     equivalent = equivalence_check.check(adapter, cfg.mode, contract.adapter_class(cfg.model.framework))
-    return {**matmul.in_worker(cfg.model.framework, cfg.model.device, cfg.model.precision),
+    return {**gemm,
         "data_source": source,
         "compile_ns": t.compile_ns,
         "samples_ns": samples,
