@@ -360,3 +360,14 @@ def test_a_lockstep_worker_warms_up_as_bench_run_does(tmp_path: Path, monkeypatc
     assert not worker.is_alive()
     assert [len(r["samples_ns"]) for r in result["variants"]] == [3, 3]
     assert _CountingAdapter.calls[10:] == ["forward"] * 3 + ["train"] * 3 + ["train"]  # the final loss's step
+
+
+def test_a_config_refused_in_its_first_group_gets_no_ratio_from_the_later_ones() -> None:
+    """The in-run check runs once a run, in a config's first group: jax refused there (not equivalent) must
+    not get a ratio, nor be the fastest, from groups 2 and 3, whose workers ran no check."""
+    recs = _groups(0.8, 3)  # jax 0.8x torch: it would be the fastest
+    first_jax = next(r for r in recs if r["framework"] == "jax" and r["lockstep"]["slot"] == 0)
+    first_jax.update(status=records.NOT_EQUIVALENT, samples_ns=[])
+    rows = {r["framework"]: r for r in lockstep_ratios.framework_rows(recs, target_pct=3.0)}
+    assert rows["jax"].get("ratio") is None and rows["jax"]["verdict"].startswith("not equivalent")
+    assert rows["torch"]["verdict"] == "fastest"
