@@ -86,9 +86,11 @@ def test_measure_reads_memory_after_the_measured_steps_and_before_the_gemm(monke
     _LoggingAdapter.log = log = []
     monkeypatch.setattr(contract, "adapter_class", lambda name: _LoggingAdapter)
     monkeypatch.setattr(matmul, "in_worker", lambda *a: log.append("gemm") or {"gemm_flops_per_s": 1.0})
+    # the in-run equivalence check comes last, after the GEMM reference (it builds and computes on its own)
+    monkeypatch.setattr(measure.equivalence_check, "check", lambda *a: log.append("check") or {"passed": True})
     cfg = RunConfig(ModelConfig("torch"), steps=3, warmup=2, data="synthetic", batch_size=2)
     out = measure.run({"config": cfg.to_dict()}, tmp_path)
-    assert log.index("memory") < log.index("loss read-back") < log.index("gemm")
+    assert log.index("memory") < log.index("loss read-back") < log.index("gemm") < log.index("check")
     assert log[:log.index("reset")].count("step") == 1 + 2  # first (compiling) step and the warm-up
     assert out["memory"]["alloc_peak_bytes"] == 123 and out["memory"]["alloc_reserved_bytes"] == 456
     assert out["memory"]["alloc_peak_scope"].startswith("measured steps")
@@ -187,6 +189,7 @@ def test_torch_default_is_torchs_own_matmul_off_cudnn_on() -> None:
 
 # --- defect 5: the GEMM reference and the LRN layer run at the run's precision ---------------------------
 
+@pytest.mark.torch  # run_layer times only installed frameworks: the fake adapter stands in for torch's
 def test_gemm_and_layer_tasks_pass_the_runs_precision(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     asked: list[str] = []
 
