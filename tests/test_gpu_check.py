@@ -43,6 +43,7 @@ def test_gpu_check_smallest_cpu_mode_passes_every_check_a_cpu_can_hold(tmp_path:
         "SKIP GEMM below the float32 peak: no float32 peak for GPU None in the table",
         "SKIP verify --precision default: refused on a CPU (TF32 is a GPU format)",
         f"SKIP parity --quick: it compares frameworks, and only {framework} runs here",
+        "SKIP --model imagenet (verify, compare --lrn): left out by --smallest",
     ]
     for start in expected:
         assert any(ln.startswith(start) for ln in verdicts), (start, tail)
@@ -51,7 +52,7 @@ def test_gpu_check_smallest_cpu_mode_passes_every_check_a_cpu_can_hold(tmp_path:
     assert "## Self-checks" in text and "## Steps" in text and "device cpu" in text
     assert "verify --precision default: refused on a CPU" in text
     for ln in verdicts:  # the checks as a list; the steps not planned at all are rows of the steps table
-        planned = not ln.startswith(("SKIP verify --precision default", "SKIP parity --quick:"))
+        planned = not ln.startswith(("SKIP verify --precision default", "SKIP parity --quick:", "SKIP --model "))
         assert (f"- {ln}" in text) == planned and (ln[5:] in text), ln
     assert all(f"| {step} | ok |" in text for step in steps), text
     assert (out / "env.log").exists() and (out / "profile-b4.log").exists() and (out / "gpu_check.log").exists()

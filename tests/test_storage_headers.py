@@ -61,8 +61,9 @@ def test_every_csv_of_a_compare_whose_every_job_failed_has_its_header(tmp_path: 
                  "--batch-size", "2", "--steps", "2", "--warmup", "0", "--rounds", "1", "--max-rounds", "1",
                  "--data", "synthetic", "--timeout", "1", "--out", str(run_dir))
     assert out.returncode == 1 and "Traceback" not in out.stderr, out.stdout + out.stderr
-    recs = [r for r in storage.read_records(run_dir) if "status" in r]
-    assert recs and all(r["status"] == "timeout" for r in recs), [(r.get("kind"), r.get("status")) for r in recs]
+    # every timed job blocks; the GEMM reference never calls the forward step, so it may finish inside 1 s or not
+    recs = [r for r in storage.read_records(run_dir) if r.get("kind") == "measure"]
+    assert len(recs) == 2 and all(r["status"] == "timeout" for r in recs), [r.get("status") for r in recs]
     written = _every_csv(run_dir)
     assert {"summary.csv", "samples.csv"} <= set(written), sorted(written)
 

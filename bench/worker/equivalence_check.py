@@ -43,7 +43,7 @@ def check_images(model: ModelSpec, weights: dict[str, np.ndarray]) -> tuple[np.n
     max-pool or a ReLU with LRN off and on (:func:`bench.analysis.equivalence.tie_free_images`), since at a
     near-tie a rounding difference routes a gradient elsewhere (seen on imagenet: seed 1234's draw sent
     TensorFlow's conv gradients 1e-3 away; seed 0's pass). For mnist, :data:`CHECK_SEED`'s uniform images
-    (verify itself uses real MNIST; seed 0's tie-free draw failed torch's and JAX's train check with LRN on)."""
+    (verify itself uses real MNIST; seed 0's tie-free draw failed two frameworks' train check with LRN on)."""
     if model.data is None:
         images, labels, _ = equivalence.tie_free_images(model, CHECK_BATCH, weights, [False, True], seed=0)
         return images, labels
