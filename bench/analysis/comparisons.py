@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bench.analysis.intervals import TwoLevel, independent_ratio, paired_ratio
 from bench.analysis.stats import Ratio, Stats
@@ -14,9 +14,6 @@ from bench.analysis.summary import by_stamp, group
 from bench.core import fingerprint, records
 from bench.core.errors import UsageError
 from bench.core.records import JobKey, Measurement
-
-if TYPE_CHECKING:
-    pass
 
 BOOK_SLOWDOWN = 3.0  # "LRN makes the forward and backward pass ... down to about 1/3 of the speed"
 

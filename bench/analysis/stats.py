@@ -101,11 +101,6 @@ class Stats:
                    median_ci_low=dlo, median_ci_high=dhi)
 
     @property
-    def ci_half_width_rel(self) -> float:
-        """Half-width of the mean's CI relative to the mean (0.03 = +-3%)."""
-        return (self.mean_ci_high - self.mean_ci_low) / 2 / self.mean if self.mean else _NAN
-
-    @property
     def unstable(self) -> bool:
         return bool(self.cv > UNSTABLE_CV)
 

@@ -56,11 +56,6 @@ def check_model(name: str) -> str:
     return name
 
 
-def check_framework(name: str) -> str:
-    registry.get(name)  # an unknown name lists the valid ones
-    return name
-
-
 def positive_int(what: str, value: int, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise UsageError(f"{what} must be an integer >= {minimum}; got {value!r}")

@@ -108,13 +108,10 @@ def print_answer(folder: Folder, console: Any) -> list[str]:
     return lines
 
 
-def print_comparisons(folder: Folder, console: Any, wide: bool = False, answer: bool = False) -> bool:
-    """The layer, LRN and framework tables (their CSVs and plots are written by :func:`finalize`), after
-    the answer block when ``answer``; ``wide``: every column and every layer variant. Returns False when a
-    layer benchmark worker failed."""
+def print_comparisons(folder: Folder, console: Any, wide: bool = False) -> bool:
+    """The layer, LRN and framework tables (their CSVs and plots are written by :func:`finalize`); ``wide``:
+    every column and every layer variant. Returns False when a layer benchmark worker failed."""
     rows = folder.rows
-    if answer:
-        print_answer(folder, console)
     for rec in rows.failed_layers:
         console.print(f"[red]LRN layer benchmark for {rec['framework']}: {rec['status']}: {rec.get('error')}[/]")
     if rows.layer:

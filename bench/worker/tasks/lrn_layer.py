@@ -25,7 +25,6 @@ def shapes(model: str = spec.DEFAULT_MODEL) -> dict[str, tuple[int, ...]]:
     return {layer.name: acts[layer.name] for layer in spec.get_model(model).layers(True) if layer.kind == "lrn"}
 
 
-SHAPES = shapes()  # mnist's
 DIRECTIONS = ("forward", "forward_backward")
 
 
