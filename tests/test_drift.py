@@ -22,20 +22,19 @@ from tests.report_fixtures import run_folder
 def test_without_earlier_invocations_the_process_interval_stays_and_says_so() -> None:
     d = analysis.across(10.0, 9.5, 10.6, [])
     assert (d.invocations, d.ci_low, d.ci_high, d.spread_pct) == (1, 9.5, 10.6, None)
-    assert d.method == analysis.THIS_ONLY and d.widened == 1.0
+    assert d.method == analysis.THIS_ONLY
 
 
 def test_the_interval_is_t_over_the_invocations_log_estimates() -> None:
     """Hand computation (scipy.stats.t.ppf, numpy): this estimate 10, earlier 11, 9, 12;
     logs 2.3025851, 2.3978953, 2.1972246, 2.4849066: sd (ddof=1) s = 0.1238368; t.ppf(0.975, 3) = 3.1824463;
     half = 3.1824463 * 0.1238368 = 0.3941040 (no / sqrt(k): the level a rerun centres on, not the mean's);
-    interval centred on this estimate: 10 * exp(-+0.3941040) = [6.7428390, 14.8305483];
-    widened: (14.8305483 - 6.7428390) / (10.1 - 9.9) = 40.438547. (With s / sqrt(4): [8.2115, 12.1781].)"""
+    interval centred on this estimate: 10 * exp(-+0.3941040) = [6.7428390, 14.8305483]. (With s / sqrt(4):
+    [8.2115, 12.1781].)"""
     d = analysis.across(10.0, 9.9, 10.1, [11.0, 9.0, 12.0])
     assert d.invocations == 4 and d.method == analysis.OVER_INVOCATIONS
     assert (d.ci_low, d.ci_high) == pytest.approx((6.7428390, 14.8305483), rel=1e-6)
     assert d.spread_pct == pytest.approx(12.383682, rel=1e-6) and d.earlier_median == 11.0
-    assert d.widened == pytest.approx(40.438547, rel=1e-6)
     assert (d.process_ci_low, d.process_ci_high) == (9.9, 10.1)
 
 

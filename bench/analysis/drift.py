@@ -50,12 +50,6 @@ class Drift:
     def half_width_pct(self) -> float:
         return 100 * (self.ci_high - self.ci_low) / 2 / self.estimate
 
-    @property
-    def widened(self) -> float:
-        """How many times wider than the two-level interval the drift makes it (1: not at all)."""
-        process = self.process_ci_high - self.process_ci_low
-        return (self.ci_high - self.ci_low) / process if process > 0 else math.inf
-
 
 def across(estimate: float, ci_low: float, ci_high: float, earlier: Sequence[float]) -> Drift:
     """This invocation's ``estimate`` and two-level interval, with ``earlier`` invocations' estimates

@@ -53,11 +53,6 @@ def _group_id(m: Measurement) -> str | None:
     return str(info["group"])
 
 
-def is_lockstep(recs: Sequence[dict[str, Any]]) -> bool:
-    """Whether a run folder holds framework lockstep groups (as opposed to independent processes)."""
-    return any(isinstance(r.get("lockstep"), dict) and "group" in r["lockstep"] for r in recs)
-
-
 def half_width_pct(lr: LogRatio, confidence: float = CONFIDENCE) -> float:
     """The interval's half-width on the ratio in percent (its upper side, the wider one on a log scale)."""
     if not math.isfinite(lr.se) or lr.df < 1:
