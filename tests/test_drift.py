@@ -13,7 +13,8 @@ from rich.console import Console
 
 from bench.analysis import drift as analysis
 from bench.analysis import summary
-from bench.analysis.intervals import _t
+from bench.analysis.intervals import t_quantile
+from bench.analysis.stats import CONFIDENCE
 from bench.core import storage
 from bench.output import drift
 from tests.report_fixtures import run_folder
@@ -62,7 +63,8 @@ def test_coverage_of_the_level_in_simulated_drifting_invocations() -> None:
         for k, level in enumerate(levels):
             procs = level * np.exp(rng.normal(0, 0.02, 3))
             est, sd = procs.mean(), procs.std(ddof=1)
-            lo, hi = est - _t(2) * sd / math.sqrt(3), est + _t(2) * sd / math.sqrt(3)
+            half = t_quantile(CONFIDENCE, 2) * sd / math.sqrt(3)
+            lo, hi = est - half, est + half
             if k >= 2:  # 3 or more invocations
                 d = analysis.across(est, lo, hi, ests)
                 held += d.ci_low <= 100 <= d.ci_high

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from bench.analysis import lockstep_ratios, parity_stats
-from bench.analysis.lockstep_ratios import Width
+from bench.analysis.lockstep_ratios import RatioWidth
 from bench.core.config import ModelConfig, RunConfig
 from bench.execution import planning
 
@@ -113,6 +113,6 @@ def test_lockstep_framework_row_is_the_median_step_ratio_with_a_t_over_groups() 
     assert got == pytest.approx((1.2132942, 0.9769377, 1.5068338, 0.0616353, 24.193609), rel=1e-6)
     assert row["verdict"] == "not separable from the fastest" and row["within_target"] is False
     assert rows["torch"]["verdict"] == "fastest" and rows["torch"]["ratio"] == 1.0
-    width = Width.of_row(row)
+    width = RatioWidth.of_row(row)
     assert width.sd_log == pytest.approx(0.0872220, rel=1e-6) and width.groups == 3
     assert width.groups_for(10.0) == 6 and width.groups_for(5.0) == 15

@@ -18,7 +18,7 @@ from rich.console import Console
 
 from bench.analysis import lockstep_ratios
 from bench.analysis.intervals import log_ratio_welch
-from bench.analysis.lockstep_ratios import Width, more_groups, start_order, turn_order
+from bench.analysis.lockstep_ratios import RatioWidth, more_groups, start_order, turn_order
 from bench.core import records, storage
 from bench.core.config import ModelConfig, RunConfig
 from bench.execution import lockstep_compare, planning
@@ -82,7 +82,7 @@ def test_frameworks_are_compared_only_on_the_same_config() -> None:
 
 
 def test_the_stop_rule_grants_only_the_wide_ratios_widest_first() -> None:
-    need = {"a": Width(8.0, 3, 0.05), "b": Width(2.0, 3, 0.01), "c": Width(15.0, 3, 0.1)}
+    need = {"a": RatioWidth(8.0, 3, 0.05), "b": RatioWidth(2.0, 3, 0.01), "c": RatioWidth(15.0, 3, 0.1)}
     grant = more_groups(need, 3.0, {"a": 10.0, "b": 10.0, "c": 10.0}, budget_s=1000, max_groups=30)
     assert set(grant) == {"a", "c"}  # b is within the target
     assert all(0 < n <= 3 for n in grant.values())  # at most doubling what they have
@@ -94,10 +94,10 @@ def test_the_stop_rule_grants_only_the_wide_ratios_widest_first() -> None:
 
 
 def test_groups_needed_grow_with_the_spread() -> None:
-    assert Width(2.0, 4, 0.01).groups_for(3.0) == 4
-    few, many = Width(6.0, 4, 0.03).groups_for(3.0), Width(12.0, 4, 0.06).groups_for(3.0)
+    assert RatioWidth(2.0, 4, 0.01).groups_for(3.0) == 4
+    few, many = RatioWidth(6.0, 4, 0.03).groups_for(3.0), RatioWidth(12.0, 4, 0.06).groups_for(3.0)
     assert 4 < few < many
-    back = Width.of_row({"groups": 4, "half_width_pct": 6.0})
+    back = RatioWidth.of_row({"groups": 4, "half_width_pct": 6.0})
     assert math.isclose(back.half_pct, 6.0) and back.sd_log > 0
 
 

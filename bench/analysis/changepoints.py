@@ -8,7 +8,8 @@ largest two-sample t statistic is a change when that maximum exceeds the maximum
 ``alpha`` of random reorderings of the same points (so the many splits tried are accounted for), and
 the level shift is beyond the noise floor; then both halves are searched again. Each commit is one point (its estimate),
 so the noise between days and runners is what a change must stand out from, not the much smaller
-spread between processes of one run.
+spread between processes of one run. It asks where a series' level moves, not how wide one estimate's
+interval is, so it is no t-interval over units (:func:`bench.analysis.intervals.over_units`).
 """
 
 from __future__ import annotations

@@ -9,13 +9,14 @@ machine's speed moves over minutes. Measured on the 2-core development machine: 
 How: the earlier invocations of the same config, measured with the same code and framework versions
 on the same host (their folders beside this one), are samples of that drift. With this invocation's
 estimate and ``k - 1`` earlier ones, the interval for the level reruns centre on is this estimate
-times exp(+-t(k - 1) * s), s the sd of the k log estimates: a t-interval with the invocation as the
-unit (each invocation's estimate already holds its process and step noise). This estimate takes part in
-s, so the interval errs wide: in simulated sequences of 8 invocations drifting 12% (sd) with 3
-processes of 2% each, it held the machine's level in 98.8% (k of 3 to 8), where the two-level
-interval alone held it in under 30% (tests/test_drift.py). The interval shown is the wider of that and
-the two-level one, on each side. With no earlier invocation the two-level interval
-stays, and ``method`` says it covers this invocation only.
+times exp(+-t(k - 1) * s), s the sd of the k log estimates: the invocation is the unit (its estimate
+already holds its process and step noise), but it is not :func:`bench.analysis.intervals.over_units`'s
+interval of the units' mean: one invocation's estimate stands for the level, so it is the centre and
+s (not s / sqrt(k)) the spread. This estimate takes part in s, so the interval errs wide: in simulated
+sequences of 8 invocations drifting 12% (sd) with 3 processes of 2% each, it held the machine's level
+in 98.8% (k of 3 to 8), where the two-level interval alone held it in under 30% (tests/test_drift.py).
+The interval shown is the wider of that and the two-level one, on each side. With no earlier
+invocation the two-level interval stays, and ``method`` says it covers this invocation only.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.analysis.intervals import _t
+from bench.analysis.intervals import t_quantile
+from bench.analysis.stats import CONFIDENCE
 
 THIS_ONLY = "this invocation only: no earlier run of this config, code and host beside it"
 OVER_INVOCATIONS = "t over invocations (this and earlier runs of the same config, code and host)"
@@ -62,7 +64,7 @@ def across(estimate: float, ci_low: float, ci_high: float, earlier: Sequence[flo
     logs = np.log([estimate, *values])
     k = logs.size
     s = float(logs.std(ddof=1))
-    half = _t(k - 1) * s
+    half = t_quantile(CONFIDENCE, k - 1) * s
     low, high = estimate * math.exp(-half), estimate * math.exp(half)
     return Drift(k, estimate, min(low, ci_low), max(high, ci_high), ci_low, ci_high, 100 * s,
                  float(np.median(values)), OVER_INVOCATIONS)

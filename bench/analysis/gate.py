@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from bench.analysis.intervals import LogRatio, TwoLevel, log_ratio_lockstep, log_ratio_welch
+from bench.analysis.intervals import LogRatio, TwoLevel, log_ratio_lockstep, log_ratio_welch, t_quantile
 from bench.analysis.stats import Ratio
 from bench.core.errors import UsageError
 
@@ -149,13 +149,9 @@ def _holm(p: Sequence[float]) -> list[float]:
 def detectable(lr: LogRatio, confidence: float, noise_floor: float, power: float = POWER) -> float | None:
     """The smallest true slowdown (fraction) that this row would call a regression with ``power``:
     the lower end of its interval must clear 1 + noise floor."""
-    from scipy import stats
-
     if not math.isfinite(lr.se):
         return None
-    t_c = float(stats.t.ppf(0.5 + confidence / 2, lr.df))
-    t_p = float(stats.t.ppf(power, lr.df))
-    return (1 + noise_floor) * math.exp((t_c + t_p) * lr.se) - 1
+    return (1 + noise_floor) * math.exp((t_quantile(confidence, lr.df) + t_quantile(2 * power - 1, lr.df)) * lr.se) - 1
 
 
 def _verdict(ratio: float, lo: float, hi: float, p_adj: float, s: Settings, mde: float | None) -> tuple[str, str]:

@@ -15,22 +15,22 @@ import math
 from collections.abc import Sequence
 
 from bench.analysis.gate import GateRow, Settings
-from bench.analysis.intervals import _t
-from bench.analysis.lockstep_ratios import Width
+from bench.analysis.intervals import t_quantile
+from bench.analysis.lockstep_ratios import RatioWidth
 
 MIN_TARGET = 0.5  # percent
 
 
-def needs(rows: Sequence[GateRow], settings: Settings) -> dict[str, tuple[Width, float]]:
+def needs(rows: Sequence[GateRow], settings: Settings) -> dict[str, tuple[RatioWidth, float]]:
     """label -> (where the row stands, the half-width % it needs), for inconclusive rows with an
     interval over two or more pairs."""
-    out: dict[str, tuple[Width, float]] = {}
+    out: dict[str, tuple[RatioWidth, float]] = {}
     for r in rows:
         if r.verdict != "inconclusive" or r.units < 2 or not (r.ci_low > 0 and math.isfinite(r.ci_high)):
             continue
         half_log = (math.log(r.ci_high) - math.log(r.ci_low)) / 2
-        sd = half_log / _t(r.units - 1, r.confidence) * math.sqrt(r.units)
-        width = Width(100 * math.expm1(half_log), r.units, sd, r.confidence)
+        sd = half_log / t_quantile(r.confidence, r.units - 1) * math.sqrt(r.units)
+        width = RatioWidth(100 * math.expm1(half_log), r.units, sd, r.confidence)
         log_r = abs(math.log(r.ratio))
         need = max(math.log1p(settings.detect) - log_r, log_r - math.log1p(settings.noise_floor))
         out[r.label] = (width, max(MIN_TARGET, 100 * math.expm1(need)))

@@ -58,11 +58,23 @@ def _within_se(x: np.ndarray, estimator: str) -> float:
     return spread / math.sqrt(x.size)
 
 
-def _t(df: float, confidence: float = CONFIDENCE) -> float:
-    """The two-sided t quantile for ``confidence`` with ``df`` degrees of freedom."""
+def t_quantile(confidence: float, df: float) -> float:
+    """The two-sided t quantile: t with ``df`` degrees of freedom lies in +-it with probability
+    ``confidence``. Every t quantile of bench.analysis is this one; a one-sided quantile q (a power) is
+    ``t_quantile(2 * q - 1, df)``."""
     from scipy import stats
 
     return float(stats.t.ppf(0.5 + confidence / 2, df))
+
+
+def units_for(sd: float, target: float, start: int = 2, confidence: float = CONFIDENCE, cap: int = 1000) -> int:
+    """The stop rules' estimate of the units a target needs: the fewest n (from ``start``, at most ``cap``)
+    whose t half-width t(n - 1) * sd / sqrt(n) is within ``target``, with ``sd`` the spread of one unit
+    (percent of the estimate, or log ratio: ``target`` on the same scale)."""
+    n = start
+    while n < cap and t_quantile(confidence, n - 1) * sd / math.sqrt(n) > target:
+        n += 1
+    return n
 
 
 def _groups(groups: Sequence[Sequence[float] | np.ndarray]) -> list[np.ndarray]:
@@ -76,7 +88,9 @@ def _groups(groups: Sequence[Sequence[float] | np.ndarray]) -> list[np.ndarray]:
 
 @dataclass(frozen=True)
 class TwoLevel:
-    """An estimate (in the samples' unit) from one or more processes, with a 95% interval."""
+    """An estimate (in the samples' unit) from one or more processes, with a 95% interval: a linear t over
+    the process estimates, not :func:`over_units`'s log scale, as it is about the arithmetic mean the
+    tables show in ms (with the between/within split); the exports' interval is the log-scale one."""
 
     estimator: str
     processes: int
@@ -102,7 +116,7 @@ class TwoLevel:
             lo, hi = _bootstrap_ci((gs[0],), _median if estimator == "median" else _mean, seed)
             return cls(estimator, 1, int(gs[0].size), est, lo, hi, _NAN, within, se_within, ONE_PROCESS)
         sd = float(ests.std(ddof=1))
-        half = _t(p - 1) * sd / math.sqrt(p)
+        half = t_quantile(CONFIDENCE, p - 1) * sd / math.sqrt(p)
         between = math.sqrt(max(0.0, sd**2 - float(np.nanmean(ses**2)))) if np.isfinite(ses).any() else sd
         return cls(estimator, p, int(sum(g.size for g in gs)), est, est - half, est + half, between, within,
                    se_within, OVER_PROCESSES)
@@ -118,11 +132,8 @@ class TwoLevel:
         if self.processes < 2 or not self.estimate:
             return None
         half = (self.ci_high - self.ci_low) / 2
-        sd_pct = 100 * half / _t(self.processes - 1) * math.sqrt(self.processes) / self.estimate
-        n = 2
-        while n < 10_000 and _t(n - 1) * sd_pct / math.sqrt(n) > target_pct:
-            n += 1
-        return n
+        sd_pct = 100 * half / t_quantile(CONFIDENCE, self.processes - 1) * math.sqrt(self.processes) / self.estimate
+        return units_for(sd_pct, target_pct, cap=10_000)
 
     @property
     def between_dominates(self) -> bool:
@@ -150,7 +161,7 @@ class LogRatio:
     def interval(self, confidence: float = CONFIDENCE) -> tuple[float, float]:
         if not math.isfinite(self.se):
             return (_NAN, _NAN)
-        half = _t(self.df, confidence) * self.se if self.se > 0 else 0.0
+        half = t_quantile(confidence, self.df) * self.se if self.se > 0 else 0.0
         return (math.exp(self.log - half), math.exp(self.log + half))
 
     @property
@@ -177,11 +188,14 @@ def log_ratio_paired(baseline: Sequence[Sequence[float] | np.ndarray], other: Se
     if len(a) != len(b):
         raise ValueError(f"a paired ratio needs the same pairs on both sides; got {len(a)} and {len(b)}")
     logs = np.log([_estimate(y, estimator) / _estimate(x, estimator) for x, y in zip(a, b, strict=True)])
-    return _over_pairs(logs, PAIRED)
+    return over_units(logs, PAIRED)
 
 
-def _over_pairs(logs: np.ndarray, method: str) -> LogRatio:
-    """The mean of one log ratio per pair, with its standard error over the pairs."""
+def over_units(logs: np.ndarray, method: str) -> LogRatio:
+    """The one interval that promises something about the next run: a t-interval over units on a log
+    scale. ``logs`` holds one value per independent unit (a per-pair log ratio, a process's log estimate;
+    which unit is the caller's concern); the result is their mean with its standard error over the units
+    and df = units - 1, and :meth:`LogRatio.interval` takes it back to the ratio scale."""
     p = len(logs)
     se = float(logs.std(ddof=1)) / math.sqrt(p) if p > 1 else _NAN
     return LogRatio(float(logs.mean()), se, p - 1, p, method)
@@ -202,13 +216,14 @@ def log_ratio_lockstep(baseline: Sequence[Sequence[float] | np.ndarray],
         raise ValueError(f"lockstep pairs need both sides of every pair; got {len(a)} and {len(b)}")
     logs = np.array([float(np.median(np.log(y[:n] / x[:n]))) for x, y in zip(a, b, strict=True)
                      for n in [min(x.size, y.size)]])
-    return _over_pairs(logs, LOCKSTEP)
+    return over_units(logs, LOCKSTEP)
 
 
 def log_ratio_welch(baseline: Sequence[Sequence[float] | np.ndarray], other: Sequence[Sequence[float] | np.ndarray],
                     estimator: str = "median") -> LogRatio:
     """other / baseline measured in different processes: the ratio of the two sides' two-level
-    estimates (mean of process estimates), its log's standard error by the delta method, Welch's df."""
+    estimates (mean of process estimates), its log's standard error by the delta method, Welch's df.
+    Not :func:`over_units`: two independent samples have no per-unit ratio to take the t over."""
     ea = np.array([_estimate(g, estimator) for g in _groups(baseline)])
     eb = np.array([_estimate(g, estimator) for g in _groups(other)])
     log = float(math.log(eb.mean() / ea.mean()))
@@ -267,7 +282,4 @@ def log_scale_interval(estimates: Sequence[float], confidence: float = CONFIDENC
     x = np.asarray(estimates, dtype=float)
     if x.size < 2 or not bool(np.all(x > 0)):
         return None
-    logs = np.log(x)
-    half = _t(x.size - 1, confidence) * float(logs.std(ddof=1)) / math.sqrt(x.size)
-    centre = float(logs.mean())
-    return math.exp(centre - half), math.exp(centre + half)
+    return over_units(np.log(x), OVER_PROCESSES).interval(confidence)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from bench.analysis import clusters, comparisons, interference
-from bench.analysis.intervals import LogRatio, TwoLevel, _t, log_ratio_lockstep
+from bench.analysis.intervals import LogRatio, TwoLevel, log_ratio_lockstep, t_quantile, units_for
 from bench.analysis.stats import CONFIDENCE, verdict_of
 from bench.analysis.summary import by_stamp
 from bench.core import fingerprint, records
@@ -57,7 +57,7 @@ def half_width_pct(lr: LogRatio, confidence: float = CONFIDENCE) -> float:
     """The interval's half-width on the ratio in percent (its upper side, the wider one on a log scale)."""
     if not math.isfinite(lr.se) or lr.df < 1:
         return math.inf
-    return 100 * (math.exp(_t(lr.df, confidence) * lr.se) - 1)
+    return 100 * (math.exp(t_quantile(confidence, lr.df) * lr.se) - 1)
 
 
 def groups_by_key(ms: Sequence[Measurement]) -> dict[tuple[Any, ...], dict[str, dict[JobKey, Measurement]]]:
@@ -171,9 +171,9 @@ def refused_rows(recs: Sequence[dict[str, Any]], rows: Sequence[dict[str, Any]])
 
 
 @dataclass(frozen=True)
-class Width:
-    """Where a ratio stands: its half-width (%), the groups behind it, and the spread of one group's log
-    ratio (what the half-width will be with more groups)."""
+class RatioWidth:
+    """Where a ratio's interval stands, for the stop rule: its half-width (%), the groups behind it, and
+    the spread of one group's log ratio (what the half-width will be with more groups)."""
 
     half_pct: float
     groups: int
@@ -181,17 +181,17 @@ class Width:
     confidence: float = CONFIDENCE  # of the interval whose half-width this is (a gate's is simultaneous)
 
     @classmethod
-    def of(cls, lr: LogRatio) -> Width:
+    def of(cls, lr: LogRatio) -> RatioWidth:
         sd = lr.se * math.sqrt(lr.units) if math.isfinite(lr.se) else math.inf
         return cls(half_width_pct(lr), lr.units, sd)
 
     @classmethod
-    def of_row(cls, row: Mapping[str, Any]) -> Width:
+    def of_row(cls, row: Mapping[str, Any]) -> RatioWidth:
         """From a :func:`framework_rows` row: the spread of one group's log ratio, back from its half-width."""
         n, half = int(row["groups"]), float(row["half_width_pct"])
         if n < 2 or not math.isfinite(half):
             return cls(math.inf, n, math.inf)
-        return cls(half, n, math.log1p(half / 100) / _t(n - 1) * math.sqrt(n))
+        return cls(half, n, math.log1p(half / 100) / t_quantile(CONFIDENCE, n - 1) * math.sqrt(n))
 
     def groups_for(self, target_pct: float, cap: int = 1000) -> int:
         """About how many groups would bring the half-width within ``target_pct`` at the spread seen."""
@@ -199,31 +199,28 @@ class Width:
             return self.groups
         if not math.isfinite(self.sd_log):
             return max(self.groups + 1, 2)
-        n = max(2, self.groups)
-        while n < cap and 100 * (math.exp(_t(n - 1, self.confidence) * self.sd_log / math.sqrt(n)) - 1) > target_pct:
-            n += 1
-        return n
+        return units_for(self.sd_log, math.log1p(target_pct / 100), max(2, self.groups), self.confidence, cap)
 
 
-def widths(rows: Sequence[Mapping[str, Any]]) -> dict[tuple[Any, ...], Width]:
+def widths(rows: Sequence[Mapping[str, Any]]) -> dict[tuple[Any, ...], RatioWidth]:
     """(mode, batch, lrn) -> where its widest ratio against the fastest stands."""
-    out: dict[tuple[Any, ...], Width] = {}
+    out: dict[tuple[Any, ...], RatioWidth] = {}
     for r in rows:
         if r["framework"] != r["fastest"] and r["ratio"] is not None:  # a refused contender has no ratio to narrow
             k = (r["mode"], r["batch_size"], r["lrn"])
-            w = Width.of_row(r)
+            w = RatioWidth.of_row(r)
             if k not in out or w.half_pct > out[k].half_pct:
                 out[k] = w
     return out
 
 
-def lrn_widths(lrn_rows: Sequence[Mapping[str, Any]]) -> dict[tuple[Any, ...], Width]:
+def lrn_widths(lrn_rows: Sequence[Mapping[str, Any]]) -> dict[tuple[Any, ...], RatioWidth]:
     """(mode, batch, True) -> where its widest LRN slowdown stands (the rows of
     :func:`bench.analysis.comparisons.lrn_rows`, measured in the same lockstep workers: a group granted
     to the LRN-on variant takes its LRN-off twin along, so the slowdown gains a process too)."""
-    out: dict[tuple[Any, ...], Width] = {}
+    out: dict[tuple[Any, ...], RatioWidth] = {}
     for r in lrn_rows:
-        w = Width.of_row({"groups": r["processes"], "half_width_pct": lrn_half_width_pct(r)})
+        w = RatioWidth.of_row({"groups": r["processes"], "half_width_pct": lrn_half_width_pct(r)})
         k = (r["mode"], r["batch_size"], True)
         if k not in out or w.half_pct > out[k].half_pct:
             out[k] = w
@@ -245,7 +242,7 @@ WITHIN, BUDGET, MAX_GROUPS = "within", "budget", "max_groups"
 def wide_reason(stop: Mapping[str, Any] | None, half_pct: float, units: int, target_pct: float) -> str:
     """Why a ratio is still wider than the target, in words: the stop rule's end (from its record;
     none when no rule ran) and about how many groups the spread seen says would reach the target."""
-    w = Width.of_row({"groups": units, "half_width_pct": half_pct})
+    w = RatioWidth.of_row({"groups": units, "half_width_pct": half_pct})
     need = w.groups_for(target_pct)
     more = f"; about {need} would reach it" if math.isfinite(w.sd_log) and need > units else ""
     if stop is None:
@@ -277,7 +274,7 @@ def name_wide(fw_rows: Sequence[dict[str, Any]], lrn_rows: Sequence[dict[str, An
             r["wide_reason"] = wide_reason(stop, half, r["processes"], target_pct)  # type: ignore[arg-type]
 
 
-def more_groups(need: Mapping[K, Width], target_pct: float | Mapping[K, float], cost_s: Mapping[K, float],
+def more_groups(need: Mapping[K, RatioWidth], target_pct: float | Mapping[K, float], cost_s: Mapping[K, float],
                 budget_s: float, max_groups: int) -> dict[K, int]:
     """The stop rule: how many more groups each ratio gets. Only ratios still wider than their target
     (``target_pct``, one for all or one per ratio) get any; at most as many as would reach it (and no

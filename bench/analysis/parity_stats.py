@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from bench.analysis.equivalence import trajectory_tolerance
+from bench.analysis.intervals import t_quantile
 from bench.analysis.stats import Stats
 
 # --quick: CI-sized. 46 steps leave the models at 92-94% with 1-2 pp between frameworks (measured on
@@ -108,16 +109,11 @@ def summary_rows(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def _t(q: float, df: float) -> float:
-    from scipy import stats
-
-    return float(stats.t.ppf(q, df))
-
-
 def pair_rows(records: Sequence[dict[str, Any]], max_gap: float) -> list[dict[str, Any]]:
     """Every pair of frameworks: the paired difference of final accuracy (a - b, pp), its intervals,
     the equivalence verdict against ``max_gap``, the smallest detectable difference, and how many
-    seeds would settle an inconclusive pair."""
+    seeds would settle an inconclusive pair. Not the log-scale t of :func:`bench.analysis.intervals.over_units`:
+    a difference of accuracies in pp, tested for equivalence within a margin (TOST), is not a ratio."""
     final: dict[str, dict[int, dict[str, Any]]] = {}
     for r in _ok(records):
         final.setdefault(r["framework"], {})[r["seed"]] = r
@@ -137,7 +133,7 @@ def pair_rows(records: Sequence[dict[str, Any]], max_gap: float) -> list[dict[st
             sd = float(np.std(jitter, ddof=1)) if len(jitter) > 1 else math.nan
             df, source = max(len(jitter) - 1, 1), "1 seed: spread between evaluations stands in for seeds"
         se = sd / math.sqrt(n)
-        t90, t95 = _t(1 - ALPHA, df), _t(1 - ALPHA / 2, df)
+        t90, t95 = t_quantile(1 - 2 * ALPHA, df), t_quantile(1 - ALPHA, df)
         if n < 2 or not math.isfinite(se):
             verdict = "INCONCLUSIVE"
         elif abs(mean) + t90 * se < max_gap:
@@ -149,12 +145,12 @@ def pair_rows(records: Sequence[dict[str, Any]], max_gap: float) -> list[dict[st
         needed = None
         if verdict == "INCONCLUSIVE" and math.isfinite(sd) and abs(abs(mean) - max_gap) > 1e-9:
             # seeds for the 90% bound to clear the margin at this spread (normal quantile: many seeds)
-            needed = max(n + 1, math.ceil((_t(1 - ALPHA, 1e6) * sd / abs(abs(mean) - max_gap)) ** 2) + 1)
+            needed = max(n + 1, math.ceil((t_quantile(1 - 2 * ALPHA, 1e6) * sd / abs(abs(mean) - max_gap)) ** 2) + 1)
         rows.append({"a": a, "b": b, "seeds": n, "diff_pp": mean, "sd_pp": sd if math.isfinite(sd) else None,
                      "ci90_low_pp": mean - t90 * se, "ci90_high_pp": mean + t90 * se,
                      "ci_low_pp": mean - t95 * se, "ci_high_pp": mean + t95 * se,
                      "verdict": verdict, "margin_pp": max_gap,
-                     "detectable_pp": (t95 + _t(POWER, df)) * se if math.isfinite(se) else None,
+                     "detectable_pp": (t95 + t_quantile(2 * POWER - 1, df)) * se if math.isfinite(se) else None,
                      "seeds_needed": needed, "noise_from": source})
     return rows
 

@@ -133,7 +133,7 @@ class Driver:
     def left_s(self, budget_s: float) -> float:
         return budget_s - (self.clock() - self.started)
 
-    def widths(self, target_pct: float) -> dict[tuple[Any, ...], lockstep_ratios.Width]:
+    def widths(self, target_pct: float) -> dict[tuple[Any, ...], lockstep_ratios.RatioWidth]:
         """Where each (mode, batch, LRN) stands: its widest framework ratio, or (LRN off and on in one
         worker) its widest LRN slowdown when that is wider."""
         recs = storage.read_records(self.run_dir)

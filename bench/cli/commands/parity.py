@@ -279,9 +279,10 @@ def plan_text(frameworks: list[str], seeds: int, steps: int, evals: int, margin:
     if seeds < 2:
         lines.append("  1 seed: the verdict can only be INCONCLUSIVE (a seed-to-seed spread needs 2+ seeds).")
     else:
-        from bench.analysis.parity_stats import ALPHA, _t
+        from bench.analysis.intervals import t_quantile
+        from bench.analysis.parity_stats import ALPHA
 
-        k = _t(1 - ALPHA, seeds - 1) / seeds**0.5
+        k = t_quantile(1 - 2 * ALPHA, seeds - 1) / seeds**0.5
         lines.append(f"  {seeds} seeds: PASS needs |difference| + {k:.2f} x seed sd < {margin:g} pp; FAIL needs "
                      f"|difference| - {k:.2f} x seed sd > {margin:g} pp (per pair).")
     if device == "cpu" and not quick:
