@@ -41,7 +41,7 @@ REGRESSION_FLOOR = 0.03
 DETECT = 0.10  # a slowdown this large must be ruled out for "no change" (the gate's purpose: catch 10%)
 POWER = 0.80  # the power at which each row's smallest detectable slowdown is quoted
 VERDICTS = ("regression", "improvement", "no change", "inconclusive")
-ONE_LEVEL = "one process per side: steps resampled (says nothing about the next run)"
+ONE_PROCESS_PER_SIDE = "one process per side: steps resampled (says nothing about the next run)"  # a row's method
 
 
 @dataclass(frozen=True)
@@ -198,7 +198,7 @@ def check(baseline: Sequence[Series], candidate: Sequence[Series], settings: Set
         if lr is None:
             one = Ratio.of([x for g in ga for x in g], [x for g in gb for x in g], estimator="median")
             ratio, lo, hi, p, p_adj, mde, method, units = (one.ratio, one.ci_low, one.ci_high, one.p_value, math.nan,
-                                                           None, ONE_LEVEL, 1)
+                                                           None, ONE_PROCESS_PER_SIDE, 1)
             verdict, reason = "inconclusive", "one process on a side: give two or more runs (processes) per side"
         else:
             lo, hi = lr.interval(confidence)

@@ -147,7 +147,7 @@ def _ratio_of_medians(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarra
     return np.asarray(np.median(a, axis=axis) / np.median(b, axis=axis))
 
 
-ONE_LEVEL = "steps in one process (bootstrap)"
+STEPS_BOOTSTRAP = "steps in one process (bootstrap)"  # a Ratio's method: the steps as the unit
 
 
 def verdict_of(ratio: float, lo: float, hi: float, noise_floor: float = DIFFERENCE_FLOOR) -> str:
@@ -171,7 +171,7 @@ class Ratio:
     ci_high: float
     p_value: float  # Mann-Whitney U on the raw samples (of); a t-test over processes (bench.analysis.intervals)
     verdict: str  # "slower", "faster" or "inconclusive" (verdict_of)
-    method: str = ONE_LEVEL
+    method: str = STEPS_BOOTSTRAP
     processes: int = 1
 
     @classmethod

@@ -17,7 +17,7 @@ from bench.analysis.intervals import TwoLevel
 from bench.core import records
 from bench.core.records import JobKey
 
-Width = Callable[[JobKey, list[dict[str, Any]]], float | None]  # a key's half-width in %, None: unknown
+HalfWidthOf = Callable[[JobKey, list[dict[str, Any]]], float | None]  # a key's half-width in %, None: unknown
 
 
 def median_half_width(key: JobKey, recs: list[dict[str, Any]]) -> float | None:
@@ -28,7 +28,7 @@ def median_half_width(key: JobKey, recs: list[dict[str, Any]]) -> float | None:
 
 
 def next_rounds(targets: Sequence[tuple[JobKey, float | None]], recs: list[dict[str, Any]], max_rounds: int,
-                width: Width) -> dict[JobKey, int]:
+                width: HalfWidthOf) -> dict[JobKey, int]:
     """For each key (its first entry with a target, in order) whose interval, by ``width`` (the half-width
     in %, None when unknown), is wider than its target and that has fewer than ``max_rounds`` tried rounds:
     the round to run next (one above the highest tried)."""

@@ -20,7 +20,7 @@ from bench.execution.resume import pending
 Progress = Callable[[str], None]
 
 
-def extra_rounds(jobs: Sequence[Job], run_dir: Path, max_rounds: int, width: stop_rule.Width) -> list[Job]:
+def extra_rounds(jobs: Sequence[Job], run_dir: Path, max_rounds: int, width: stop_rule.HalfWidthOf) -> list[Job]:
     """The stop rule across processes on the run folder: one more round (worker process) for every config
     whose interval is still wider than its ``target_ci`` (``width`` gives the half-width in %, None when
     unknown), until it has ``max_rounds`` tried processes."""
