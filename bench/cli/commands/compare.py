@@ -73,7 +73,7 @@ def add_parser(sub: Any) -> None:
 
 
 @dataclasses.dataclass(frozen=True)
-class Plan:
+class ComparePlan:
     """What ``bench compare`` will run, every option validated: the answer of :func:`validate`."""
 
     sel: validation.Selection
@@ -115,7 +115,7 @@ def main(args: argparse.Namespace) -> int:
     return report_comparisons(folder, chosen, code, args.wide)
 
 
-def validate(args: argparse.Namespace) -> Plan:
+def validate(args: argparse.Namespace) -> ComparePlan:
     """Every refusal before the first worker: options that would not take effect, the method's own
     limits, then the selection (frameworks, device, folder, data)."""
     compile_modes = options.parse_compile(args.compile)
@@ -162,11 +162,11 @@ def validate(args: argparse.Namespace) -> Plan:
     if args.resume:
         resume.check_resumable(sel.run_dir, sel.frameworks)
     modes = ["train", "forward"] if args.mode == "both" else [args.mode]
-    return Plan(sel, modes, compile_modes, tunings, lrn_impls, pairs, with_layer, lockstep, rounds, max_rounds,
+    return ComparePlan(sel, modes, compile_modes, tunings, lrn_impls, pairs, with_layer, lockstep, rounds, max_rounds,
                 executor)
 
 
-def pick_lrn_impls(plan: Plan, args: argparse.Namespace, show: Callable[[str], None],
+def pick_lrn_impls(plan: ComparePlan, args: argparse.Namespace, show: Callable[[str], None],
                    after_each: Callable[[], None]) -> dict[str, str]:
     """The layer micro-benchmark (when it runs and is not yet in the folder), then the LRN
     implementation each framework's model will use: the fastest exact one, or the ones named."""
@@ -181,7 +181,7 @@ def pick_lrn_impls(plan: Plan, args: argparse.Namespace, show: Callable[[str], N
             if isinstance(plan.lrn_impls, str) else dict(plan.lrn_impls))
 
 
-def run_models(plan: Plan, args: argparse.Namespace, chosen: dict[str, str], show: Callable[[str], None],
+def run_models(plan: ComparePlan, args: argparse.Namespace, chosen: dict[str, str], show: Callable[[str], None],
                after_each: Callable[[], None], say: Callable[[str], None], started: float | None = None) -> None:
     """The model configs by the plan's method: lockstep groups, LRN pairs in one worker, or one
     process per config. ``started`` (time.monotonic) is where the lockstep budget counts from."""

@@ -70,7 +70,7 @@ def add_parser(sub: Any) -> None:
 
 
 @dataclass(frozen=True)
-class Plan:
+class ParityPlan:
     """What ``bench parity`` will train, every option validated: the answer of :func:`validate`."""
 
     frameworks: list[str]
@@ -101,7 +101,7 @@ def main(args: argparse.Namespace) -> int:
     return 130 if interrupted else code
 
 
-def validate(args: argparse.Namespace) -> Plan:
+def validate(args: argparse.Namespace) -> ParityPlan:
     """Every refusal before anything is written: options that would not take effect, the sizes, the
     plant, the device and real MNIST (parity never trains on synthetic data)."""
     model = spec.get_model(args.model)
@@ -131,7 +131,7 @@ def validate(args: argparse.Namespace) -> Plan:
     except DataNotFound as exc:
         raise UsageError(f"parity needs real MNIST and never uses synthetic data. {exc}") from exc
     base = ModelConfig(frameworks[0], lrn=args.lrn == "on", device=device, dropout=args.dropout, threads=args.threads)
-    return Plan(frameworks, device, ds.location, base, train_size,
+    return ParityPlan(frameworks, device, ds.location, base, train_size,
                 epochs=QUICK_EPOCHS if args.quick else args.epochs,
                 target=args.target if args.target is not None else (QUICK_TARGET if args.quick else 99.0),
                 eval_every=args.eval_every if args.eval_every is not None else (15 if args.quick else 100),
@@ -139,7 +139,7 @@ def validate(args: argparse.Namespace) -> Plan:
                 plant=plant)
 
 
-def announce(plan: Plan, args: argparse.Namespace, run_dir: Path, console: Any) -> None:
+def announce(plan: ParityPlan, args: argparse.Namespace, run_dir: Path, console: Any) -> None:
     """The provenance file, then what will run (and, unless --no-estimate, how long it should take)."""
     environment = provenance.collect()
     environment.update({"argv": sys.argv, "device": plan.device, "data": f"MNIST from {plan.data_dir}",
@@ -159,7 +159,7 @@ def announce(plan: Plan, args: argparse.Namespace, run_dir: Path, console: Any) 
                                 quick=args.quick))
 
 
-def run(plan: Plan, args: argparse.Namespace, run_dir: Path, console: Any) -> bool:
+def run(plan: ParityPlan, args: argparse.Namespace, run_dir: Path, console: Any) -> bool:
     """One training worker per job, each record appended as it finishes; True when Ctrl-C stopped it
     (every finished record is kept)."""
     jobs = plan.jobs(args)
@@ -173,7 +173,7 @@ def run(plan: Plan, args: argparse.Namespace, run_dir: Path, console: Any) -> bo
     return False
 
 
-def train_one(plan: Plan, args: argparse.Namespace, fw: str, seed: int, kind: str) -> dict[str, Any]:
+def train_one(plan: ParityPlan, args: argparse.Namespace, fw: str, seed: int, kind: str) -> dict[str, Any]:
     """The record of one training worker (or a skipped one, with the install hint)."""
     rec: dict[str, Any] = {**records.header(kind), "framework": fw, "seed": seed}
     if not registry.is_available(fw):
