@@ -9,10 +9,9 @@ machine's speed moves over minutes. Measured on the 2-core development machine: 
 How: the earlier invocations of the same config, measured with the same code and framework versions
 on the same host (their folders beside this one), are samples of that drift. With this invocation's
 estimate and ``k - 1`` earlier ones, the interval for the level reruns centre on is this estimate
-times exp(+-t(k - 1) * s), s the sd of the k log estimates: the invocation is the unit (its estimate
-already holds its process and step noise), but it is not :func:`bench.analysis.intervals.over_units`'s
-interval of the units' mean: one invocation's estimate stands for the level, so it is the centre and
-s (not s / sqrt(k)) the spread. This estimate takes part in s, so the interval errs wide: in simulated
+times exp(+-t(k - 1) * s), s the sd of the k log estimates (each already holds its process and step
+noise). Not :func:`bench.analysis.intervals.over_units` (the units' mean): one invocation stands for the
+level, the centre, with s (not s / sqrt(k)). This estimate takes part in s, so it errs wide: in simulated
 sequences of 8 invocations drifting 12% (sd) with 3 processes of 2% each, it held the machine's level
 in 98.8% (k of 3 to 8), where the two-level interval alone held it in under 30% (tests/test_drift.py).
 The interval shown is the wider of that and the two-level one, on each side. With no earlier

@@ -59,18 +59,16 @@ def _within_se(x: np.ndarray, estimator: str) -> float:
 
 
 def t_quantile(confidence: float, df: float) -> float:
-    """The two-sided t quantile: t with ``df`` degrees of freedom lies in +-it with probability
-    ``confidence``. Every t quantile of bench.analysis is this one; a one-sided quantile q (a power) is
-    ``t_quantile(2 * q - 1, df)``."""
+    """The two-sided t quantile (``confidence`` of t with ``df`` degrees of freedom inside +-it): every t
+    quantile of bench.analysis; a one-sided one, q (a power), is ``t_quantile(2 * q - 1, df)``."""
     from scipy import stats
 
     return float(stats.t.ppf(0.5 + confidence / 2, df))
 
 
 def units_for(sd: float, target: float, start: int = 2, confidence: float = CONFIDENCE, cap: int = 1000) -> int:
-    """The stop rules' estimate of the units a target needs: the fewest n (from ``start``, at most ``cap``)
-    whose t half-width t(n - 1) * sd / sqrt(n) is within ``target``, with ``sd`` the spread of one unit
-    (percent of the estimate, or log ratio: ``target`` on the same scale)."""
+    """The units a target needs (the stop rules'): the fewest n from ``start`` (at most ``cap``) with
+    t(n - 1) * sd / sqrt(n) within ``target``, ``sd`` one unit's spread on the target's scale (% or log)."""
     n = start
     while n < cap and t_quantile(confidence, n - 1) * sd / math.sqrt(n) > target:
         n += 1
@@ -89,8 +87,7 @@ def _groups(groups: Sequence[Sequence[float] | np.ndarray]) -> list[np.ndarray]:
 @dataclass(frozen=True)
 class TwoLevel:
     """An estimate (in the samples' unit) from one or more processes, with a 95% interval: a linear t over
-    the process estimates, not :func:`over_units`'s log scale, as it is about the arithmetic mean the
-    tables show in ms (with the between/within split); the exports' interval is the log-scale one."""
+    the process estimates (not :func:`over_units`' log scale: it is about the arithmetic mean tables show)."""
 
     estimator: str
     processes: int
@@ -192,10 +189,9 @@ def log_ratio_paired(baseline: Sequence[Sequence[float] | np.ndarray], other: Se
 
 
 def over_units(logs: np.ndarray, method: str) -> LogRatio:
-    """The one interval that promises something about the next run: a t-interval over units on a log
-    scale. ``logs`` holds one value per independent unit (a per-pair log ratio, a process's log estimate;
-    which unit is the caller's concern); the result is their mean with its standard error over the units
-    and df = units - 1, and :meth:`LogRatio.interval` takes it back to the ratio scale."""
+    """The one interval that promises something about the next run: a t over units on a log scale. ``logs``:
+    one value per independent unit (a pair's log ratio, a process's log estimate: the caller's concern); their
+    mean, its standard error over the units, df = units - 1 (:meth:`LogRatio.interval`: the ratio scale)."""
     p = len(logs)
     se = float(logs.std(ddof=1)) / math.sqrt(p) if p > 1 else _NAN
     return LogRatio(float(logs.mean()), se, p - 1, p, method)
@@ -266,11 +262,10 @@ def independent_ratio(baseline: Sequence[Sequence[float] | np.ndarray], other: S
 
 
 def log_scale_interval(estimates: Sequence[float], confidence: float = CONFIDENCE) -> tuple[float, float] | None:
-    """The 95% interval of a time from its per-process estimates, on the log scale: the t-interval over
-    the processes' log estimates, mean(log x) +- t(n - 1) * sd(log x) / sqrt(n), taken back with exp. A
-    time is positive, and so is this interval's lower end, however few the processes or wide the spread
-    (a linear interval of two processes can reach below zero). None with fewer than two processes: one
-    process says nothing about the next run.
+    """The 95% interval of a time from its per-process estimates: :func:`over_units` of their logs, taken
+    back with exp. A time is positive, and so is this interval's lower end, however few the processes or
+    wide the spread (a linear interval of two processes can reach below zero). None with fewer than two
+    processes: one process says nothing about the next run.
 
     It is centred on the processes' geometric mean, the centre of the t-interval on the log scale: the
     interval of the level a process lands at (the median of lognormal process estimates), at exactly its

@@ -90,8 +90,7 @@ def _cluster_ratio(common: Sequence[Mapping[JobKey, Measurement]], cluster: clus
 
 
 def _group_log(a: Measurement, b: Measurement) -> float:
-    lr = log_ratio_lockstep([_ms(a)], [_ms(b)])
-    return lr.log
+    return log_ratio_lockstep([_ms(a)], [_ms(b)]).log
 
 
 def framework_rows(recs: Sequence[dict[str, Any]], target_pct: float | None = None) -> list[dict[str, Any]]:
