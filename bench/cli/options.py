@@ -204,7 +204,7 @@ def add_timing(p: argparse.ArgumentParser, steps: int, warmup: int, target_ci: f
     p.add_argument("--rounds", type=positive, default=rounds, help=rounds_help)
     p.add_argument("--max-rounds", type=positive, help=max_rounds_help)
     p.add_argument("--seed", type=non_negative, default=0)
-    p.add_argument("--dropout", type=float, default=0.25)
+    p.add_argument("--dropout", type=float, default=spec.DROPOUT_RATE)
     p.add_argument("--block-steps", type=non_negative, default=0,
                    help="steps in the pipelined block timed between two syncs [default: min(steps, 20)]")
     p.add_argument("--target-ci", type=positive_float, metavar="PCT", default=target_ci,

@@ -18,7 +18,6 @@ from bench.model.spec import ModelSpec
 
 DEVICES: tuple[str, ...] = ("cpu", "gpu")
 MODES: tuple[str, ...] = ("train", "forward")
-INIT_SCHEMES: tuple[str, ...] = ("he", "book")
 # strict: float32 everywhere (TF32 off, highest matmul precision), what parity and verify rest on;
 # default: each framework's own GPU settings exactly as they ship (each adapter records which TF32 switches
 # that leaves on, e.g. matmul off and convolutions on), the speed users get. A CPU has no
@@ -68,7 +67,7 @@ class ModelConfig:
 
     framework: str
     lrn: bool = False
-    dropout: float = 0.25
+    dropout: float = spec.DROPOUT_RATE
     device: str = "cpu"
     compile: str | None = None  # None: the framework's default mode
     lrn_impl: str | None = None  # None: the framework's default implementation
@@ -96,7 +95,7 @@ class ModelConfig:
         check_model(self.model)
         reg = registry.get(self.framework)
         _choice("device", self.device, DEVICES)
-        _choice("init scheme", self.init, INIT_SCHEMES)
+        _choice("init scheme", self.init, spec.INIT_SCHEMES)
         _choice("precision", self.precision, PRECISIONS)
         if self.precision == "default" and self.device == "cpu":
             raise UsageError("--precision default is for GPUs (TF32 is a GPU format; on a CPU it would change "

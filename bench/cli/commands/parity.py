@@ -52,7 +52,7 @@ def add_parser(sub: Any) -> None:
                    help="skip the up-front estimate of the run's length (one short timing worker per framework)")
     options.add_lrn(p, "off", "parity trains one model per framework: off or on")
     p.add_argument("--batch-size", type=options.positive, default=128)
-    p.add_argument("--dropout", type=float, default=0.25)
+    p.add_argument("--dropout", type=float, default=spec.DROPOUT_RATE)
     p.add_argument("--eval-every", type=options.non_negative,
                    help="also evaluate every N steps (0: after each epoch only) [default: 100; --quick: 15]")
     p.add_argument("--train-size", type=options.positive, default=60000, help="first N training images [60000]")
