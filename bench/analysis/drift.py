@@ -2,9 +2,8 @@
 
 Why: the worker processes of one ``bench run`` start within seconds of each other, so their
 spread (the two-level interval of :mod:`bench.analysis.intervals`) holds nothing of how the
-machine's speed moves over minutes. Measured on the 2-core development machine: 8 invocations of
-``bench run --mode train --batch-size 32 --steps 30`` (one framework) one after another spread
-28.5%, and each one's median interval held the others' median in 6 of 8.
+machine's speed moves over minutes: invocations run one after another spread more than each one's
+interval admits (the figures: docs/measurement.md, "Across invocations").
 
 How: the earlier invocations of the same config, measured with the same code and framework versions
 on the same host (their folders beside this one), are samples of that drift. With this invocation's

@@ -34,9 +34,8 @@ from bench.core.errors import UsageError
 
 ALPHA = 0.05  # family-wise false-alarm rate over all rows of one gate
 # The smallest slowdown that can fail the gate (the lower end of a row's simultaneous interval must clear
-# it): measured A/A gates (both sides the same commit) on the 2-core development machine, lockstep pairs,
-# put the ratio within +-1.5% of 1 in every gate; 3% leaves room for a noisier host. See README "CI
-# regression gate" for the figures. ``bench check --noise-floor`` overrides it.
+# it): above the spread of A/A gates (both sides the same commit, lockstep pairs), with room for a noisier
+# host; the figures: docs/validation.md, "The regression gate". ``bench check --noise-floor`` overrides it.
 REGRESSION_FLOOR = 0.03
 DETECT = 0.10  # a slowdown this large must be ruled out for "no change" (the gate's purpose: catch 10%)
 POWER = 0.80  # the power at which each row's smallest detectable slowdown is quoted

@@ -2,9 +2,8 @@
 process as the unit. Pure functions, no I/O.
 
 Why processes: a worker carries its own state (thread placement, memory layout, the machine's speed
-while it ran), so its steps are not independent draws of what the next run will see. Measured on
-the 2-core development machine: six invocations of the same ``bench run`` gave means 10% apart
-while each one-level interval claimed +-2%, and not one covered the others' median.
+while it ran), so its steps are not independent draws of what the next run will see: invocations of
+one config differ by more than a one-level interval admits (docs/measurement.md, "Processes are the unit").
 
 How: each process gives one estimate (its median step time by default: robust to the 2-5x stalls
 of a shared host; or its mean); the run's estimate is their average, and its interval a t-interval

@@ -19,7 +19,7 @@ CONFIDENCE = 0.95
 N_RESAMPLES = 2000
 UNSTABLE_CV = 0.10  # rows above this coefficient of variation are flagged
 # Resamples (and BCa's jackknife samples) evaluated at a time: without a batch, the jackknife of n samples
-# is one n x (n - 1) array (10,000 step times: 2.6 GB peak measured); with it, memory is ~batch x n.
+# is one n x (n - 1) array (gigabytes at 10,000 step times); with it, memory is ~batch x n.
 BOOTSTRAP_BATCH = 256
 # A ratio within 1% of 1 is not called slower or faster, however narrow its interval: the floor of every
 # Ratio (bench compare's framework and LRN-cost rows, bench calibrate's overhead). The regression gate
@@ -128,7 +128,7 @@ def approx_ci_half_width_pct(samples: Sequence[float] | np.ndarray, estimator: s
 
 
 # Step times are right-skewed, so the BCa interval reported at the end runs a few percent wider than
-# the normal approximation used to decide when to stop sampling (seen here: up to ~4%).
+# the normal approximation used to decide when to stop sampling.
 BCA_MARGIN = 0.95
 
 

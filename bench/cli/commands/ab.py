@@ -26,8 +26,8 @@ WARMUP = 5
 NOT_HERE = ("target_ci", "max_steps", "block_steps")
 AB_JSON = "ab.json"
 PROFILE_ROUNDS = 4
-# minutes from the start within which the stop rule may add pairs to rows still inconclusive: a gate of
-# 8 pairs of one framework's training step at batch 32 took 4-5.5 min on the 2-core CPU (benchmarks/results/gate-D/)
+# minutes from the start within which the stop rule may add pairs to rows still inconclusive: room beyond a gate
+# of 8 pairs of one framework's training step at batch 32 on a 2-core CPU (its times: docs/validation.md, gate-D)
 BUDGET = 8.0
 
 

@@ -26,7 +26,7 @@ from bench.execution.executor import Executor
 from bench.output import report
 
 # timed steps per worker and variant (a lockstep group's workers: 16 turns; one framework: where the --target-ci
-# rule starts). 16, not 20: a group of the default suite costs ~45 s of starting, building and warming up its
+# rule starts). 16, not 20: a group of the default suite also pays for starting, building and warming up its
 # workers whatever it times, and the first pass's 3 groups must leave the budget something to add
 STEPS = 16
 
@@ -35,7 +35,7 @@ ROUNDS = 3  # worker processes per config (an LRN pair's worker holds both varia
 # install check, the imports and the tables after it take about half a minute more (the suite: within 10 min)
 BUDGET_MIN = 8.5
 # --model imagenet on a CPU: the book's network at batch 8, so that the default suite (LRN off and on, train and
-# forward, three frameworks, 3 lockstep groups) takes about 10 minutes on a 2-core machine; a GPU takes batch 128,
+# forward, three frameworks, 3 lockstep groups) fits its 10-minute budget on a 2-core machine; a GPU takes batch 128,
 # as the book timed it. mnist: 128 everywhere.
 DEFAULT_BATCH = {("mnist", "cpu"): 128, ("mnist", "gpu"): 128, ("imagenet", "cpu"): 8, ("imagenet", "gpu"): 128}
 MAX_GROUPS = 30  # lockstep: --max-rounds' default, the most groups a ratio may get
@@ -156,7 +156,7 @@ def validate(args: argparse.Namespace) -> ComparePlan:
         if args.model != "mnist":
             progress.make_console().print(
                 f"{args.model} on {device}: batch {args.batch_size[0]} (--batch-size to change)"
-                + (", chosen so that the default suite takes about 10 minutes on a 2-core CPU" if device == "cpu"
+                + (", chosen so that the default suite fits its 10-minute budget on a 2-core CPU" if device == "cpu"
                    else ", as the book timed it"))
     sel = validation.prepare(args, "compare", lrn_used=args.lrn != "off" or args.layer)
     if args.resume:
