@@ -20,8 +20,17 @@ MAX_LINES = 12  # the most a reader takes in before the tables; longer sweeps po
 _ABOUT = re.compile(r"; about (\d+) would reach it$")
 
 
-def _f(x: Any, spec: str = ".2f") -> str:
+def num(x: Any, spec: str = ".2f") -> str:
+    """``x`` formatted with ``spec``; "-" for None, NaN and infinity (a figure no run gave)."""
     return "-" if x is None or (isinstance(x, float) and not math.isfinite(x)) else format(x, spec)
+
+
+def cap(body: list[str], tail: list[str]) -> list[str]:
+    """At most ``MAX_LINES`` lines: a longer body ends with where the rest is."""
+    room = MAX_LINES - len(tail)
+    if len(body) > room:
+        body = body[: room - 1] + [f"  ... {len(body) - room + 1} more lines: the tables below"]
+    return body + tail
 
 
 def _config(mode: str, batch: int, lrn: bool | None, batches: int) -> str:
@@ -41,7 +50,7 @@ def lrn_lines(lrn: Sequence[dict[str, Any]]) -> list[str]:
     for (mode, batch), rows in sorted(by.items(), key=lambda kv: (kv[0][0] != "train", kv[0])):
         words = [str(r["vs_book"]).split(": ", 1)[-1] for r in rows]
         same = len(set(words)) == 1
-        cells = [f"{r['framework']} {r['slowdown']:.2f}x [{_f(r['ci_low'])}, {_f(r['ci_high'])}]"
+        cells = [f"{r['framework']} {r['slowdown']:.2f}x [{num(r['ci_low'])}, {num(r['ci_high'])}]"
                  + ("" if same else f" {w}") for r, w in zip(rows, words, strict=True)]
         tail = "" if not same else (": none is 3x" if words[0] == "not 3x" and len(rows) > 1 else f": {words[0]}")
         out.append(f"  {_config(mode, batch, None, batches)}: " + ", ".join(cells) + tail)
@@ -60,7 +69,7 @@ def framework_lines(frameworks: Sequence[dict[str, Any]]) -> list[str]:
         fastest = rows[0]["fastest"]
         others = sorted((r for r in rows if r["framework"] != fastest and r["ratio"] is not None),
                         key=lambda r: r["ratio"])
-        cells = [f"{r['framework']} {r['ratio']:.2f}x [{_f(r['ratio_ci_low'])}, {_f(r['ratio_ci_high'])}]"
+        cells = [f"{r['framework']} {r['ratio']:.2f}x [{num(r['ratio_ci_low'])}, {num(r['ratio_ci_high'])}]"
                  + (" (not separable)" if r["verdict"].startswith("not separable") else "") for r in others]
         cells += [f"{r['framework']} not equivalent (no time)" for r in rows if r["ratio"] is None]  # refused
         head = f"{fastest} fastest" if fastest else "no time"
@@ -80,8 +89,8 @@ def time_lines(rows: RunRows) -> list[str]:
     for (mode, batch, lrn), rs in sorted(by.items(), key=lambda kv: (kv[0][0] != "train", kv[0])):
         rs = sorted(rs, key=lambda r: r.median_ms)
         best = rs[0]
-        head = (f"{best.framework} {best.median_ms:.1f} ms [{_f(best.median_ci_low_ms, '.1f')}, "
-                f"{_f(best.median_ci_high_ms, '.1f')}]")
+        head = (f"{best.framework} {best.median_ms:.1f} ms [{num(best.median_ci_low_ms, '.1f')}, "
+                f"{num(best.median_ci_high_ms, '.1f')}]")
         rest = [f"{r.framework} {r.median_ms / best.median_ms:.2f}x" for r in rs[1:]]
         out.append(f"  {_config(mode, batch, lrn, batches)}: " + (f"{head} fastest; " if rest else head)
                    + ", ".join(rest))
@@ -147,7 +156,4 @@ def answer_lines(rows: RunRows, run_dir: Path | str | None = None) -> list[str]:
         return []
     tail = (precision_lines(rows) if (rows.lrn or rows.frameworks) else summary_precision_lines(rows)) + (
         [f"Report: {Path(run_dir) / 'report.html'} (every column: the CSVs beside it, or --wide)"] if run_dir else [])
-    room = MAX_LINES - len(tail)
-    if len(body) > room:
-        body = body[: room - 1] + [f"  ... {len(body) - room + 1} more lines: the tables below"]
-    return body + tail
+    return cap(body, tail)

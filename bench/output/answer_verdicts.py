@@ -15,7 +15,7 @@ from typing import Any
 
 from bench.analysis import attribution, sanity
 from bench.analysis.gate import GateResult, GateRow
-from bench.output.answer import MAX_LINES
+from bench.output.answer import cap, num
 
 WIDTH = 120  # issue 32: no line of the block wider than this (the report's path aside)
 GATE_ORDER = ("regression", "inconclusive", "improvement", "no change")  # the gate's verdict: the first present
@@ -32,11 +32,8 @@ def _report(run_dir: Path | str | None) -> list[str]:
 
 
 def _cap(body: list[str], tail: list[str]) -> list[str]:
-    """At most ``MAX_LINES`` lines: a longer body ends with where the rest is."""
-    room = MAX_LINES - len(tail)
-    if len(body) > room:
-        body = body[: room - 1] + [f"  ... {len(body) - room + 1} more lines: the tables below"]
-    return [_fit(line) for line in body] + tail
+    """:func:`bench.output.answer.cap`, every line of ``body`` cut to ``WIDTH``."""
+    return cap([_fit(line) for line in body], tail)
 
 
 # --- bench ab / bench check --out: the gate ---------------------------------------------------------------
@@ -87,15 +84,11 @@ def gate_lines(result: GateResult, run_dir: Path | str | None = None) -> list[st
             f"Candidate / baseline step time per row [{conf:.2f}% simultaneous CI], the verdict and the bound it was "
             "judged against:"]
     for r in result.rows:
-        line = (f"  {r.label}: {r.ratio:.3f}x [{_num(r.ci_low)}, {_num(r.ci_high)}], {r.units} {unit_name(r)}: "
-                f"{r.verdict}")
+        line = (f"  {r.label}: {r.ratio:.3f}x [{num(r.ci_low, '.3f')}, {num(r.ci_high, '.3f')}], "
+                f"{r.units} {unit_name(r)}: {r.verdict}")
         why = f"({threshold(r, result)})"
         body += [f"{line} {why}"] if len(line) + 1 + len(why) <= WIDTH else [line, f"    {why}"]
     return _cap(body, _report(run_dir))
-
-
-def _num(x: float, spec: str = ".3f") -> str:
-    return format(x, spec) if math.isfinite(x) else "-"
 
 
 # --- bench profile -------------------------------------------------------------------------------------------

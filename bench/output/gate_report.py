@@ -3,7 +3,6 @@ and the dashboard exports of the candidate's figures. Reads a :class:`bench.anal
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
@@ -21,6 +20,7 @@ from bench.analysis.gate import GateResult, GateRow
 from bench.analysis.intervals import TwoLevel
 from bench.core import storage
 from bench.output import export
+from bench.output.answer import num
 from bench.output.answer_verdicts import unit_name
 from bench.output.series import GateSide, machine
 
@@ -35,14 +35,10 @@ TWO_LINE = {"baseline ms": "baseline\nms", "candidate ms": "candidate\nms",
             "ratio [simultaneous CI]": "ratio\n[simultaneous CI]"}
 
 
-def _f(x: float | None, spec: str) -> str:
-    return "-" if x is None or (isinstance(x, float) and not math.isfinite(x)) else format(x, spec)
-
-
 def cells(r: GateRow) -> list[str]:
     unit = unit_name(r)
     return [r.label, f"{r.baseline_ms:.2f}", f"{r.candidate_ms:.2f}",
-            f"{r.ratio:.3f} [{_f(r.ci_low, '.3f')}, {_f(r.ci_high, '.3f')}]", _f(r.p_adjusted, ".2g"),
+            f"{r.ratio:.3f} [{num(r.ci_low, '.3f')}, {num(r.ci_high, '.3f')}]", num(r.p_adjusted, ".2g"),
             f"{r.units} {unit}", "-" if r.detectable_pct is None else f">= {r.detectable_pct:.1f}%", r.verdict,
             r.reason]
 

@@ -4,7 +4,6 @@ Rendering only (the figures come from :mod:`bench.analysis`)."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,11 +13,8 @@ from bench.analysis import clusters, interference, sanity
 from bench.analysis.intervals import TwoLevel
 from bench.analysis.summary import group
 from bench.core import records
+from bench.output.answer import num
 from bench.output.tables.cells import print_measured_with, wide_notes
-
-
-def _f(x: Any, spec: str = ".2f") -> str:
-    return "-" if x is None or (isinstance(x, float) and not math.isfinite(x)) else format(x, spec)
 
 
 def _name(r: dict[str, Any]) -> str:
@@ -46,8 +42,8 @@ def framework_table(rows: Sequence[dict[str, Any]], console: Any, wide: bool = F
     for r in rows:
         fastest = r["framework"] == r["fastest"]
         ratio = ("1.00x" if fastest else "-" if r["ratio"] is None  # refused: not equivalent
-                 else f"{r['ratio']:.2f}x [{_f(r['ratio_ci_low'])}, {_f(r['ratio_ci_high'])}]")
-        width = "" if fastest or r["ratio"] is None else f"{_f(r['half_width_pct'], '.1f')}%"
+                 else f"{r['ratio']:.2f}x [{num(r['ratio_ci_low'])}, {num(r['ratio_ci_high'])}]")
+        width = "" if fastest or r["ratio"] is None else f"{num(r['half_width_pct'], '.1f')}%"
         verdict, _, extra = str(r["verdict"]).partition("; ")
         if r.get("clusters"):
             notes.append(f"{_name(r)}: {r['clusters']}")
@@ -58,7 +54,7 @@ def framework_table(rows: Sequence[dict[str, Any]], console: Any, wide: bool = F
         style = "bold" if fastest else ("yellow" if r["within_target"] is False else
                                         "red" if r["ratio"] is None else None)
         cells = dict(zip(headers, (r["mode"], str(r["batch_size"]), "on" if r["lrn"] else "off", r["framework"],
-                                   _f(r["median_ms"]), ratio, width, str(r["groups"]), "lockstep", verdict),
+                                   num(r["median_ms"]), ratio, width, str(r["groups"]), "lockstep", verdict),
                          strict=True))
         table.add_row(*(cells[h] for h in shown), style=style)
     console.print(table)

@@ -96,15 +96,10 @@ def write_files(folder: Folder, title: str) -> Folder:
 def print_answer(folder: Folder, console: Any) -> list[str]:
     """The answer block (:func:`bench.output.answer.answer_lines`), bold, before any table; report.html
     opens with the same lines. Returns them."""
-    from rich.markup import escape
-
-    from bench.output import answer
+    from bench.output import answer, answer_verdicts
 
     lines = answer.answer_lines(folder.rows, folder.run_dir)
-    for line in lines:
-        console.print(escape(line), style=None if line.startswith(" ") else "bold", soft_wrap=True)
-    if lines:
-        console.print()
+    answer_verdicts.show(lines, console)
     return lines
 
 
