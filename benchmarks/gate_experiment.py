@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.analysis import gate  # noqa: E402
 from bench.analysis.gate import Series  # noqa: E402
-from bench.output import series  # noqa: E402
+from bench.store import series  # noqa: E402
 
 PLANT_FILE = "impls/torch_alexnet.py"
 PLANT_AFTER = "        loss.backward()\n"  # the first one after "def train_step"

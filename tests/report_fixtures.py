@@ -14,7 +14,7 @@ from bench.analysis.changepoints import Entry
 from bench.core import records, storage
 from bench.core.records import JobKey, Measurement
 from bench.model import spec
-from bench.output import history_store
+from bench.store import history_store
 
 FRAMEWORKS = ("torch", "tensorflow", "jax")
 BASE_MS = {"torch": 9.0, "tensorflow": 12.0, "jax": 7.5}

@@ -150,7 +150,7 @@ def test_the_stored_real_gates_say_no_change_for_aa_and_regression_for_the_plant
     against itself, torch, 8 lockstep pairs) and every planted-slowdown gate stored by benchmarks/gate_experiment.py
     (benchmarks/results/gate-*: 20 A/A, 25 planted), judged with today's gate and its default settings."""
     from bench.analysis import gate
-    from bench.output import series
+    from bench.store import series
 
     found: dict[str, list[str]] = {"aa": [], "ab": []}
     for folder in sorted((ROOT / "benchmarks" / "results").glob("gate-*/[ab][ab]-*")):

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 from bench.analysis import gate, gate_extend
-from bench.cli import ab_extend
 from bench.core import storage
 from bench.core.config import ModelConfig, RunConfig
 from bench.execution import ab, planning, runner
@@ -68,10 +67,10 @@ def test_pairs_are_added_while_inconclusive_and_stop_at_the_budget(tmp_path: Pat
             after_each()
 
     monkeypatch.setattr(ab, "execute", fake_execute)
-    args = argparse.Namespace(chunk=1, timeout=None, budget=4.0, alpha=gate.ALPHA, noise_floor=gate.REGRESSION_FLOOR,
-                              detect=gate.DETECT, max_rounds=None, rounds=4)
+    opts = ab.Options(rounds=4, chunk=1, timeout=None, budget=4.0, max_rounds=None,
+                      settings=gate.Settings(gate.ALPHA, gate.REGRESSION_FLOOR, gate.DETECT))
     said: list[str] = []
-    ab_extend.run(ab.plan([cfg], 4), [cfg], sides, "s", args, lambda _: None, lambda: None, said.append, clock)
+    ab.measure(ab.plan([cfg], 4), [cfg], sides, "s", opts, lambda _: None, lambda: None, said.append, clock)
     assert executed[:4] == [0, 1, 2, 3] and executed == list(range(len(executed)))  # fresh slots, in order
     assert 4 < len(executed) <= 8 and clock.now <= 4 * 60  # what four minutes pay for at 30 s a pair
     assert any("inconclusive" in s for s in said)
@@ -79,8 +78,8 @@ def test_pairs_are_added_while_inconclusive_and_stop_at_the_budget(tmp_path: Pat
     executed.clear()
     for side in sides:
         (side.run_dir / storage.RESULTS).unlink()
-    ab_extend.run(ab.plan([cfg], 4), [cfg], sides, "t", argparse.Namespace(**{**vars(args), "budget": 0.0}),
-                  lambda _: None, lambda: None, said.append, clock)
+    ab.measure(ab.plan([cfg], 4), [cfg], sides, "t", dataclasses.replace(opts, budget=0.0),
+               lambda _: None, lambda: None, said.append, clock)
     assert executed == [0, 1, 2, 3]
 
 

@@ -368,7 +368,7 @@ def _stored_gate(run_dir: Path) -> Any:
     """The gate's result on a bench ab folder's halves, with the default settings (``bench check``'s and
     ``bench report``'s)."""
     from bench.analysis import gate
-    from bench.output import series
+    from bench.store import series
 
     base, cand = (series.load([str(run_dir / side)], side) for side in ("base", "candidate"))
     return gate.check(base.series, cand.series, gate.Settings())

@@ -111,6 +111,7 @@ def test_a_probe_not_yet_decided_gets_more_pairs_before_the_search_moves(tmp_pat
     from bench.execution import ab
     from bench.execution import bisect as engine_module
     from bench.execution.runner import Source
+    from bench.store import series
 
     batches: list[int] = []
     monkeypatch.setattr(ab, "execute", lambda work, *rest: batches.append(len(work)))
@@ -119,13 +120,14 @@ def test_a_probe_not_yet_decided_gets_more_pairs_before_the_search_moves(tmp_pat
     state = engine_module.State("repo", {}, {}, [], [cfg.to_dict()], vars(opts))
     key = (("framework", "numpy"),)
 
-    def load(path: Path, what: str) -> list[gate.Series]:
+    def load(paths: list[str], what: str) -> series.GateSide:
         pairs = batches[-1]  # nothing is written here, so every planned slot is pending: the plan's size
         ratio = [math.exp(0.3 * (i % 2 == 0)) for i in range(pairs)]
         groups = {f"s:{i}": [10.0 * (ratio[i] if what == "candidate" else 1.0)] * 5 for i in range(pairs)}
-        return [gate.Series(key, groups, "cpu", True)]
+        return series.GateSide([gate.Series(key, groups, "cpu", True)], {}, [], "bench", paths)
 
-    engine = engine_module.Engine(Path("."), tmp_path, state, tmp_path, sys.executable, {}, load, print, lambda: None)
+    monkeypatch.setattr(series, "load", load)
+    engine = engine_module.Engine(Path("."), tmp_path, state, tmp_path, sys.executable, {}, print, lambda: None)
     sides = [ab.ABSide(n, ab.Revision("x", "0" * 40), Source(tmp_path, sys.executable), tmp_path / n)
              for n in ("base", "candidate")]
     out: dict[str, object] = {"reason": ""}

@@ -1,5 +1,5 @@
 """The drift across invocations in ``bench run``'s interval (:mod:`bench.analysis.drift`,
-:mod:`bench.output.drift`): earlier run folders beside this one, of the same config, code and host."""
+:mod:`bench.store.drift`): earlier run folders beside this one, of the same config, code and host."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from bench.analysis import summary
 from bench.analysis.intervals import t_quantile
 from bench.analysis.stats import CONFIDENCE
 from bench.core import storage
-from bench.output import drift
+from bench.output.tables import runs
+from bench.store import drift
 from tests.report_fixtures import run_folder
 
 
@@ -98,7 +99,7 @@ def test_earlier_folders_of_the_same_config_code_and_host_widen_the_interval(tmp
     text = (here / drift.DRIFT_CSV).read_text()
     assert text.splitlines()[0].startswith("framework,") and text.count("\n") == 4
     console = Console(record=True, width=200)
-    drift.table(pairs, console)
+    runs.drift_table(pairs, console)
     out = console.export_text()
     assert "Across invocations" in out and "covers this invocation only" not in out
 
@@ -113,5 +114,5 @@ def test_another_config_or_a_broken_folder_is_not_an_earlier_invocation(tmp_path
     pairs = drift.across(here, summary.summarise(storage.read_records(here)))
     assert pairs and all(d.invocations == 1 and d.method == analysis.THIS_ONLY for _, d in pairs)
     console = Console(record=True, width=200)
-    drift.table(pairs, console)
+    runs.drift_table(pairs, console)
     assert "covers this invocation only" in console.export_text()

@@ -20,8 +20,9 @@ from bench.analysis import stop_rule, summary
 from bench.core import fingerprint, records, registry, storage
 from bench.core.config import ModelConfig, RunConfig
 from bench.core.records import SummaryRow
-from bench.execution import planning, resume, runner, sweep
+from bench.execution import planning, runner, sweep
 from bench.output import frames
+from bench.store import resume
 from tests import numpy_framework as numpy_module
 from tests.conftest import framework_params, require_framework
 
@@ -263,7 +264,7 @@ def test_every_csv_of_a_run_whose_every_job_failed_has_its_header(tmp_path: Path
     for good, so no job can finish inside --timeout 1 on any machine: every job fails, whatever its speed."""
     import pandas as pd
 
-    from bench.output import drift
+    from bench.store import drift
 
     flags = tmp_path / "flags"
     flags.mkdir()

@@ -1,6 +1,6 @@
 """Performance history, the pure half: each benchmark's trend over commits with its step changes
 flagged at the commit that made them. The store the entries come from is
-:mod:`bench.output.history_store`.
+:mod:`bench.store.history_store`.
 
 Step changes are found by **binary segmentation with a permutation test** (the idea of E-Divisive, as
 MongoDB's and Hunter's CI tooling use): in a series of per-commit log estimates, the split with the

@@ -1,5 +1,5 @@
 """The regression gate: candidate against baseline, row by row, with a verdict that does not flap.
-Pure: series in, rows out (loading them is :mod:`bench.output.series`).
+Pure: series in, rows out (loading them is :mod:`bench.store.series`).
 
 For each row common to both sides, the ratio candidate / baseline of the two-level estimate (each
 process's median, :mod:`bench.analysis.intervals`) with an interval over the independent units:

@@ -15,8 +15,9 @@ from bench.analysis import summary
 from bench.cli.validation import Selection
 from bench.core import provenance, storage
 from bench.execution import gemm_reference
-from bench.output import drift, html_pages, lockstep_report, report
+from bench.output import html_pages, lockstep_report, report
 from bench.output.tables import runs
+from bench.store import drift
 
 Work = Callable[[Callable[[str], None], Callable[[], None], Callable[[str], None]], None]
 
@@ -81,7 +82,7 @@ def execute_and_report(args: argparse.Namespace, sel: Selection, title: str, tot
     Ctrl-C keeps every finished record and still writes the report (report.html too). Returns the exit
     code and the folder as read once for its report (a command prints more from the same rows).
     ``across_invocations``: also each row's interval with the drift seen across the earlier run
-    folders beside this one (drift.csv and a table, :mod:`bench.output.drift`)."""
+    folders beside this one (drift.csv and a table, :mod:`bench.store.drift`)."""
     console = make_console()
     run_dir = sel.run_dir
     environment = provenance.collect()
@@ -111,7 +112,7 @@ def execute_and_report(args: argparse.Namespace, sel: Selection, title: str, tot
     if across_invocations:
         pairs = drift.across(run_dir, rows)
         drift.write(run_dir, pairs)
-        drift.table(pairs, console)
+        runs.drift_table(pairs, console)
     lockstep_report.process_notes(folder.records, console)  # clusters, interference
     for line in summary.equivalence_lines(folder.records):  # a config refused, in one line; the checks' cost once
         console.print(line, style="bold red" if line.startswith("NOT EQUIVALENT") else None, markup=False)

@@ -9,27 +9,33 @@ a turn, and the gate's ratio is taken step by step within each pair (:mod:`bench
 pair as the unit of its interval.
 
 Revisions are validated with git before anything runs; git is always called with an argument list,
-never through a shell.
+never through a shell. With ``--budget MIN``, after the first ``--rounds`` pairs, more pairs only for the rows
+the gate still calls inconclusive, within the budget (:func:`measure`: the same stop rule as ``bench compare``'s,
+:func:`bench.analysis.lockstep_ratios.more_groups`, each row's target from :func:`bench.analysis.gate_extend.needs`).
 """
 
 from __future__ import annotations
 
 import io
+import math
 import subprocess
 import tarfile
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.analysis import gate, gate_extend, lockstep_ratios
 from bench.core import records, registry, storage
 from bench.core.config import RunConfig
 from bench.core.errors import UsageError
 from bench.core.records import Measurement
 from bench.execution.lockstep import Contender, run_group
-from bench.execution.planning import Job
+from bench.execution.planning import Job, key_of
 from bench.execution.runner import Source
+from bench.store import series
 
 WORKING_TREE = "working tree"
 # What a revision needs for an A/B job, in each layout bench has had: the layered one (bench/worker/ a
@@ -136,7 +142,7 @@ def validate(repo: Path, revision: str | None, allow_dirty: bool) -> Revision:
 @dataclass(frozen=True)
 class ABSide:
     """One side of the A/B job: its revision, the code its workers run, and its run folder. (What a side
-    of ``bench check`` reads back is :class:`bench.output.series.GateSide`.)"""
+    of ``bench check`` reads back is :class:`bench.store.series.GateSide`.)"""
 
     name: str  # "base" or "candidate"
     rev: Revision
@@ -201,3 +207,69 @@ def execute(work: Sequence[tuple[RunConfig, int]], sides: Sequence[ABSide], sess
         else:
             run_slot(cfg, sides, slot, session, chunk, timeout)
         after_each()
+
+
+# --- the stop rule ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Options:
+    """How ``bench ab`` runs its pairs: ``budget`` minutes from the start for the stop rule (0: exactly
+    ``rounds`` pairs per config), at most ``max_rounds`` pairs a config (None: 4 x ``rounds``)."""
+
+    rounds: int
+    chunk: int
+    timeout: float | None
+    budget: float
+    max_rounds: int | None
+    settings: gate.Settings
+
+
+def _next_slot(sides: Sequence[ABSide], cfg: RunConfig) -> int:
+    key = key_of(cfg)
+    slots = [m.round for s in sides for m in records.measurements(storage.read_records(s.run_dir))
+             if m.key.label() == key.label()]
+    return max(slots) + 1 if slots else 0
+
+
+def measure(work: Sequence[tuple[RunConfig, int]], configs: Sequence[RunConfig], sides: Sequence[ABSide],
+            session: str, opts: Options, show: Callable[[str], None], after_each: Callable[[], None],
+            say: Callable[[str], None], clock: Callable[[], float] = time.monotonic) -> None:
+    """The planned pairs (each one's wall time is what the budget is spent at), then the stop rule."""
+    started = clock()
+    marks = [started]
+
+    def timed() -> None:
+        marks.append(clock())
+        after_each()
+
+    execute(work, sides, session, opts.chunk, opts.timeout, show, timed)
+    cost: dict[str, float] = {}
+    for (cfg, _), t0, t1 in zip(work, marks, marks[1:], strict=False):
+        cost.setdefault(series.label(key_of(cfg)), t1 - t0)
+    budget_s = 60 * opts.budget
+    if budget_s <= 0:
+        return
+    by_label = {series.label(key_of(c)): c for c in configs}
+    cap = int(opts.max_rounds or max(4 * opts.rounds, opts.rounds))
+    while True:
+        base, cand = (series.load([str(s.run_dir)], s.name) for s in sides)
+        rows = gate.check(base.series, cand.series, opts.settings).rows
+        need = {k: v for k, v in gate_extend.needs(rows, opts.settings).items() if k in by_label}
+        if not need:
+            return
+        left = budget_s - (clock() - started)
+        grant = lockstep_ratios.more_groups({k: w for k, (w, _) in need.items()}, {k: t for k, (_, t) in need.items()},
+                                            {k: cost.get(k, math.inf) for k in need}, left, cap)
+        if not grant:
+            say(f"{len(need)} row(s) still inconclusive ({', '.join(need)}); the --budget or --max-rounds leaves "
+                "no pair to add")
+            return
+        say(f"{len(need)} row(s) inconclusive: {sum(grant.values())} more pair(s) for {', '.join(grant)}, about "
+            f"{sum(cost.get(k, 0.0) * n for k, n in grant.items()) / 60:.1f} min ({max(0.0, left) / 60:.1f} min of "
+            "the budget left)")
+        for label, n in grant.items():
+            cfg = by_label[label]
+            for _ in range(n):
+                if budget_s - (clock() - started) < cost.get(label, 0.0):
+                    say("the budget is spent: no more pairs")
+                    return
+                execute([(cfg, _next_slot(sides, cfg))], sides, session, opts.chunk, opts.timeout, show, after_each)

@@ -26,10 +26,10 @@ from bench.core.config import RunConfig
 from bench.core.errors import BenchError, UsageError
 from bench.execution import ab, ab_profile
 from bench.execution.runner import Source
+from bench.store import series
 
 STATE = "bisect.json"
 OTHER_SIDE = ("the other side of the pair failed", "not started: the other side failed first")
-Loader = Callable[[Path, str], list[gate.Series]]  # a side's run folder -> its gate series
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,6 @@ class Engine:
     workspace: Path
     python: str
     environment: dict[str, Any]
-    load: Loader
     progress: Callable[[str], None]
     after_each: Callable[[], None]
     trees: dict[str, Path] = field(default_factory=dict)
@@ -212,8 +211,8 @@ class Engine:
             if failure is not None:
                 out["reason"] = failure
                 return bisection.SKIPPED
-            rows = gate.check(self.load(sides[0].run_dir, "base"), self.load(sides[1].run_dir, "candidate"),
-                              opts.settings).rows
+            base, cand = (series.load([str(s.run_dir)], s.name).series for s in sides)
+            rows = gate.check(base, cand, opts.settings).rows
             _note(out, rows, done)
             decided = bisection.outcome(rows)
             if decided != bisection.NOT_YET:

@@ -16,9 +16,9 @@ from bench.core.records import JobKey
 from bench.execution.executor import Executor
 from bench.execution.executors import PoolExecutor
 from bench.execution.planning import Job, task_of
-from bench.execution.resume import pending
 from bench.execution.runner import run_worker
 from bench.execution.sweep import extra_rounds
+from bench.store.resume import pending
 
 
 def run_layer(run_dir: Path, frameworks: Sequence[str], device: str, batch: int, steps: int, threads: int | None,

@@ -1,6 +1,6 @@
 """What a sweep will run, planned before anything runs: one :class:`Job` per (config, round), in
 interleaved order, each with the key its records are stored under and the worker task that measures it.
-Running them is :mod:`bench.execution.sweep`; skipping the finished ones, :mod:`bench.execution.resume`."""
+Running them is :mod:`bench.execution.sweep`; skipping the finished ones, :mod:`bench.store.resume`."""
 
 from __future__ import annotations
 

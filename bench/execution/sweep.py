@@ -1,5 +1,5 @@
 """A sweep, parent side: run the planned jobs (:mod:`bench.execution.planning`) that the run folder has not
-finished (:mod:`bench.execution.resume`), one worker each, every record appended to the run folder as
+finished (:mod:`bench.store.resume`), one worker each, every record appended to the run folder as
 soon as it exists; then the stop rule's extra rounds (:mod:`bench.analysis.stop_rule` decides which).
 Used by ``bench run`` and ``bench compare``."""
 
@@ -15,7 +15,7 @@ from bench.core.records import JobKey, Measurement
 from bench.execution.executor import Executor
 from bench.execution.executors import PoolExecutor
 from bench.execution.planning import Job, task_of
-from bench.execution.resume import pending
+from bench.store.resume import pending
 
 Progress = Callable[[str], None]
 

@@ -1,5 +1,4 @@
-"""Output: what a person or another program reads. Loading stored runs for the gate
-(:mod:`series`), the history store (:mod:`history_store`), rich tables, one module per kind of result
+"""Output: what a person or another program reads. Rich tables, one module per kind of result
 (:mod:`tables`), plots (:mod:`plots`), the per-run report files (:mod:`report`, :mod:`gate_report`,
 :mod:`bisect_report`), the one-file HTML report (:mod:`html`, :mod:`html_pages`, :mod:`html_figures`,
 :mod:`html_history`), one colour per framework (:mod:`palette`) and exports for dashboards (:mod:`export`).

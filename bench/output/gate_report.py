@@ -22,7 +22,7 @@ from bench.core import storage
 from bench.output import export
 from bench.output.answer import num
 from bench.output.answer_verdicts import unit_name
-from bench.output.series import GateSide, machine
+from bench.store.series import GateSide, machine
 
 COLOURS = {"regression": "bold red", "improvement": "green", "no change": "green", "inconclusive": "yellow"}
 HEADERS = ("benchmark", "baseline ms", "candidate ms", "ratio [simultaneous CI]", "p (Holm)", "units", "detects",

@@ -11,13 +11,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.analysis.gate import GateResult
-from bench.cli import ab_extend, lockstep_options, options, progress, validation
+from bench.analysis.gate import GateResult, Settings
+from bench.cli import lockstep_options, options, progress, validation
 from bench.cli.commands import check
 from bench.core import provenance, records, storage
 from bench.core.errors import UsageError
 from bench.execution import ab, ab_profile, planning, runner
-from bench.output import answer_verdicts, bisect_report, report, series
+from bench.output import answer_verdicts, bisect_report, report
+from bench.store import series
 
 PAIRS = 8  # lockstep pairs per config: the units of the interval (t with 7 degrees of freedom)
 STEPS = 20  # timed steps per side and pair
@@ -149,9 +150,11 @@ def main(args: argparse.Namespace) -> int:
                       f"{sel.device}{extra}; results in [bold]{sel.run_dir}[/]")
 
         profiles = len(configs) * len(sides) * args.profile_rounds if args.profile else 0
+        opts = ab.Options(args.rounds, args.chunk, args.timeout, float(args.budget or 0), args.max_rounds,
+                          Settings(args.alpha, args.noise_floor, args.detect))
 
         def run(show: Callable[[str], None], after_each: Callable[[], None], say: Callable[[str], None]) -> None:
-            ab_extend.run(work, configs, sides, session, args, show, after_each, say)
+            ab.measure(work, configs, sides, session, opts, show, after_each, say)
             if args.profile:
                 ab_profile.execute(configs, sides, sel.run_dir, args.profile_rounds, profile_params(args),
                                    args.timeout, show, after_each)

@@ -23,7 +23,7 @@ from bench.core import provenance, storage
 from bench.core.errors import UsageError
 from bench.execution import ab, planning, runner
 from bench.execution.bisect import STATE, Engine, Options, State, Stopped, commits_between
-from bench.output import bisect_report, series
+from bench.output import bisect_report
 
 PAIRS = 4  # the first batch of a probe; it doubles while the probe is "not yet"
 BUDGET = 16  # pairs at most per probe
@@ -119,13 +119,10 @@ def main(args: argparse.Namespace) -> int:
     step: bisection.Step | None = None
     stopped = ""
     with tempfile.TemporaryDirectory(prefix="bench-bisect-") as workspace:
-        def load(path: Path, what: str) -> list[Any]:
-            return series.load([str(path)], what).series
-
         def work(show: Any, after_each: Any, say: Any) -> None:
             nonlocal step, stopped
             engine = Engine(repo, run_dir, state, Path(workspace), state.environment.get("python", sys.executable),
-                            environment, load, show, after_each)
+                            environment, show, after_each)
             try:
                 step = engine.run(args.max_probes)
             except Stopped as exc:

@@ -13,8 +13,9 @@ from bench.analysis import gate
 from bench.cli import options, progress
 from bench.core import storage
 from bench.core.errors import UsageError
-from bench.output import answer_verdicts, export, gate_report, html_pages, series
+from bench.output import answer_verdicts, export, gate_report, html_pages
 from bench.output.report import Folder
+from bench.store import series
 
 
 def add_parser(sub: Any) -> None:

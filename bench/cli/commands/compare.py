@@ -21,9 +21,10 @@ from typing import Any
 from bench.analysis import comparisons
 from bench.cli import lockstep_options, options, progress, validation
 from bench.core import storage
-from bench.execution import lockstep_compare, lrn_pairs, planning, resume, sweep
+from bench.execution import lockstep_compare, lrn_pairs, planning, sweep
 from bench.execution.executor import Executor
 from bench.output import report
+from bench.store import resume
 
 # timed steps per worker and variant (a lockstep group's workers: 16 turns; one framework: where the --target-ci
 # rule starts). 16, not 20: a group of the default suite also pays for starting, building and warming up its

@@ -14,8 +14,9 @@ from bench.analysis.intervals import TwoLevel
 from bench.cli import options, progress
 from bench.core import records, storage
 from bench.core.errors import UsageError
-from bench.output import export, history_store, html_history, html_pages, plots, series
+from bench.output import export, html_history, html_pages, plots
 from bench.output.tables import trends
+from bench.store import history_store, series
 
 
 def add_parser(sub: Any) -> None:

@@ -53,7 +53,8 @@ def main(args: argparse.Namespace) -> int:
 
 def _report_ab(ab_dir: Path, console: Any, html: bool) -> int:
     from bench.analysis import gate
-    from bench.output import answer_verdicts, gate_report, series
+    from bench.output import answer_verdicts, gate_report
+    from bench.store import series
 
     folders = [report.finalize(ab_dir / side, title=f"bench ab {side}") for side in ("base", "candidate")]
     base, cand = series.load([str(ab_dir / "base")], "base"), series.load([str(ab_dir / "candidate")], "candidate")

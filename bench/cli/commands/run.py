@@ -8,7 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 from bench.cli import options, progress, validation
-from bench.execution import planning, resume, sweep
+from bench.execution import planning, sweep
+from bench.store import resume
 
 ROUNDS = 3  # worker processes per config: the unit every interval is taken over
 STEPS = 40  # timed steps per process (3 x 40 = 120 per config)

@@ -15,6 +15,9 @@ from bench.analysis.summary import provenance_lines
 from bench.output.tables.cells import fmt, pct
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from bench.analysis.drift import Drift
     from bench.core.records import SummaryRow
 
 
@@ -98,3 +101,27 @@ def run_table(rows: list[SummaryRow], console: Console, title: str = "Time per s
                   "sd beyond step noise, within: the robust sd of steps inside a process (both % of the median); "
                   "mean ± sd over every step, for reference; % peak: against a GEMM measured in the same worker; "
                   "mem: peak worker host RSS on CPU, framework allocator peak on GPU.")
+
+
+def drift_table(pairs: Sequence[tuple[SummaryRow, Drift]], console: Console) -> None:
+    if not pairs:
+        return
+    t = Table(title="Across invocations: the median with the machine's drift (earlier runs beside this one)",
+              title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    for h in ("benchmark", "median ms", "over processes", "invocations", "drift sd", "earlier median",
+              "with drift [95% CI]", "CI ±"):
+        t.add_column(h, justify="left" if h == "benchmark" else "right")
+    for r, d in pairs:
+        t.add_row(r.key.label(), f"{d.estimate:.2f}", f"[{d.process_ci_low:.2f}, {d.process_ci_high:.2f}]",
+                  str(d.invocations), "-" if d.spread_pct is None else f"{d.spread_pct:.1f}%",
+                  "-" if d.earlier_median is None else f"{d.earlier_median:.2f}",
+                  "-" if d.invocations == 1 else f"[{d.ci_low:.2f}, {d.ci_high:.2f}]",
+                  "-" if d.invocations == 1 else f"±{d.half_width_pct:.1f}%")
+    console.print(t)
+    alone = [r for r, d in pairs if d.invocations == 1]
+    if alone:
+        console.print(f"[yellow]{len(alone)} of {len(pairs)} rows: the interval over processes covers this invocation "
+                      "only (its processes ran within seconds of each other); the machine's drift over minutes is "
+                      "in no interval until this config has been run again with the same --out parent folder "
+                      "(docs/validation.md: how far back-to-back invocations spread). The "
+                      "lockstep ratios of bench compare do not depend on it.[/]")

@@ -1,17 +1,13 @@
 """``bench run``'s absolute times across invocations: the earlier run folders beside this one that
 measured the same config with the same code and framework versions on the same host give the
-machine's drift (:mod:`bench.analysis.drift`), put into each row's interval; written to drift.csv and
-printed as a table after the run's."""
+machine's drift (:mod:`bench.analysis.drift`), put into each row's interval; written to drift.csv (its
+table is :func:`bench.output.tables.runs.drift_table`)."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
 from pathlib import Path
-
-from rich import box
-from rich.console import Console
-from rich.table import Table
 
 from bench.analysis import drift, summary
 from bench.core import storage
@@ -73,26 +69,3 @@ def write(run_dir: Path, pairs: Sequence[tuple[SummaryRow, drift.Drift]]) -> Non
          "earlier_median_ms": d.earlier_median, "ci_low_ms": d.ci_low, "ci_high_ms": d.ci_high,
          "ci_half_width_pct": d.half_width_pct, "method": d.method} for r, d in pairs], columns=DRIFT_COLUMNS)
 
-
-def table(pairs: Sequence[tuple[SummaryRow, drift.Drift]], console: Console) -> None:
-    if not pairs:
-        return
-    t = Table(title="Across invocations: the median with the machine's drift (earlier runs beside this one)",
-              title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
-    for h in ("benchmark", "median ms", "over processes", "invocations", "drift sd", "earlier median",
-              "with drift [95% CI]", "CI ±"):
-        t.add_column(h, justify="left" if h == "benchmark" else "right")
-    for r, d in pairs:
-        t.add_row(r.key.label(), f"{d.estimate:.2f}", f"[{d.process_ci_low:.2f}, {d.process_ci_high:.2f}]",
-                  str(d.invocations), "-" if d.spread_pct is None else f"{d.spread_pct:.1f}%",
-                  "-" if d.earlier_median is None else f"{d.earlier_median:.2f}",
-                  "-" if d.invocations == 1 else f"[{d.ci_low:.2f}, {d.ci_high:.2f}]",
-                  "-" if d.invocations == 1 else f"±{d.half_width_pct:.1f}%")
-    console.print(t)
-    alone = [r for r, d in pairs if d.invocations == 1]
-    if alone:
-        console.print(f"[yellow]{len(alone)} of {len(pairs)} rows: the interval over processes covers this invocation "
-                      "only (its processes ran within seconds of each other); the machine's drift over minutes is "
-                      "in no interval until this config has been run again with the same --out parent folder "
-                      "(docs/validation.md: how far back-to-back invocations spread). The "
-                      "lockstep ratios of bench compare do not depend on it.[/]")

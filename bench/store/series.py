@@ -21,7 +21,7 @@ from bench.analysis.summary import NS_PER_MS, by_stamp, group
 from bench.core import fingerprint, records, storage
 from bench.core.errors import UsageError
 from bench.core.records import JobKey
-from bench.output.history_store import machine_id
+from bench.store.history_store import machine_id
 
 # Provenance fields compared between the sides (flattened env.json / pytest-benchmark machine_info);
 # the git commit is expected to differ and is shown apart.

@@ -7,12 +7,27 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from bench.core import fingerprint, records, registry, storage
+from bench.core.config import RunConfig
 from bench.core.errors import UsageError
 from bench.core.records import JobKey, Measurement
-from bench.execution.planning import Job
+
+
+class Planned(Protocol):
+    """What resume reads of a planned job (:class:`bench.execution.planning.Job`)."""
+
+    @property
+    def config(self) -> RunConfig: ...
+    @property
+    def round(self) -> int: ...
+    @property
+    def key(self) -> JobKey: ...
+    def label(self) -> str: ...
+
+
+Job = TypeVar("Job", bound=Planned)
 
 
 def _anywhere(key: JobKey, config: dict[str, Any]) -> tuple[JobKey, Any]:
