@@ -167,9 +167,9 @@ def analyse(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="cmd", required=True)
-    r = sub.add_parser("run")
+    r = sub.add_parser("run", allow_abbrev=False)
     r.add_argument("--out", required=True)
     r.add_argument("--trials", type=int, default=len(TRIALS), help=f"the first N of the plan [{len(TRIALS)}]")
     r.add_argument("--commits", type=int, default=8, help="commits after GOOD [8]")
@@ -177,7 +177,7 @@ def main() -> None:
                    help=f"model options, for the calibration and the bisection [{' '.join(MODEL)}]")
     r.add_argument("--bisect", type=shlex.split, default=[], help="more bench bisect options, one string "
                    "(e.g. '--profile-rounds 2')")
-    a = sub.add_parser("analyse")
+    a = sub.add_parser("analyse", allow_abbrev=False)
     a.add_argument("folder")
     args = p.parse_args()
     run(args) if args.cmd == "run" else analyse(args)

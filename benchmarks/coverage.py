@@ -234,7 +234,8 @@ def run(args: argparse.Namespace) -> Path:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                allow_abbrev=False)
     p.add_argument("--invocations", type=int, default=8)
     p.add_argument("--framework", default="torch")
     p.add_argument("--batch-size", type=int, default=32)

@@ -85,7 +85,8 @@ def lost_node() -> dict[str, Any]:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                allow_abbrev=False)
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--out", required=True)
     args = p.parse_args()

@@ -213,9 +213,10 @@ def analyse(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                allow_abbrev=False)
     sub = p.add_subparsers(dest="cmd", required=True)
-    r = sub.add_parser("run")
+    r = sub.add_parser("run", allow_abbrev=False)
     r.add_argument("--gates", type=int, default=6, help="gates of each kind (A/A, A/B), alternating")
     r.add_argument("--images", type=int, default=40, help="extra forward images per train step in the plant")
     r.add_argument("--pairs", type=int, help="lockstep pairs per gate [bench ab's default]")
@@ -226,7 +227,7 @@ def main() -> None:
     r.add_argument("--out", required=True)
     r.add_argument("--ci", action="store_true", help="assert A/A says no change and A/B is caught (exit 1 if not)")
     r.add_argument("ab_args", nargs="*", help="more bench ab options, after --")
-    a = sub.add_parser("analyse")
+    a = sub.add_parser("analyse", allow_abbrev=False)
     a.add_argument("dirs", nargs="+")
     a.add_argument("--simulate", type=int, default=1000)
     a.add_argument("--pairs", type=int, default=8, help="pairs per simulated gate (bench ab's default)")

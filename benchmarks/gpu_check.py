@@ -299,7 +299,7 @@ def _interrupted(signum: int, frame: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n")[0])
     ap.add_argument("--out", required=True, type=Path, help="folder for everything it prints and writes")
     ap.add_argument("--device", choices=("gpu", "cpu"), default="gpu")
     ap.add_argument("--budget-s", type=float, default=330.0, help="wall-time budget in seconds [330]")

@@ -69,7 +69,8 @@ def measure(what: str, fw: str, lrn: bool, default: dict[str, Any], variant: dic
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                allow_abbrev=False)
     p.add_argument("--rounds", type=int, default=4)
     p.add_argument("--steps", type=int, default=30)
     p.add_argument("--only", nargs="+", help="effects whose description contains one of these")

@@ -250,7 +250,7 @@ def test_bad_input_is_one_line_each(history: tuple[Path, list[str]], numpy_frame
     assert "--target-ci" not in _bench(repo, "bisect", "--help").stdout
     out = _bench(repo, "bisect", hashes[0], hashes[-1], *TINY, "--target-ci", "3")
     assert (out.returncode, out.stderr.strip()) == \
-        (2, "bench: error: --target-ci has no effect in bench bisect (its verdict is bisect.md in the run folder)")
+        (2, "bench: error: bench bisect: unrecognized arguments: --target-ci 3 (see bench bisect --help)")
     assert not (repo / "reports").exists(), "refused input must leave no run folder"
 
 

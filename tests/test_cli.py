@@ -159,7 +159,9 @@ def test_out_folder_with_results_needs_resume(tmp_path: Any, capsys: pytest.Capt
     (["run", "--address", "auto"], "--address has no effect without --executor ray"),
     (["run", "--gpus", "all", "--device", "cpu"], "--gpus needs GPU jobs"),
     (["compare", "--layer", "--executor", "ray"], "--executor has no effect with --layer"),
-    (["ab", "HEAD", "--target-ci", "3"], "--target-ci has no effect in bench ab"),
+    (["ab", "HEAD", "--target-ci", "3"], "bench ab: unrecognized arguments: --target-ci 3 (see bench ab --help)"),
+    (["compare", "--frameworks", "torch", "jax", "--block-steps", "5"], "--block-steps has no effect with --method "
+     "lockstep"),
     (["ab", "HEAD", "--rounds", "1"], "a gate needs 2 or more pairs"),
     (["ab", "HEAD", "--noise-floor", "20", "--detect", "10"], "--detect (10%) must be above --noise-floor"),
     (["check", "--baseline", "x", "--candidate", "y", "--export", "csv", "z"], "invalid --export format 'csv'"),
@@ -180,6 +182,19 @@ def test_options_that_would_not_take_effect_are_refused(argv: list[str], fragmen
     code, _, err = _run(argv, capsys)
     assert code == 2, err
     assert fragment in err and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    # read as --data-dir synthetic before allow_abbrev=False
+    (["parity", "--data", "synthetic"],
+     "bench parity: unrecognized arguments: --data synthetic (see bench parity --help)"),
+    (["compare", "--batch", "8"], "bench compare: unrecognized arguments: --batch 8 (see bench compare --help)"),
+    (["history", "report", "--sto", "x"],
+     "bench history report: unrecognized arguments: --sto x (see bench history report --help)"),
+])
+def test_no_option_is_taken_by_its_prefix(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(argv, capsys)
+    assert (code, err) == (2, f"bench: error: {message}\n")
 
 
 def test_verify_batch_limit_follows_available_memory() -> None:

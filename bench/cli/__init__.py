@@ -29,7 +29,7 @@ from bench.cli.commands import (
     verify,
 )
 from bench.cli.options import Parser
-from bench.core.errors import BenchError
+from bench.core.errors import BenchError, UsageError
 
 # in the order --help lists them
 COMMANDS = (data, verify, run, compare, profile, parity, report, env, calibrate, check, ab, bisect, history, help)
@@ -45,7 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        args = build_parser().parse_args(argv)
+        args, unknown = build_parser().parse_known_args(argv)
+        if unknown:  # argparse's words, and the help of the command that does not take them
+            raise UsageError(f"{args._prog}: unrecognized arguments: {' '.join(unknown)} (see {args._prog} --help)")
         return int(args.func(args))
     except BenchError as exc:
         print(f"bench: error: {exc}", file=sys.stderr)

@@ -1,8 +1,8 @@
 """Option groups shared by the commands, and the parsers of their values.
 
 Every option means the same in every command that takes it (``--lrn off|on|both``, bare ``--lrn``
-meaning both, everywhere). An option that a command accepts but that would not take effect in the
-chosen mode is refused with one line (:func:`refuse`), never silently ignored.
+meaning both, everywhere). A command composes only the groups it uses; an option it takes that would
+not take effect in the chosen mode is refused with one line (:func:`refuse`), never silently ignored.
 """
 
 from __future__ import annotations
@@ -25,6 +25,9 @@ LRN_MODES: dict[str, list[bool]] = {"off": [False], "on": [True], "both": [False
 
 
 class Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:  # no option is taken by its prefix (--data: --data-dir)
+        super().__init__(*args, **{"allow_abbrev": False, **kwargs})
+
     def error(self, message: str) -> NoReturn:  # one line, exit 2
         raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
 
@@ -186,8 +189,19 @@ def lrn_params(args: argparse.Namespace) -> dict[str, Any]:
             "lrn_beta": args.lrn_beta}
 
 
-def add_timing(p: argparse.ArgumentParser, steps: int, warmup: int, target_ci: float | None, max_steps: int,
-               rounds: int | None, rounds_help: str, max_rounds_help: str, mode: str = "both") -> None:
+def add_config(p: argparse.ArgumentParser) -> None:
+    """The model config of every timed step (bench run, compare, ab, bisect and profile)."""
+    add_compile(p)
+    add_tune(p)
+    add_device(p)
+    add_precision(p)
+    add_threads(p)
+    p.add_argument("--seed", type=non_negative, default=0)
+    p.add_argument("--dropout", type=float, default=spec.DROPOUT_RATE)
+    add_lrn_params(p)
+
+
+def add_timing(p: argparse.ArgumentParser, steps: int, warmup: int, mode: str = "both") -> None:
     """What to measure and how; the defaults differ per command."""
     add_model(p)
     p.add_argument("--mode", choices=("train", "forward", "both"), default=mode,
@@ -196,15 +210,21 @@ def add_timing(p: argparse.ArgumentParser, steps: int, warmup: int, target_ci: f
     p.add_argument("--steps", type=positive, default=steps, help=f"timed steps per job [default: {steps}]")
     p.add_argument("--warmup", type=non_negative, default=warmup,
                    help=f"untimed steps after the first [default: {warmup}]")
-    add_compile(p)
-    add_tune(p)
-    add_device(p)
-    add_precision(p)
-    add_threads(p)
-    p.add_argument("--rounds", type=positive, default=rounds, help=rounds_help)
-    p.add_argument("--max-rounds", type=positive, help=max_rounds_help)
-    p.add_argument("--seed", type=non_negative, default=0)
-    p.add_argument("--dropout", type=float, default=spec.DROPOUT_RATE)
+    add_config(p)
+    p.add_argument("--include-transfer", action="store_true", help="time the host-to-device copy in each step")
+    add_data(p)
+
+
+def add_rounds(p: argparse.ArgumentParser, rounds: int, rounds_help: str, max_rounds_help: str | None = None,
+               kind: Callable[[str], int] = positive) -> None:
+    """--rounds, the units an interval is over; --max-rounds where a stop rule adds units."""
+    p.add_argument("--rounds", type=kind, default=rounds, help=rounds_help)
+    if max_rounds_help:
+        p.add_argument("--max-rounds", type=positive, help=max_rounds_help)
+
+
+def add_sampling(p: argparse.ArgumentParser, target_ci: float | None, max_steps: int) -> None:
+    """How one worker samples on its own (bench run and compare; bench ab's pairs run exactly --steps)."""
     p.add_argument("--block-steps", type=non_negative, default=0,
                    help="steps in the pipelined block timed between two syncs [default: min(steps, 20)]")
     p.add_argument("--target-ci", type=positive_float, metavar="PCT", default=target_ci,
@@ -214,10 +234,6 @@ def add_timing(p: argparse.ArgumentParser, steps: int, warmup: int, target_ci: f
                         f"[default: {target_ci}]")
     p.add_argument("--max-steps", type=non_negative, default=max_steps,
                    help=f"cap for --target-ci [default: {max_steps or '4 x steps'}]")
-    p.add_argument("--include-transfer", action="store_true", help="time the host-to-device copy in each step")
-    add_lrn_params(p)
-    add_output(p, timeout=1800.0)
-    add_data(p)
 
 
 def add_output(p: argparse.ArgumentParser, timeout: float, resume: bool = True) -> None:
@@ -229,10 +245,11 @@ def add_output(p: argparse.ArgumentParser, timeout: float, resume: bool = True) 
 
 
 def finish(p: argparse.ArgumentParser, func: Callable[[argparse.Namespace], int]) -> None:
-    """Attach the body, and what :func:`given` needs to tell a user's choice from a default."""
+    """Attach the body, what :func:`given` needs to tell a user's choice from a default, and the command's
+    name (an option it does not take is refused naming it: ``bench.cli.main``)."""
     actions = [a for a in p._actions if a.option_strings and a.dest != "help"]
     p.set_defaults(func=func, _defaults={a.dest: a.default for a in actions},
-                   _flags={a.dest: a.option_strings[-1] for a in actions})
+                   _flags={a.dest: a.option_strings[-1] for a in actions}, _prog=p.prog)
 
 
 # --- values ------------------------------------------------------------------------------------------
@@ -241,15 +258,6 @@ def given(args: argparse.Namespace, dests: Iterable[str]) -> list[str]:
     defaults: dict[str, Any] = getattr(args, "_defaults", {})
     flags: dict[str, str] = getattr(args, "_flags", {})
     return [flags.get(d, d) for d in dests if d in defaults and getattr(args, d) != defaults[d]]
-
-
-def hide(p: argparse.ArgumentParser, dests: Iterable[str]) -> None:
-    """Keep options a command refuses (:func:`refuse`) out of its help and usage; giving one still gets
-    the one-line refusal instead of argparse's "unrecognized arguments"."""
-    wanted = set(dests)
-    for action in p._actions:
-        if action.dest in wanted:
-            action.help = argparse.SUPPRESS
 
 
 def refuse(args: argparse.Namespace, dests: Iterable[str], why: str) -> None:
@@ -344,8 +352,8 @@ def percent(value: str) -> float:
     return x / 100
 
 
-def add_gate(p: argparse.ArgumentParser) -> None:
-    """How a regression is decided and where the verdict goes (``bench check`` and ``bench ab``)."""
+def add_gate(p: argparse.ArgumentParser, outputs: bool = True) -> None:
+    """How a regression is decided and (``outputs``: bench check and ab, not bisect) where the verdict goes."""
     from bench.analysis import gate
 
     g = p.add_argument_group("gate")
@@ -357,12 +365,14 @@ def add_gate(p: argparse.ArgumentParser) -> None:
     g.add_argument("--detect", type=percent, default=gate.DETECT, metavar="PCT",
                    help=f"'no change' needs the interval to rule out a slowdown this large (%%) "
                         f"[{100 * gate.DETECT:g}]")
-    g.add_argument("--strict", action="store_true",
-                   help="refuse (exit 2) when the two sides' provenance differs (versions, device, threads, data)")
-    g.add_argument("--markdown", metavar="FILE", help="also write the verdict as Markdown (e.g. $GITHUB_STEP_SUMMARY)")
-    g.add_argument("--export", nargs=2, action="append", metavar=("FORMAT", "FILE"),
-                   help="also write the candidate's figures for a dashboard: github (github-action-benchmark, "
-                        "customSmallerIsBetter) or bencher (Bencher Metric Format); repeatable")
+    if outputs:
+        g.add_argument("--strict", action="store_true",
+                       help="refuse (exit 2) when the two sides' provenance differs (versions, device, threads, data)")
+        g.add_argument("--markdown", metavar="FILE", help="also write the verdict as Markdown "
+                       "(e.g. $GITHUB_STEP_SUMMARY)")
+        g.add_argument("--export", nargs=2, action="append", metavar=("FORMAT", "FILE"),
+                       help="also write the candidate's figures for a dashboard: github (github-action-benchmark, "
+                            "customSmallerIsBetter) or bencher (Bencher Metric Format); repeatable")
 
 
 def parse_exports(values: list[list[str]] | None) -> list[tuple[str, str]]:

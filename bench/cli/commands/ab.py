@@ -24,7 +24,6 @@ PAIRS = 8  # lockstep pairs per config: the units of the interval (t with 7 degr
 STEPS = 20  # timed steps per side and pair
 CHUNK = 1  # steps per turn (A B B A ...): step t of one side and of the other run moments apart
 WARMUP = 5
-NOT_HERE = ("target_ci", "max_steps", "block_steps")
 AB_JSON = "ab.json"
 PROFILE_ROUNDS = 4
 # minutes from the start within which the stop rule may add pairs to rows still inconclusive: room beyond a gate
@@ -38,6 +37,10 @@ def add_parser(sub: Any) -> None:
     p.add_argument("candidate", metavar="CANDIDATE", nargs="?",
                    help="the candidate revision [default: the working tree, which must be clean unless --allow-dirty]")
     add_selection(p)
+    options.add_rounds(p, PAIRS, "lockstep pairs per config, each a base and a candidate worker taking turns; the "
+                       f"interval is over pairs [default: {PAIRS}]", "with --budget: the most pairs a config may get "
+                       "[default: 4 x --rounds]")
+    options.add_output(p, timeout=1800.0)
     p.add_argument("--allow-dirty", action="store_true", help="measure a working tree with uncommitted changes")
     p.add_argument("--base-python", metavar="PYTHON",
                    help="interpreter (its installed frameworks) for the base side [default: this one]")
@@ -53,17 +56,12 @@ def add_parser(sub: Any) -> None:
     options.finish(p, main)
 
 
-def add_selection(p: argparse.ArgumentParser,
-                  max_rounds_help: str = "with --budget: the most pairs a config may get [default: 4 x --rounds]"
-                  ) -> None:
-    """What both sides measure and how the pairs run (``bench ab`` and ``bench bisect``)."""
+def add_selection(p: argparse.ArgumentParser) -> None:
+    """What both sides measure and how the pairs run (``bench ab`` and ``bench bisect``; each adds its --rounds)."""
     options.add_frameworks(p)
     options.add_lrn(p, "off", "every variant is a row of its own")
     options.add_lrn_impl(p, fastest=False)
-    options.add_timing(p, steps=STEPS, warmup=WARMUP, target_ci=None, max_steps=0, rounds=PAIRS, mode="train",
-                       rounds_help=f"lockstep pairs per config, each a base and a candidate worker taking turns; "
-                                   f"the interval is over pairs [default: {PAIRS}]",
-                       max_rounds_help=max_rounds_help)
+    options.add_timing(p, steps=STEPS, warmup=WARMUP, mode="train")
     p.add_argument("--chunk", type=options.positive, default=CHUNK,
                    help=f"synchronised steps per turn within a pair [default: {CHUNK}]")
 
@@ -108,7 +106,6 @@ def _session(run_dir: Path, revs: dict[str, ab.Revision], resume: bool) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    options.refuse(args, NOT_HERE, "in bench ab (every pair runs --steps steps per side)")
     choice = options.model_choices(args)
     lrn_modes = choice.lrn_modes
     if args.budget == 0:

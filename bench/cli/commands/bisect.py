@@ -15,10 +15,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench.analysis import bisection, profile_diff
+from bench.analysis import bisection, gate, profile_diff
 from bench.cli import options, progress, validation
 from bench.cli.commands import ab as ab_command
-from bench.cli.commands import check
 from bench.core import provenance, storage
 from bench.core.errors import UsageError
 from bench.execution import ab, planning, runner
@@ -27,19 +26,18 @@ from bench.output import bisect_report
 
 PAIRS = 4  # the first batch of a probe; it doubles while the probe is "not yet"
 BUDGET = 16  # pairs at most per probe
-NOT_HERE = ("target_ci", "max_steps", "max_rounds", "block_steps", "markdown", "export", "strict")
 KEPT = ("resume", "out", "timeout", "max_probes")  # what --resume may change: the rest is in bisect.json
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("bisect", conflict_handler="resolve",
-                       help="which commit between GOOD and BAD made it slower: lockstep probes, confirmed, profiled")
+    p = sub.add_parser("bisect", help="which commit between GOOD and BAD made it slower: lockstep probes, confirmed, "
+                       "profiled")
     p.add_argument("good", metavar="GOOD", nargs="?", help="a commit that is fast (older)")
     p.add_argument("bad", metavar="BAD", nargs="?", help="a later commit that is slow (on GOOD's first-parent line)")
     ab_command.add_selection(p)
-    p.set_defaults(rounds=PAIRS)
-    p.add_argument("--rounds", type=options.int_at_least(2), default=PAIRS,
-                   help=f"lockstep pairs a probe starts with; doubled while it is 'not yet' [default: {PAIRS}]")
+    options.add_rounds(p, PAIRS, "lockstep pairs a probe starts with; doubled while it is 'not yet' "
+                       f"[default: {PAIRS}]", kind=options.int_at_least(2))
+    options.add_output(p, timeout=1800.0, resume=False)
     p.add_argument("--probe-budget", type=options.int_at_least(2), default=BUDGET, metavar="PAIRS",
                    help="pairs at most per probe; a probe still undecided then is decided by its point estimate "
                         f"and marked so [default: {BUDGET}]")
@@ -50,8 +48,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--max-probes", type=options.positive, metavar="N",
                    help="stop after N probes in this session (exit 3); --resume continues")
     p.add_argument("--resume", metavar="DIR", help="continue the bisection in DIR (its bisect.json) with its options")
-    options.add_gate(p)
-    options.hide(p, NOT_HERE)
+    options.add_gate(p, outputs=False)
     options.finish(p, main)
 
 
@@ -59,11 +56,10 @@ def _fresh(args: argparse.Namespace, repo: Path) -> tuple[State, Path]:
     """Validate the input (before any folder is made), then the state of a new bisection in a new folder."""
     if args.good is None or args.bad is None:
         raise UsageError("bench bisect needs GOOD and BAD (e.g. bench bisect v1.2 main), or --resume DIR")
-    options.refuse(args, NOT_HERE, "in bench bisect (its verdict is bisect.md in the run folder)")
     if args.probe_budget < args.rounds:
         raise UsageError(f"--probe-budget {args.probe_budget} is below --rounds {args.rounds}; allowed: "
                          f"{args.rounds} or more pairs")
-    check.validate(args)
+    gate.Settings(args.alpha, args.noise_floor, args.detect)  # the gate's options, refused in one line
     good, bad, commits = commits_between(repo, args.good, args.bad)
     for name, c in (("GOOD", good), ("BAD", bad)):
         try:

@@ -53,11 +53,12 @@ def add_parser(sub: Any) -> None:
     options.add_lrn(p, "off", "off/on: the frameworks side by side with that model; both: what LRN costs, LRN off "
                     "and on built in one worker and timed in interleaved chunks, plus the layer micro-benchmark")
     options.add_lrn_impl(p, fastest=True)
-    options.add_timing(p, steps=STEPS, warmup=5, target_ci=3.0, max_steps=120, rounds=ROUNDS,
-                       rounds_help=f"worker processes per config, interleaved across configs [default: {ROUNDS}]",
-                       max_rounds_help=f"add units up to this many per config while the interval is wider than "
-                                       f"--target-ci [default: {MAX_GROUPS} lockstep groups with two or more "
-                                       f"frameworks, else {MAX_ROUNDS} processes]")
+    options.add_timing(p, steps=STEPS, warmup=5)
+    options.add_rounds(p, ROUNDS, f"worker processes per config, interleaved across configs [default: {ROUNDS}]",
+                       f"add units up to this many per config while the interval is wider than --target-ci [default: "
+                       f"{MAX_GROUPS} lockstep groups with two or more frameworks, else {MAX_ROUNDS} processes]")
+    options.add_sampling(p, target_ci=3.0, max_steps=120)
+    options.add_output(p, timeout=1800.0)
     p.set_defaults(batch_size=None)  # by --model and device: DEFAULT_BATCH
     p.add_argument("--layer", action="store_true", help="only the LRN layer micro-benchmark")
     p.add_argument("--no-layer", action="store_true", help="with --lrn both: skip the layer micro-benchmark")
@@ -141,8 +142,8 @@ def validate(args: argparse.Namespace) -> ComparePlan:
     frameworks = options.parse_frameworks(args.frameworks)
     lockstep = args.method == "lockstep" and len(frameworks) > 1 and not args.layer
     if lockstep:
-        options.refuse(args, ["executor", "gpus", "address", "accelerator_type"], "with --method lockstep (its "
-                       "workers take turns on this machine; use --method independent)")
+        options.refuse(args, ["executor", "gpus", "address", "accelerator_type", "block_steps", "max_steps"],
+                       "with --method lockstep (its workers take turns on this machine; use --method independent)")
         if args.target_ci is None:
             options.refuse(args, ["max_rounds"], "without --target-ci (it caps the groups the stop rule adds)")
         max_rounds = lockstep_options.max_groups(args.max_rounds, rounds, MAX_GROUPS)

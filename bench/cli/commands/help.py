@@ -128,8 +128,6 @@ def options_table(parser: argparse.ArgumentParser) -> list[str]:
         for action in group._group_actions:
             if isinstance(action, argparse._HelpAction | argparse._SubParsersAction):
                 continue
-            if action.help == argparse.SUPPRESS:  # refused by this command (options.hide)
-                continue
             invocation = formatter._format_action_invocation(action)
             text = formatter._expand_help(action) if action.help else ""
             rows.append(f"| {_code(invocation)} | {_code(default_text(action))} | {_cell(text)} |")

@@ -44,14 +44,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--trace", action="store_true", help="keep each framework's trace in the run folder under "
                    "traces/ (Chrome/Perfetto JSON for ui.perfetto.dev, and the XPlane TensorBoard opens where the "
                    "framework writes one; README: 'Where a step goes')")
-    options.add_compile(p)
-    options.add_tune(p)
-    options.add_device(p)
-    options.add_precision(p)
-    options.add_threads(p)
-    p.add_argument("--seed", type=options.non_negative, default=0)
-    p.add_argument("--dropout", type=float, default=0.25)
-    options.add_lrn_params(p)
+    options.add_config(p)
     options.add_output(p, timeout=1800.0, resume=False)
     options.add_data(p)
     options.finish(p, main)

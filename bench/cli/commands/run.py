@@ -21,11 +21,12 @@ def add_parser(sub: Any) -> None:
     options.add_frameworks(p)
     options.add_lrn(p, "off", "every variant is a row of its own")
     options.add_lrn_impl(p, fastest=False)
-    options.add_timing(p, steps=STEPS, warmup=10, target_ci=None, max_steps=0, rounds=ROUNDS,
-                       rounds_help="worker processes per config, interleaved across configs; intervals are taken "
-                                   f"over processes, so 3 or more [default: {ROUNDS}]",
-                       max_rounds_help="with --target-ci: add processes up to this many per config while the "
-                                       f"interval is wider [default: {MAX_ROUNDS_FACTOR} x --rounds]")
+    options.add_timing(p, steps=STEPS, warmup=10)
+    options.add_rounds(p, ROUNDS, "worker processes per config, interleaved across configs; intervals are taken over "
+                       f"processes, so 3 or more [default: {ROUNDS}]", "with --target-ci: add processes up to this "
+                       f"many per config while the interval is wider [default: {MAX_ROUNDS_FACTOR} x --rounds]")
+    options.add_sampling(p, target_ci=None, max_steps=0)
+    options.add_output(p, timeout=1800.0)
     options.add_executor(p)
     p.add_argument("--wide", action="store_true", help="every column of the time-per-step table (the default fits "
                    "120 columns; the rest is in summary.csv and report.html)")
