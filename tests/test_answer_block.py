@@ -104,11 +104,11 @@ def test_step_noise_that_widens_the_median_interval_past_the_target_is_flagged()
     assert not summary.unstable(cv, med, 5.0)  # ±4.97% is within a 5% target: no flag
 
 
-def _copy(tmp_path: Path) -> report.Folder:
-    if not STORED.exists():
-        pytest.fail(f"the stored suite run is missing: {STORED}")
+def _copy(tmp_path: Path, stored: Path = STORED) -> report.Folder:
+    if not stored.exists():
+        pytest.fail(f"the stored suite run is missing: {stored}")
     run_dir = tmp_path / "copy"
-    shutil.copytree(STORED, run_dir)
+    shutil.copytree(stored, run_dir)
     return report.read(run_dir)
 
 
@@ -142,10 +142,14 @@ def _rendered(folder: report.Folder, width: int) -> list[str]:
     return [line for line in out.getvalue().splitlines() if line.strip() and ("─" in line or line.startswith(" "))]
 
 
-def test_the_default_tables_fit_120_columns_without_wrapping(tmp_path: Path) -> None:
-    folder = _copy(tmp_path)
+# the second holds the widest verdicts ("inconclusive", "consistent with 3x"), which once squeezed the LRN table's cells
+@pytest.mark.parametrize("stored", [STORED, STORED.parent / "suite-lockstep-20261208"], ids=["20261203", "20261208"])
+def test_the_default_tables_fit_120_columns_without_wrapping(tmp_path: Path, stored: Path) -> None:
+    folder = _copy(tmp_path, stored)
     at_120 = _rendered(folder, 120)
     assert max(len(line.rstrip()) for line in at_120) <= 120
+    assert not [line for line in at_120 if "…" in line]  # no cell cut short to fit
+    assert max(len(line) for line in answer.answer_lines(folder.rows, folder.run_dir)[:-1]) <= 120
     # the run table's 12 rows: one line each after its rule (its two-line header is by design)
     rule = next(i for i, line in enumerate(at_120) if "─" in line)
     assert all(line.startswith((" torch", " tensorflow", " jax")) for line in at_120[rule + 1: rule + 13])
@@ -411,6 +415,17 @@ def test_bench_report_of_an_ab_folder_prints_the_gate_answer_first(tmp_path: Pat
     assert "Gate: REGRESSION in 1 of 1 rows" in printed[len(lines):]
     if html:  # the block's last line points at report.html, which opens with the same lines
         assert lines[-1] == f"Report: {run_dir / 'report.html'}" and _html_answer(run_dir / "report.html") == lines
+
+
+def test_a_long_answer_line_breaks_after_a_comma_and_keeps_every_word() -> None:
+    cells = ", ".join(f"framework{i} 2.50x [2.04, 3.05] consistent with 3x" for i in range(4))  # 4 x 46 + 3 x 2
+    lines = answer.fit(f"  train: {cells}")  # 9 + 190 = 199 characters
+    # the first break is at the last ", " before column 119: after the second cell (9 + 46 + 2 + 46 = 103)
+    assert lines[0] == "  train: framework0 2.50x [2.04, 3.05] consistent with 3x, framework1 2.50x [2.04, 3.05] " \
+        "consistent with 3x,"
+    assert lines[1] == "    framework2 2.50x [2.04, 3.05] consistent with 3x, framework3 2.50x [2.04, 3.05] " \
+        "consistent with 3x"
+    assert answer.fit("short") == ["short"]
 
 
 def test_a_warning_holding_a_semicolon_stays_one_warning() -> None:

@@ -57,16 +57,18 @@ def stamp(m: Measurement) -> dict[str, str]:
 
 
 def book_verdict(r: Ratio) -> str:
+    """The slowdown against the book's 3x, in words short enough for a table cell and an answer line (the
+    tables' footnote says when a ratio is inconclusive: its interval holds 1)."""
     text = r.describe()
     if r.verdict == "inconclusive":
-        return f"{text}: inconclusive, no cost measurable at this noise"
+        return f"{text}: inconclusive"
     if r.verdict == "faster":
-        return f"{text}: LRN-on measured faster (noise or a fused path), not 3x"
+        return f"{text}: LRN on faster, not 3x"
     if r.ci_high < BOOK_SLOWDOWN:
         return f"{text}: not 3x"
     if r.ci_low > BOOK_SLOWDOWN:
-        return f"{text}: worse than the book's 3x"
-    return f"{text}: consistent with the book's ~3x"
+        return f"{text}: worse than 3x"
+    return f"{text}: consistent with 3x"
 
 
 def _mib(value: Any) -> float | None:

@@ -33,6 +33,18 @@ def cap(body: list[str], tail: list[str]) -> list[str]:
     return body + tail
 
 
+def fit(line: str, width: int = 120) -> list[str]:
+    """``line`` as it fits ``width`` columns: broken after a ", " or "; ", the rest indented under it."""
+    out: list[str] = []
+    while len(line) > width:
+        cut = max(line.rfind(", ", 0, width - 1), line.rfind("; ", 0, width - 1))
+        if cut <= 4:
+            break
+        out.append(line[:cut + 1])
+        line = "    " + line[cut + 2:]
+    return out + [line]
+
+
 def _config(mode: str, batch: int, lrn: bool | None, batches: int) -> str:
     """A config's short name: the batch only when the run holds several."""
     parts = [mode] + ([f"b{batch}"] if batches > 1 else []) + ([] if lrn is None else [f"LRN {'on' if lrn else 'off'}"])
@@ -53,7 +65,7 @@ def lrn_lines(lrn: Sequence[dict[str, Any]]) -> list[str]:
         cells = [f"{r['framework']} {r['slowdown']:.2f}x [{num(r['ci_low'])}, {num(r['ci_high'])}]"
                  + ("" if same else f" {w}") for r, w in zip(rows, words, strict=True)]
         tail = "" if not same else (": none is 3x" if words[0] == "not 3x" and len(rows) > 1 else f": {words[0]}")
-        out.append(f"  {_config(mode, batch, None, batches)}: " + ", ".join(cells) + tail)
+        out += fit(f"  {_config(mode, batch, None, batches)}: " + ", ".join(cells) + tail)
     return out
 
 
@@ -73,7 +85,7 @@ def framework_lines(frameworks: Sequence[dict[str, Any]]) -> list[str]:
                  + (" (not separable)" if r["verdict"].startswith("not separable") else "") for r in others]
         cells += [f"{r['framework']} not equivalent (no time)" for r in rows if r["ratio"] is None]  # refused
         head = f"{fastest} fastest" if fastest else "no time"
-        out.append(f"  {_config(mode, batch, lrn, batches)}: {head}" + ("; " if cells else "") + ", ".join(cells))
+        out += fit(f"  {_config(mode, batch, lrn, batches)}: {head}" + ("; " if cells else "") + ", ".join(cells))
     return out
 
 
@@ -92,7 +104,7 @@ def time_lines(rows: RunRows) -> list[str]:
         head = (f"{best.framework} {best.median_ms:.1f} ms [{num(best.median_ci_low_ms, '.1f')}, "
                 f"{num(best.median_ci_high_ms, '.1f')}]")
         rest = [f"{r.framework} {r.median_ms / best.median_ms:.2f}x" for r in rs[1:]]
-        out.append(f"  {_config(mode, batch, lrn, batches)}: " + (f"{head} fastest; " if rest else head)
+        out += fit(f"  {_config(mode, batch, lrn, batches)}: " + (f"{head} fastest; " if rest else head)
                    + ", ".join(rest))
     return out
 
