@@ -116,24 +116,30 @@ class FakeClock:
         return self.now
 
 
-def _fake_groups(clock: FakeClock, calls: list[int]) -> Any:
+def _fake_groups(clock: FakeClock, calls: list[int], check_s: float = 0.0) -> Any:
     """A run_group that stores synthetic groups (numpytwin's ratio far too noisy for +-3%) and
-    advances the fake clock 60 s each."""
+    advances the fake clock 60 s each, plus ``check_s`` in a group whose workers run the in-run check
+    (each worker's checks take ``check_s`` in all, side by side)."""
     rng = np.random.default_rng(1)
 
     def fake_group(contenders: Any, slot: int, session: str, chunk: int, timeout: Any, pair: bool = False,
                    grouped: bool = False) -> list[Any]:
         calls.append(slot)
-        clock.now += 60.0
+        checking = [c for c in contenders if c.check]
+        clock.now += 60.0 + (check_s if checking else 0.0)
         noise = 1 + 0.3 * rng.standard_normal()  # one group's ratio: far too noisy for +-3%
+        out = []
         for c in contenders:
             for cfg in c.configs:
                 factor = noise if c.name == "numpytwin" else 1.0
-                m = planning.Job(cfg, slot).record("ok", {"samples_ns": [int(1e7 * factor)] * 4})
+                check = {"passed": True, "seconds": check_s / len(c.configs)} if c.check and check_s else {}
+                m = planning.Job(cfg, slot).record("ok", {"samples_ns": [int(1e7 * factor)] * 4,
+                                                          "equivalence": check})
                 m.extra["lockstep"] = {"session": session, "slot": slot, "group": f"{session}:{slot}",
                                        "contender": c.name}
                 storage.append_record(c.run_dir, m.to_dict())
-        return []
+                out.append(m)
+        return out
     return fake_group
 
 
@@ -175,6 +181,23 @@ def test_the_driver_adds_groups_within_the_budget(tmp_path: Path, monkeypatch: p
     assert f"numpytwin / numpy, forward batch 2 LRN off: {reason}" in console.export_text()
     page = html_pages.run_page(folder, "t")
     assert any(reason in cell for v in page.verdicts for row in v.rows for cell in row)
+
+
+def test_the_first_pass_estimate_leaves_out_the_checks_only_group_one_runs(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Group 1's workers also run the in-run checks (200 s each, side by side): the first group takes 260 s,
+    and the two groups after it 60 s each, so the first pass takes 260 + 2 x 60 = 380 s = 6.3 min."""
+    clock = FakeClock()
+    calls: list[int] = []
+    monkeypatch.setenv("BENCH_EXTRA_FRAMEWORKS", TWO)
+    monkeypatch.setattr(lockstep_compare, "run_group", _fake_groups(clock, calls, check_s=200.0))
+    said: list[str] = []
+    lockstep_compare.execute(tmp_path, _two_cfgs(), rounds=3, timeout=None, pair=False, target_pct=3.0,
+                             budget_s=3600, max_groups=3, progress=lambda _: None, after_each=lambda: None,
+                             say=said.append, clock=clock, started=0.0)
+    assert calls == [0, 1, 2] and clock.now == 380.0
+    assert said[1] == ("first group took 260 s (200 s of it the in-run checks, once a run): the first pass of 3 "
+                       "groups takes about 6.3 min")
 
 
 def test_the_budget_counts_from_the_first_measurement(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

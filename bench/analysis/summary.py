@@ -81,8 +81,8 @@ def equivalence_lines(records: Sequence[dict[str, Any]]) -> list[str]:
     seconds = sum(float(m.equivalence.get("seconds") or 0.0) for m in ms)
     configs = len({m.key for m in ms})
     lines.append(f"in-run equivalence: {configs} config{'s' if configs != 1 else ''} checked against the float64 "
-                 f"reference in {seconds:.1f} s ({len(ms)} worker check{'s' if len(ms) != 1 else ''}), outside "
-                 f"the timed region; {len(seen)} not equivalent")
+                 f"reference, {len(ms)} worker check{'s' if len(ms) != 1 else ''} taking {seconds:.1f} s in all "
+                 f"(workers of one group check side by side), outside the timed region; {len(seen)} not equivalent")
     return lines
 
 

@@ -90,6 +90,7 @@ class Driver:
         self.groups_run = 0
         self.cost_with_checks: set[int] = set()  # batch sizes whose cost_s came from a group that ran the checks
         self.checked: set[str] = set()  # configs whose in-run equivalence check a group's worker already ran
+        self.checks_s = self.last_took = 0.0  # the last group's seconds, and its slowest worker's in-run checks'
 
     def group(self, batch: int, slot: int, only: set[Variant] | None = None) -> None:
         per_fw = self.units[batch]
@@ -103,12 +104,16 @@ class Driver:
         n_var = len(contenders[0].configs) if contenders else 0
         self.progress(f"group {slot + 1}, batch {batch}: {', '.join(fws)} in lockstep, {n_var} configs each")
         t0 = self.clock()
-        run_group(contenders, slot, self.session, CHUNK, self.timeout, pair=self.pair, grouped=True)
-        took = self.clock() - t0
+        recs = run_group(contenders, slot, self.session, CHUNK, self.timeout, pair=self.pair, grouped=True)
+        took = self.last_took = self.clock() - t0
+        # the workers run their checks side by side after the timed steps: the slowest worker's checks are the
+        # group's extra time, which the groups after it (no checks) do not pay
+        self.checks_s = max((sum(float(m.equivalence["seconds"]) for m in recs
+                                 if m.key.framework == fw and m.equivalence) for fw in fws), default=0.0)
         full = len(next(iter(per_fw.values())))
         if batch not in self.cost_s or (batch in self.cost_with_checks and not any(c.check for c in contenders)):
             # a group whose workers ran the in-run check costs more than the groups the stop rule adds
-            self.cost_s[batch] = took * full / max(n_var, 1)
+            self.cost_s[batch] = max(took - self.checks_s, took / 10) * full / max(n_var, 1)
             self.cost_with_checks.discard(batch)
             if any(c.check for c in contenders):
                 self.cost_with_checks.add(batch)
@@ -127,8 +132,9 @@ class Driver:
                     past = (f"; that is past the {budget_s / 60:g}-min --budget (the first pass always runs: each "
                             f"interval needs its --rounds groups), so the run ends about "
                             f"{(self.clock() - self.started + est) / 60:.1f} min after its first measurement")
-                self.say(f"first group took {self.cost_s[batch]:.0f} s: the first pass of {len(todo)} groups "
-                         f"takes about {(est + self.cost_s[batch]) / 60:.1f} min{past}")
+                checks = f" ({self.checks_s:.0f} s of it the in-run checks, once a run)" if self.checks_s else ""
+                self.say(f"first group took {self.last_took:.0f} s{checks}: the first pass of {len(todo)} groups "
+                         f"takes about {(est + self.last_took) / 60:.1f} min{past}")
 
     def left_s(self, budget_s: float) -> float:
         return budget_s - (self.clock() - self.started)

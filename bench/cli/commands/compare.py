@@ -35,9 +35,9 @@ ROUNDS = 3  # worker processes per config (an LRN pair's worker holds both varia
 # lockstep: the stop rule adds groups until this many minutes after the first measurement; the nox session's
 # install check, the imports and the tables after it take about half a minute more (the suite: within 10 min)
 BUDGET_MIN = 8.5
-# --model imagenet on a CPU: the book's network at batch 8, so that the default suite (LRN off and on, train and
-# forward, three frameworks, 3 lockstep groups) fits its 10-minute budget on a 2-core machine; a GPU takes batch 128,
-# as the book timed it. mnist: 128 everywhere.
+# --model imagenet on a CPU: the book's network at batch 8, so that a lockstep group of the default suite (LRN off
+# and on, train and forward, three frameworks) takes minutes on a 2-core machine (how long the suite took:
+# docs/guide.md); a GPU takes batch 128, as the book timed it. mnist: 128 everywhere.
 DEFAULT_BATCH = {("mnist", "cpu"): 128, ("mnist", "gpu"): 128, ("imagenet", "cpu"): 8, ("imagenet", "gpu"): 128}
 MAX_GROUPS = 30  # lockstep: --max-rounds' default, the most groups a ratio may get
 MAX_ROUNDS = 3  # with --target-ci, processes are added up to this many (raise it: the default suite must fit 12 min)
@@ -158,7 +158,8 @@ def validate(args: argparse.Namespace) -> ComparePlan:
         if args.model != "mnist":
             progress.make_console().print(
                 f"{args.model} on {device}: batch {args.batch_size[0]} (--batch-size to change)"
-                + (", chosen so that the default suite fits its 10-minute budget on a 2-core CPU" if device == "cpu"
+                + (f", the CPU default (a step at the book's {DEFAULT_BATCH[(args.model, 'gpu')]} does "
+                   f"{DEFAULT_BATCH[(args.model, 'gpu')] // args.batch_size[0]} times the work)" if device == "cpu"
                    else ", as the book timed it"))
     sel = validation.prepare(args, "compare", lrn_used=args.lrn != "off" or args.layer)
     if args.resume:
