@@ -143,7 +143,8 @@ def _rendered(folder: report.Folder, width: int) -> list[str]:
 
 
 # the second holds the widest verdicts ("inconclusive", "consistent with 3x"), which once squeezed the LRN table's cells
-@pytest.mark.parametrize("stored", [STORED, STORED.parent / "suite-lockstep-20261208"], ids=["20261203", "20261208"])
+@pytest.mark.parametrize("stored", [STORED, STORED.parent / "suite-lockstep-20261208", STORED.parent /
+                                    "suite-imagenet-20261208"], ids=["20261203", "20261208", "imagenet"])
 def test_the_default_tables_fit_120_columns_without_wrapping(tmp_path: Path, stored: Path) -> None:
     folder = _copy(tmp_path, stored)
     at_120 = _rendered(folder, 120)
