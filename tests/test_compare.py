@@ -63,7 +63,7 @@ def test_identical_samples_are_inconclusive() -> None:
 
 
 def test_book_verdicts() -> None:
-    assert comparisons.book_verdict(Ratio(3.1, 2.8, 3.3, 1e-9, "slower")).endswith(": consistent with 3x")
+    assert comparisons.book_verdict(Ratio(3.1, 2.8, 3.3, 1e-9, "slower")).endswith(": holds 3x")
     assert comparisons.book_verdict(Ratio(4.0, 3.6, 4.4, 1e-9, "slower")).endswith(": worse than 3x")
 
 

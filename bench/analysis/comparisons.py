@@ -57,8 +57,9 @@ def stamp(m: Measurement) -> dict[str, str]:
 
 
 def book_verdict(r: Ratio) -> str:
-    """The slowdown against the book's 3x, in words short enough for a table cell and an answer line (the
-    tables' footnote says when a ratio is inconclusive: its interval holds 1)."""
+    """The slowdown against the book's 3x, in words short enough for a table cell and an answer line: "holds
+    3x" when the interval does, "not 3x" when it lies below (the tables' footnote says when a ratio is
+    inconclusive: its interval holds 1)."""
     text = r.describe()
     if r.verdict == "inconclusive":
         return f"{text}: inconclusive"
@@ -68,7 +69,7 @@ def book_verdict(r: Ratio) -> str:
         return f"{text}: not 3x"
     if r.ci_low > BOOK_SLOWDOWN:
         return f"{text}: worse than 3x"
-    return f"{text}: consistent with 3x"
+    return f"{text}: holds 3x"
 
 
 def _mib(value: Any) -> float | None:

@@ -34,10 +34,15 @@ def cap(body: list[str], tail: list[str]) -> list[str]:
 
 
 def fit(line: str, width: int = 120) -> list[str]:
-    """``line`` as it fits ``width`` columns: broken after a ", " or "; ", the rest indented under it."""
+    """``line`` as it fits ``width`` columns: broken after a ", " or "; " outside brackets (an interval stays
+    whole), the rest indented under it."""
     out: list[str] = []
     while len(line) > width:
-        cut = max(line.rfind(", ", 0, width - 1), line.rfind("; ", 0, width - 1))
+        depth, cut = 0, -1
+        for i, ch in enumerate(line[:width - 1]):
+            depth += (ch == "[") - (ch == "]")
+            if depth == 0 and line[i:i + 2] in (", ", "; "):
+                cut = i
         if cut <= 4:
             break
         out.append(line[:cut + 1])
