@@ -261,7 +261,7 @@ def test_every_csv_of_a_run_whose_every_job_failed_has_its_header(tmp_path: Path
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """A run whose every job fails still writes CSVs that pandas reads, each with its columns: no empty
     file without a header (drift.csv was one: "No columns to parse from file"). The forward step blocks
-    for good, so no job can finish inside --timeout 1 on any machine: every job fails, whatever its speed."""
+    for good, so no timed job can finish inside --timeout 1 on any machine, whatever its speed."""
     import pandas as pd
 
     from bench.store import drift
@@ -273,8 +273,9 @@ def test_every_csv_of_a_run_whose_every_job_failed_has_its_header(tmp_path: Path
     out = _bench("run", "--frameworks", numpy_framework, "--mode", "forward", "--batch-size", "2", "--steps", "2",
                  "--warmup", "0", "--data", "synthetic", "--rounds", "1", "--timeout", "1", "--out", str(run_dir))
     assert out.returncode == 1, out.stdout + out.stderr
-    recs = storage.read_records(run_dir)
-    assert recs and all(r["status"] == "timeout" for r in recs), [(r.get("kind"), r.get("status")) for r in recs]
+    # the timed job blocks; the GEMM reference never calls the forward step, so it may finish inside 1 s or not
+    recs = [r for r in storage.read_records(run_dir) if r.get("kind") == "measure"]
+    assert len(recs) == 1 and recs[0]["status"] == "timeout", [r.get("status") for r in recs]
     written = {p.name: p for p in run_dir.glob("*.csv")}
     assert {"summary.csv", "samples.csv", drift.DRIFT_CSV} <= set(written), sorted(written)
     for name, path in written.items():
