@@ -17,6 +17,7 @@ from bench.analysis.comparisons import BOOK_SLOWDOWN
 from bench.analysis.run_rows import RunRows
 
 MAX_LINES = 12  # the most a reader takes in before the tables; longer sweeps point to the tables
+WIDTH = 120  # issue 32: no line of an answer block wider than this (the report's path aside)
 _ABOUT = re.compile(r"; about (\d+) would reach it$")
 
 
@@ -33,7 +34,7 @@ def cap(body: list[str], tail: list[str]) -> list[str]:
     return body + tail
 
 
-def fit(line: str, width: int = 120) -> list[str]:
+def fit(line: str, width: int = WIDTH) -> list[str]:
     """``line`` as it fits ``width`` columns: broken after a ", " or "; " outside brackets (an interval stays
     whole), the rest indented under it."""
     out: list[str] = []

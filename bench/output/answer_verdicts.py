@@ -15,9 +15,8 @@ from typing import Any
 
 from bench.analysis import attribution, sanity
 from bench.analysis.gate import GateResult, GateRow
-from bench.output.answer import cap, num
+from bench.output.answer import WIDTH, cap, num
 
-WIDTH = 120  # issue 32: no line of the block wider than this (the report's path aside)
 GATE_ORDER = ("regression", "inconclusive", "improvement", "no change")  # the gate's verdict: the first present
 REPORT = "report.html"
 
